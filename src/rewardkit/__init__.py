@@ -1,0 +1,71 @@
+"""rewardkit: reward shaping for reinforcement learning with verifiable rewards.
+
+Three separate steps: a **judge** places each answer on an ordinal **ladder**, a **reward rule**
+turns verdicts into rewards (static or group-relative), and **metrics** summarise verdicts.
+
+>>> import rewardkit as rk
+>>> judge = rk.TaxonomyJudge(rk.Taxonomy([["animal", "dog", "spitz", "samoyed"]]))
+>>> verdicts = judge([("samoyed", "dog"), ("samoyed", "spitz"), ("samoyed", "cat")])
+>>> rk.SpeciaRL()(verdicts, group_size=3)
+[0.0, 1.0, 0.0]
+>>> rk.score(verdicts).correctness
+0.6666666666666666
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .answers import Answer, extract_answer, extract_answers
+from .hookspecs import hookimpl
+from .judges import Judge, TaxonomyJudge
+from .ladders import BINARY, MISSING, SPECIARL, Ladder, Rung
+from .metrics import Scores, best_of_n, group_best, score
+from .plugins import get_judge, get_ladder, get_rule
+from .rules import (
+    Batch,
+    Correct,
+    Exact,
+    Format,
+    Graded,
+    RewardRule,
+    SpeciaRL,
+    WeightedSum,
+    to_list,
+)
+from .taxonomy import Taxonomy, TaxonomyError, UnknownLabelError, normalize
+
+__all__ = [
+    "__version__",
+    "Answer",
+    "extract_answer",
+    "extract_answers",
+    "hookimpl",
+    "Judge",
+    "TaxonomyJudge",
+    "BINARY",
+    "MISSING",
+    "SPECIARL",
+    "Ladder",
+    "Rung",
+    "Scores",
+    "best_of_n",
+    "group_best",
+    "score",
+    "get_judge",
+    "get_ladder",
+    "get_rule",
+    "Batch",
+    "Correct",
+    "Exact",
+    "Format",
+    "Graded",
+    "RewardRule",
+    "SpeciaRL",
+    "WeightedSum",
+    "to_list",
+    "Taxonomy",
+    "TaxonomyError",
+    "UnknownLabelError",
+    "normalize",
+]

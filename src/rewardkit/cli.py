@@ -1,0 +1,275 @@
+"""The ``rewardkit`` command line: JSON Lines in and out (stdin/stdout by default).
+
+    rewardkit judge --taxonomy tax.json < rows.jsonl        # adds "verdict"
+    rewardkit reward --rule speciarl --group-size 10 < judged.jsonl   # adds "reward"
+    rewardkit score < judged.jsonl                          # one JSON object of metrics
+    rewardkit plugins                                       # the loaded plugins
+
+Bad input exits with status 2 and a message naming the line; output is written only once the
+whole input has been read and checked, and an ``--output`` file appears complete or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TextIO
+
+__all__ = ["main"]
+
+
+class CLIError(Exception):
+    """A user-facing error: printed without a traceback."""
+
+
+# -- JSON Lines ----------------------------------------------------------------------------------
+
+
+def read_rows(stream: TextIO, name: str) -> list[tuple[int, dict]]:
+    """(line number, object) for each non-blank line."""
+    rows = []
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CLIError(f"{name}, line {number}: not valid JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            got = line.strip()[:60]
+            raise CLIError(f"{name}, line {number}: expected a JSON object, got {got}")
+        rows.append((number, row))
+    return rows
+
+
+def field(row: tuple[int, dict], key: str, name: str, kinds: tuple, what: str) -> Any:
+    number, obj = row
+    if key not in obj:
+        raise CLIError(f"{name}, line {number}: missing field {key!r}")
+    value = obj[key]
+    if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:
+        raise CLIError(f"{name}, line {number}: field {key!r} must be {what}, got {value!r}")
+    return value
+
+
+def write_lines(lines: Iterable[str], path: str | None) -> None:
+    """Write every line to ``path`` atomically (temp file + rename), or to stdout."""
+    if path is None:
+        out = sys.stdout
+        for line in lines:
+            out.write(line + "\n")
+        out.flush()
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".rewardkit-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for line in lines:
+                f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+def cmd_judge(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str) -> Iterator[str]:
+    from .plugins import get_judge
+    from .taxonomy import TaxonomyError, UnknownLabelError
+
+    pairs = []
+    for row in rows:
+        label = field(row, "label", name, (str,), "a string")
+        prediction = field(row, "prediction", name, (str, type(None)), "a string or null")
+        pairs.append((label, prediction))
+    options: dict[str, Any] = {}
+    if args.taxonomy:
+        options["taxonomy"] = args.taxonomy
+    try:
+        judge = get_judge(args.judge, **options)
+        if hasattr(judge, "check_labels"):
+            for row, (label, _) in zip(rows, pairs):
+                try:
+                    judge.check_labels([label])
+                except UnknownLabelError as e:
+                    raise CLIError(f"{name}, line {row[0]}: {e}") from None
+        verdicts = judge.judge(pairs)
+    except (TaxonomyError, TypeError) as e:
+        raise CLIError(str(e)) from None
+    for (_, obj), (_, prediction), verdict in zip(rows, pairs, verdicts):
+        out = dict(obj, verdict=verdict)
+        if prediction is None:
+            out.setdefault("answer_found", False)
+        yield dump(out)
+
+
+def cmd_reward(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str) -> Iterator[str]:
+    from .plugins import get_ladder, get_rule
+    from .rules import Batch, to_list
+
+    ladder = get_ladder(args.ladder)
+    options = {}
+    if args.no_answer is not None:
+        options["no_answer"] = None if args.no_answer == "unscored" else float(args.no_answer)
+    if args.unscored is not None:
+        options["unscored"] = float(args.unscored)
+    rule = get_rule(args.rule, **options)
+    verdicts, found = _verdicts(rows, name, ladder)
+    if len(rows) % args.group_size:
+        last = rows[-1][0] if rows else 0
+        raise CLIError(
+            f"{name}: {len(rows)} rows (last at line {last}) do not split into groups of "
+            f"{args.group_size}"
+        )
+    batch = Batch(ladder, ladder.encode(verdicts), found, args.group_size)
+    for (_, obj), reward in zip(rows, to_list(rule.compute(batch))):
+        yield dump(dict(obj, reward=reward))
+
+
+def _verdicts(rows, name, ladder) -> tuple[list[str | None], list[bool]]:
+    verdicts, found = [], []
+    for row in rows:
+        verdict = field(row, "verdict", name, (str, type(None)), "a verdict slug or null")
+        if verdict is not None and verdict not in ladder.slugs:
+            raise CLIError(
+                f"{name}, line {row[0]}: unknown verdict {verdict!r}; "
+                f"ladder {ladder.name!r} has {', '.join(ladder.slugs)}"
+            )
+        flag = row[1].get("answer_found", True)
+        if not isinstance(flag, bool):
+            raise CLIError(f"{name}, line {row[0]}: field 'answer_found' must be true or false")
+        verdicts.append(verdict)
+        found.append(flag)
+    return verdicts, found
+
+
+def cmd_score(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str) -> Iterator[str]:
+    from .metrics import best_of_n, score
+    from .plugins import get_ladder
+
+    ladder = get_ladder(args.ladder)
+    verdicts, found = _verdicts(rows, name, ladder)
+    # A row with no answer found was not judged: it scores as missing, like a failed judge.
+    verdicts = [v if f else None for v, f in zip(verdicts, found)]
+    result = score(verdicts, ladder).to_dict()
+    if args.group_size:
+        if len(verdicts) % args.group_size:
+            raise CLIError(
+                f"{name}: {len(rows)} rows do not split into groups of {args.group_size}"
+            )
+        result["best_of_n"] = best_of_n(verdicts, args.group_size, ladder).to_dict()
+    yield dump(result)
+
+
+def cmd_plugins(args: argparse.Namespace) -> Iterator[str]:
+    from .plugins import get_plugins
+
+    yield json.dumps(get_plugins(), indent=2)
+
+
+# -- entry point ---------------------------------------------------------------------------------
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="rewardkit", description="Reward shaping for RL with verifiable rewards."
+    )
+    parser.add_argument("--version", action="version", version=f"rewardkit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def io(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--input", "-i", help="JSON Lines input file (default: stdin)")
+        p.add_argument("--output", "-o", help="output file (default: stdout)")
+
+    p = sub.add_parser("judge", help="add a 'verdict' to rows with 'label' and 'prediction'")
+    p.add_argument("--judge", default="taxonomy", help="registered judge name (default: taxonomy)")
+    p.add_argument("--taxonomy", help="taxonomy file (.json, .yaml) for the taxonomy judge")
+    io(p)
+    p.set_defaults(run=cmd_judge)
+
+    p = sub.add_parser("reward", help="add a 'reward' to rows with 'verdict'")
+    p.add_argument("--rule", required=True, help="registered reward rule, e.g. speciarl")
+    p.add_argument(
+        "--group-size",
+        "-g",
+        type=positive_int,
+        default=1,
+        help="completions per group: each run of G consecutive rows (default 1)",
+    )
+    p.add_argument("--ladder", default="speciarl", help="ladder of the verdicts")
+    p.add_argument(
+        "--no-answer",
+        help="reward for rows with answer_found false "
+        "(a number or 'unscored'; default: the rule's own, -1 for ladder rules)",
+    )
+    p.add_argument("--unscored", help="turn unscored rewards (null verdicts) into this number")
+    io(p)
+    p.set_defaults(run=cmd_reward)
+
+    p = sub.add_parser("score", help="metrics of rows with 'verdict'")
+    p.add_argument("--ladder", default="speciarl", help="ladder of the verdicts")
+    p.add_argument(
+        "--group-size",
+        "-g",
+        type=positive_int,
+        help="also report best-of-N over consecutive groups of this size",
+    )
+    io(p)
+    p.set_defaults(run=cmd_score)
+
+    p = sub.add_parser("plugins", help="list the loaded plugins as JSON")
+    p.set_defaults(run=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.run is None:
+            write_lines(cmd_plugins(args), None)
+            return 0
+        run: Callable = args.run
+        if args.input:
+            try:
+                with open(args.input, encoding="utf-8") as f:
+                    rows = read_rows(f, args.input)
+            except OSError as e:
+                raise CLIError(f"cannot read {args.input}: {e.strerror}") from None
+        else:
+            rows = read_rows(sys.stdin, "<stdin>")
+        name = args.input or "<stdin>"
+        lines = list(run(args, rows, name))  # everything is checked before anything is written
+        write_lines(lines, args.output)
+    except (CLIError, LookupError, ValueError) as e:  # LookupError: unknown rule/ladder/judge
+        print(f"rewardkit {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

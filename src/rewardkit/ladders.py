@@ -1,0 +1,253 @@
+"""Ordinal verifier ladders: ordered verdict rungs, their scores, and the text a judge needs.
+
+A :class:`Ladder` owns everything about its verdicts - order, scores, which rungs count as
+correct, the definitions and choice list shown to a judge, and parsing a judge's reply back -
+so prompts, parsers and reward rules cannot drift apart.
+
+>>> from rewardkit.ladders import SPECIARL
+>>> SPECIARL.slugs
+('wrong', 'abstain', 'generic', 'less_specific', 'specific', 'more_specific')
+>>> SPECIARL.parse("Reasoning... the verdict is: Less specific")
+'less_specific'
+>>> SPECIARL.encode(["specific", None, "wrong"]).tolist()
+[4, -1, 0]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+__all__ = ["MISSING", "Rung", "Ladder", "SPECIARL", "BINARY"]
+
+#: Code of a missing verdict (the judge failed or the answer was not judged).
+MISSING = -1
+
+_SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One verdict on a ladder.
+
+    ``score`` is the rung's specificity score (used by metrics and by graded and group rules);
+    ``correct`` says whether the rung counts as a correct (non-wrong) answer.
+    """
+
+    slug: str
+    name: str
+    score: float
+    correct: bool
+    description: str = ""
+
+
+class Ladder:
+    """An ordered set of rungs, worst first.
+
+    >>> math = Ladder("math", [
+    ...     Rung("wrong", "Wrong", 0, False, "the final answer is incorrect"),
+    ...     Rung("partial", "Partial", 1, True, "right method, arithmetic slip"),
+    ...     Rung("correct", "Correct", 2, True, "the final answer is correct"),
+    ... ])
+    >>> math.index("partial"), math.max_score
+    (1, 2.0)
+    """
+
+    def __init__(self, name: str, rungs: Sequence[Rung], *, task: str = "") -> None:
+        rungs = tuple(rungs)
+        if len(rungs) < 2:
+            raise ValueError(f"ladder {name!r} needs at least two rungs, got {len(rungs)}")
+        seen: set[str] = set()
+        for rung in rungs:
+            if not isinstance(rung, Rung):
+                raise TypeError(f"ladder {name!r}: expected Rung, got {type(rung).__name__}")
+            if not _SLUG.match(rung.slug):
+                raise ValueError(
+                    f"ladder {name!r}: slug {rung.slug!r} must be lower-case letters, digits, _"
+                )
+            if rung.slug in seen:
+                raise ValueError(f"ladder {name!r}: duplicate slug {rung.slug!r}")
+            seen.add(rung.slug)
+            if not np.isfinite(rung.score) or rung.score < 0:
+                raise ValueError(f"ladder {name!r}: rung {rung.slug!r} has bad score {rung.score}")
+        if not any(r.correct for r in rungs):
+            raise ValueError(f"ladder {name!r} has no correct rung")
+        self.name = name
+        self.rungs = rungs
+        self.task = task
+        self._index = {r.slug: i for i, r in enumerate(rungs)}
+        # A judge may write the slug or the display name ("Less specific"), in any case.
+        self._labels: dict[str, str] = {}
+        for r in rungs:
+            self._labels.setdefault(_label_key(r.slug), r.slug)
+        for r in rungs:
+            self._labels.setdefault(_label_key(r.name), r.slug)
+
+    def __repr__(self) -> str:
+        return f"Ladder({self.name!r}, {list(self.slugs)!r})"
+
+    def __len__(self) -> int:
+        return len(self.rungs)
+
+    def __iter__(self):
+        return iter(self.rungs)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Ladder) and (self.name, self.rungs) == (other.name, other.rungs)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.rungs))
+
+    # -- order and arrays -------------------------------------------------------------------
+
+    @cached_property
+    def slugs(self) -> tuple[str, ...]:
+        return tuple(r.slug for r in self.rungs)
+
+    @cached_property
+    def scores(self) -> np.ndarray:
+        """Specificity score per rung, in ladder order (read-only)."""
+        return _frozen(np.array([r.score for r in self.rungs], dtype=np.float64))
+
+    @cached_property
+    def correct(self) -> np.ndarray:
+        """Whether each rung counts as correct, in ladder order (read-only)."""
+        return _frozen(np.array([r.correct for r in self.rungs], dtype=bool))
+
+    @cached_property
+    def max_score(self) -> float:
+        return float(self.scores[self.correct].max())
+
+    def rung(self, slug: str) -> Rung:
+        return self.rungs[self.index(slug)]
+
+    def index(self, slug: str) -> int:
+        """Position of ``slug`` on the ladder (0 is the worst rung)."""
+        try:
+            return self._index[slug]
+        except (KeyError, TypeError):
+            raise ValueError(
+                f"unknown verdict {slug!r} for ladder {self.name!r}; "
+                f"expected one of {', '.join(self.slugs)}"
+            ) from None
+
+    def encode(self, verdicts: Iterable[str | None]) -> np.ndarray:
+        """Slugs to rung codes (int16); ``None`` (a missing verdict) becomes ``MISSING``."""
+        index = self._index
+        try:
+            codes = [MISSING if v is None else index[v] for v in verdicts]
+        except (KeyError, TypeError):
+            bad = next(v for v in verdicts if v is not None and v not in index)
+            self.index(bad)  # raises the clear error
+            raise
+        return np.array(codes, dtype=np.int16)
+
+    def decode(self, codes: Iterable[int]) -> list[str | None]:
+        """Rung codes back to slugs; ``MISSING`` becomes ``None``."""
+        slugs = self.slugs
+        return [None if c == MISSING else slugs[c] for c in np.asarray(codes).tolist()]
+
+    # -- judge-facing text ------------------------------------------------------------------
+
+    @property
+    def choices(self) -> list[str]:
+        """The labels a judge may answer with (the slugs, worst first)."""
+        return list(self.slugs)
+
+    def definitions(self) -> str:
+        """One line per rung, best first, as a judge should read them."""
+        return "\n".join(f"- {r.slug}: {r.description or r.name}" for r in reversed(self.rungs))
+
+    def json_schema(self) -> dict:
+        """A JSON schema for a structured judge reply: ``{"verdict": <one of the slugs>}``."""
+        return {
+            "type": "object",
+            "properties": {"verdict": {"type": "string", "enum": self.choices}},
+            "required": ["verdict"],
+            "additionalProperties": False,
+        }
+
+    @cached_property
+    def _label_re(self) -> re.Pattern[str]:
+        labels = sorted(self._labels, key=len, reverse=True)  # longest first: "less specific"
+        alternatives = "|".join(
+            r"[\s_-]+".join(re.escape(word) for word in label.split()) for label in labels
+        )
+        return re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])", re.IGNORECASE)
+
+    def parse(self, reply: str) -> str | None:
+        """The last ladder label in a judge's reply (case-insensitive), or ``None`` if none.
+
+        A reply without a label is a judge error for the caller to handle - never a low rung.
+        """
+        last = None
+        for match in self._label_re.finditer(reply or ""):
+            last = match.group(0)
+        return None if last is None else self._labels[_label_key(last)]
+
+
+def _label_key(label: str) -> str:
+    return " ".join(re.split(r"[\s_-]+", label.lower().strip()))
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+SPECIARL = Ladder(
+    "speciarl",
+    [
+        Rung(
+            "wrong",
+            "Wrong",
+            0.0,
+            False,
+            "incorrect, contradicts the ground truth, unrelated, malformed, or hedges between "
+            "several options",
+        ),
+        Rung("abstain", "Abstain", 1.0, True, "declines to answer (e.g. 'none', 'I don't know')"),
+        Rung(
+            "generic",
+            "Generic",
+            2.0,
+            True,
+            "correct but far broader than the ground truth (e.g. 'dog' for a samoyed)",
+        ),
+        Rung(
+            "less_specific",
+            "Less specific",
+            3.0,
+            True,
+            "correct and close to the ground truth, one level broader (e.g. 'spitz' for a samoyed)",
+        ),
+        Rung(
+            "specific",
+            "Specific",
+            4.0,
+            True,
+            "names the ground truth exactly or by a synonym (common or scientific name)",
+        ),
+        Rung(
+            "more_specific",
+            "More specific",
+            4.0,
+            True,
+            "a correct subtype of the ground truth, finer than it",
+        ),
+    ],
+    task="open-world fine-grained classification",
+)
+
+BINARY = Ladder(
+    "binary",
+    [
+        Rung("wrong", "Wrong", 0.0, False, "the answer is incorrect"),
+        Rung("correct", "Correct", 1.0, True, "the answer is correct"),
+    ],
+    task="verifiable answers that are right or wrong",
+)

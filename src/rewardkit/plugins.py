@@ -1,0 +1,176 @@
+"""Plugin loading and the registries of ladders, judges and reward rules.
+
+Plugins are found through the ``rewardkit`` entry-point group, loaded lazily (on the first
+registry lookup) and once; a plugin registered at run time with ``pm.register(plugin)`` is
+picked up on the next lookup. ``REWARDKIT_LOAD_PLUGINS`` limits which installed plugin packages
+load: a comma-separated list of distribution names, or empty for none. rewardkit's built-ins
+always load.
+
+>>> get_ladder("speciarl").slugs[0]
+'wrong'
+>>> get_rule("graded")(["less_specific"])
+[0.75]
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .ladders import Ladder
+
+__all__ = [
+    "pm",
+    "load_plugins",
+    "get_plugins",
+    "ladders",
+    "get_ladder",
+    "judges",
+    "get_judge",
+    "rules",
+    "get_rule",
+    "RegistryError",
+]
+
+ENTRY_POINT_GROUP = "rewardkit"
+ENV_VAR = "REWARDKIT_LOAD_PLUGINS"
+
+pm = pluggy.PluginManager("rewardkit")
+pm.add_hookspecs(hookspecs)
+
+_lock = threading.Lock()
+_loaded = False
+_registry: dict[str, dict[str, Any]] = {}
+_dists: dict[str, importlib.metadata.Distribution] = {}  # plugin name -> its package
+
+
+class RegistryError(LookupError):
+    """An unknown or doubly registered ladder, judge or rule name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def load_plugins() -> None:
+    """Load the built-ins and installed plugins, once; then fill the registries."""
+    global _loaded
+    if _loaded:
+        return
+    with _lock:
+        if _loaded:
+            return
+        from . import builtins
+
+        pm.register(builtins, name="rewardkit.builtins")
+        allowed = os.environ.get(ENV_VAR)
+        allow = None if allowed is None else {n.strip() for n in allowed.split(",") if n.strip()}
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist.name if ep.dist else None
+            if allow is not None and dist not in allow:
+                continue
+            if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+                continue
+            pm.register(ep.load(), name=ep.name)
+            if ep.dist is not None:
+                _dists[ep.name] = ep.dist
+        _loaded = True
+
+
+def _current() -> dict[str, dict[str, Any]]:
+    """The registries, rebuilt when a plugin was registered or unregistered at run time."""
+    load_plugins()
+    names = frozenset(name for name, _ in pm.list_name_plugin())
+    if _registry.get("names") != names:
+        with _lock:
+            _registry.clear()
+            _registry.update(_collect(), names=names)
+    return _registry
+
+
+def _collect() -> dict[str, dict[str, Any]]:
+    registry: dict[str, dict[str, Any]] = {"ladder": {}, "judge": {}, "rule": {}}
+
+    def adder(kind: str) -> Callable:
+        def register(name: str, factory: Callable | None = None) -> None:
+            if kind == "ladder":
+                if not isinstance(name, Ladder):
+                    raise TypeError(f"register_ladders expects a Ladder, got {name!r}")
+                name, factory = name.name, name
+            elif not callable(factory):
+                raise TypeError(f"{kind} {name!r}: factory must be callable, got {factory!r}")
+            if name in registry[kind]:
+                raise RegistryError(f"{kind} {name!r} is registered twice")
+            registry[kind][name] = factory
+
+        return register
+
+    pm.hook.register_ladders(register=adder("ladder"))
+    pm.hook.register_judges(register=adder("judge"))
+    pm.hook.register_rewards(register=adder("rule"))
+    return registry
+
+
+def _lookup(kind: str, name: str) -> Any:
+    registry = _current()[kind]
+    try:
+        return registry[name]
+    except KeyError:
+        known = ", ".join(sorted(registry)) or "none"
+        raise RegistryError(f"unknown {kind} {name!r}; known: {known}") from None
+
+
+def ladders() -> dict[str, Ladder]:
+    """All registered ladders by name."""
+    return dict(_current()["ladder"])
+
+
+def get_ladder(name: str) -> Ladder:
+    return _lookup("ladder", name)
+
+
+def judges() -> dict[str, Callable]:
+    """All registered judge factories by name."""
+    return dict(_current()["judge"])
+
+
+def get_judge(name: str, **options: Any):
+    """Build the judge registered as ``name`` with ``options``."""
+    return _lookup("judge", name)(**options)
+
+
+def rules() -> dict[str, Callable]:
+    """All registered reward rule factories by name."""
+    return dict(_current()["rule"])
+
+
+def get_rule(name: str, **options: Any):
+    """Build the reward rule registered as ``name`` with ``options``."""
+    return _lookup("rule", name)(**options)
+
+
+def get_plugins() -> list[dict[str, Any]]:
+    """The loaded plugins: name, hooks, and version where the plugin is a package."""
+    load_plugins()
+    out = []
+    for plugin in pm.get_plugins():
+        name = pm.get_name(plugin)
+        info: dict[str, Any] = {
+            "name": name,
+            "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
+        }
+        dist = _dists.get(name)
+        if dist is not None:
+            info["version"] = dist.version
+            info["package"] = dist.metadata["Name"]
+        elif name == "rewardkit.builtins":
+            from . import __version__
+
+            info["version"] = __version__
+        out.append(info)
+    return sorted(out, key=lambda p: p["name"])

@@ -1,0 +1,303 @@
+"""Reward rules: verdicts in, rewards out - over whole batches of groups at once.
+
+A batch is ``n`` completions in contiguous groups of ``group_size`` (a GRPO group is the
+``group_size`` answers sampled for one prompt). Rules return a float array in which NaN
+marks an *unscored* completion (its verdict is missing); :func:`to_list` turns that into
+``None``, which trainers such as TRL skip. Nothing is ever silently scored 0.
+
+>>> rule = SpeciaRL()
+>>> rule(["generic", "specific", "wrong", "less_specific"], group_size=4)
+[0.0, 1.0, 0.0, 0.0]
+>>> rule(["generic", None, "wrong", "abstain"], group_size=4)  # a judge failure is unscored
+[1.0, None, 0.0, 0.0]
+>>> (Exact() + 0.5 * Format())(["specific", "generic"], answer_found=[True, False])
+[1.5, -1.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .ladders import MISSING, SPECIARL, Ladder
+
+__all__ = [
+    "Batch",
+    "RewardRule",
+    "SpeciaRL",
+    "Exact",
+    "Correct",
+    "Graded",
+    "Format",
+    "WeightedSum",
+    "to_list",
+]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Verdicts for ``n`` completions in contiguous groups of ``group_size``.
+
+    ``codes`` are rung indices on ``ladder`` (``MISSING`` = -1 where the judge gave no
+    verdict); ``answer_found`` is False where no answer could be extracted.
+    """
+
+    ladder: Ladder
+    codes: np.ndarray
+    answer_found: np.ndarray
+    group_size: int = 1
+
+    def __post_init__(self) -> None:
+        codes = np.asarray(self.codes)
+        found = np.asarray(self.answer_found, dtype=bool)
+        if codes.ndim != 1 or found.shape != codes.shape:
+            raise ValueError(
+                f"codes and answer_found must be 1-D and of equal length, got shapes "
+                f"{codes.shape} and {found.shape}"
+            )
+        if not np.issubdtype(codes.dtype, np.integer):
+            raise TypeError(f"codes must be integers, got dtype {codes.dtype}")
+        if isinstance(self.group_size, bool) or not isinstance(self.group_size, (int, np.integer)):
+            raise TypeError(f"group_size must be an int, got {self.group_size!r}")
+        if self.group_size < 1:
+            raise ValueError(f"group_size must be >= 1, got {self.group_size}")
+        if len(codes) % self.group_size:
+            raise ValueError(
+                f"{len(codes)} completions do not split into groups of {self.group_size}"
+            )
+        if len(codes) and (codes.min() < MISSING or codes.max() >= len(self.ladder)):
+            raise ValueError(
+                f"verdict codes must lie in [{MISSING}, {len(self.ladder) - 1}] for ladder "
+                f"{self.ladder.name!r}"
+            )
+        object.__setattr__(self, "codes", codes)
+        object.__setattr__(self, "answer_found", found)
+
+    @classmethod
+    def from_verdicts(
+        cls,
+        verdicts: Iterable[str | None],
+        *,
+        ladder: Ladder = SPECIARL,
+        group_size: int = 1,
+        answer_found: Iterable[bool] | None = None,
+    ) -> Batch:
+        """Build a batch from verdict slugs (``None`` for a missing verdict)."""
+        codes = ladder.encode(verdicts)
+        found = np.ones(len(codes), bool) if answer_found is None else list(answer_found)
+        return cls(ladder, codes, np.asarray(found, dtype=bool), group_size)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+def to_list(rewards: np.ndarray) -> list[float | None]:
+    """Rewards as Python floats, with ``None`` for unscored (NaN) entries."""
+    return [None if r != r else r for r in np.asarray(rewards, dtype=np.float64).tolist()]
+
+
+class RewardRule:
+    """Base class of reward rules.
+
+    Subclasses implement :meth:`core` on the judged rows. The base class applies the two
+    policies every ladder rule shares:
+
+    - ``no_answer``: the reward of a completion with no extractable answer (default -1, the
+      SpeciaRL format penalty). Its verdict is ignored and it never sets a group's reference.
+      ``None`` makes it unscored.
+    - ``unscored``: what a missing verdict becomes (default ``None``: unscored, skipped by
+      the trainer). A number turns unscored into that reward.
+    """
+
+    name: str = "rule"
+    group_relative: bool = False
+
+    def __init__(self, *, no_answer: float | None = -1.0, unscored: float | None = None) -> None:
+        self.no_answer = no_answer
+        self.unscored = unscored
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(no_answer={self.no_answer}, unscored={self.unscored})"
+
+    def core(self, ladder: Ladder, codes: np.ndarray, group_size: int) -> np.ndarray:
+        """Rewards for ``codes`` (``MISSING`` where there is no verdict to use); NaN marks
+        unscored entries."""
+        raise NotImplementedError
+
+    def compute(self, batch: Batch) -> np.ndarray:
+        """Rewards for a batch as a float64 array, NaN where unscored."""
+        found = batch.answer_found
+        all_found = found.all()
+        codes = batch.codes if all_found else np.where(found, batch.codes, MISSING)
+        rewards = np.asarray(self.core(batch.ladder, codes, batch.group_size), dtype=np.float64)
+        if self.unscored is not None:
+            rewards[np.isnan(rewards)] = self.unscored
+        if not all_found:
+            rewards[~found] = np.nan if self.no_answer is None else self.no_answer
+        return rewards
+
+    def __call__(
+        self,
+        verdicts: Sequence[str | None],
+        *,
+        group_size: int = 1,
+        answer_found: Sequence[bool] | None = None,
+        ladder: Ladder = SPECIARL,
+    ) -> list[float | None]:
+        """Convenience: rewards for verdict slugs as a list (``None`` = unscored)."""
+        batch = Batch.from_verdicts(
+            verdicts, ladder=ladder, group_size=group_size, answer_found=answer_found
+        )
+        return to_list(self.compute(batch))
+
+    # Composition: ``rule_a + 0.5 * rule_b`` is a weighted sum.
+    def __mul__(self, weight: float) -> WeightedSum:
+        return WeightedSum([(self, float(weight))])
+
+    __rmul__ = __mul__
+
+    def __add__(self, other: RewardRule) -> WeightedSum:
+        if not isinstance(other, RewardRule):
+            return NotImplemented
+        return WeightedSum(_terms(self) + _terms(other))
+
+
+def _terms(rule: RewardRule) -> list[tuple[RewardRule, float]]:
+    return list(rule.terms) if isinstance(rule, WeightedSum) else [(rule, 1.0)]
+
+
+def _lookup(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``table[codes]`` with NaN where a code is MISSING."""
+    return np.take(np.append(table, np.nan), codes)  # MISSING (-1) picks the NaN
+
+
+class SpeciaRL(RewardRule):
+    """SpeciaRL's dynamic, group-relative reward.
+
+    The reference c* is the best correct rung's score in the group (rungs of equal score tie,
+    so More specific counts as Specific). A completion earns 1 if it is correct and its score
+    is at least c*, else 0. A group with no correct verdict earns 0 throughout. Missing
+    verdicts are unscored and the rest of the group is rewarded against the verdicts that exist.
+    """
+
+    name = "speciarl"
+    group_relative = True
+
+    def core(self, ladder: Ladder, codes: np.ndarray, group_size: int) -> np.ndarray:
+        # Level per code: the rung's score if correct, else -inf; the extra last entry is
+        # what MISSING (-1) picks, so one take() serves every row.
+        table = np.append(np.where(ladder.correct, ladder.scores, -np.inf), -np.inf)
+        level = np.take(table, codes).reshape(-1, group_size)
+        reference = level.max(axis=1, keepdims=True)
+        rewards = ((level >= reference) & (level != -np.inf)).ravel().astype(np.float64)
+        rewards[codes == MISSING] = np.nan
+        return rewards
+
+
+class _TableRule(RewardRule):
+    """A static rule: one reward per rung."""
+
+    def table(self, ladder: Ladder) -> np.ndarray:
+        raise NotImplementedError
+
+    def core(self, ladder: Ladder, codes: np.ndarray, group_size: int) -> np.ndarray:
+        return _lookup(self.table(ladder), codes)
+
+
+class Exact(_TableRule):
+    """1 for the top-scoring rungs (Specific and More specific on the SpeciaRL ladder), else 0:
+    the binary exact-match reward (the paper's RFT baseline)."""
+
+    name = "exact"
+
+    def table(self, ladder: Ladder) -> np.ndarray:
+        return (ladder.correct & (ladder.scores == ladder.max_score)).astype(np.float64)
+
+
+class Correct(_TableRule):
+    """1 for any correct (non-wrong) rung, else 0."""
+
+    name = "correct"
+
+    def table(self, ladder: Ladder) -> np.ndarray:
+        return ladder.correct.astype(np.float64)
+
+
+class Graded(_TableRule):
+    """A reward per rung. By default each correct rung earns ``score / max_score`` and a wrong
+    rung 0: on the SpeciaRL ladder 1, 1, 0.75, 0.5, 0.25, 0 from More specific to Wrong.
+
+    >>> from rewardkit.ladders import BINARY
+    >>> Graded(scale={"correct": 1.0, "wrong": -0.5})(["wrong"], ladder=BINARY)
+    [-0.5]
+    """
+
+    name = "graded"
+
+    def __init__(self, scale: Mapping[str, float] | None = None, **policy: float | None) -> None:
+        super().__init__(**policy)
+        self.scale = None if scale is None else dict(scale)
+
+    def table(self, ladder: Ladder) -> np.ndarray:
+        if self.scale is None:
+            return np.where(ladder.correct, ladder.scores / ladder.max_score, 0.0)
+        unknown = set(self.scale) - set(ladder.slugs)
+        if unknown:
+            raise ValueError(
+                f"graded scale names unknown rungs {sorted(unknown)} for ladder {ladder.name!r}"
+            )
+        missing = [s for s in ladder.slugs if s not in self.scale]
+        if missing:
+            raise ValueError(
+                f"graded scale has no value for rungs {missing} of ladder {ladder.name!r}"
+            )
+        return np.array([float(self.scale[s]) for s in ladder.slugs])
+
+
+class Format(RewardRule):
+    """A format reward: ``found`` when an answer could be extracted, else ``missing``.
+    It needs no verdict."""
+
+    name = "format"
+
+    def __init__(self, found: float = 1.0, missing: float = 0.0) -> None:
+        super().__init__(no_answer=missing)
+        self.found = found
+
+    def core(self, ladder: Ladder, codes: np.ndarray, group_size: int) -> np.ndarray:
+        return np.full(len(codes), self.found, dtype=np.float64)
+
+
+class WeightedSum(RewardRule):
+    """A weighted sum of rules; each term applies its own policies first, and a term that is
+    unscored makes the sum unscored.
+
+    >>> WeightedSum([(Correct(), 1.0), (Format(), 0.5)])(["generic"])
+    [1.5]
+    """
+
+    name = "weighted_sum"
+
+    def __init__(self, terms: Sequence[tuple[RewardRule, float]]) -> None:
+        super().__init__(no_answer=None)
+        if not terms:
+            raise ValueError("a weighted sum needs at least one rule")
+        for rule, weight in terms:
+            if not isinstance(rule, RewardRule):
+                raise TypeError(f"expected a RewardRule, got {type(rule).__name__}")
+            if not np.isfinite(weight):
+                raise ValueError(f"weight of {rule.name!r} must be finite, got {weight}")
+        self.terms = tuple(terms)
+        self.group_relative = any(rule.group_relative for rule, _ in self.terms)
+        self.name = "+".join(rule.name for rule, _ in self.terms)
+
+    def __repr__(self) -> str:
+        return " + ".join(f"{w:g} * {rule!r}" for rule, w in self.terms)
+
+    def compute(self, batch: Batch) -> np.ndarray:
+        total = np.zeros(len(batch), dtype=np.float64)
+        for rule, weight in self.terms:
+            total += weight * rule.compute(batch)
+        return total

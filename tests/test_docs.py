@@ -1,0 +1,76 @@
+"""Every example in README.md and docs/ runs, and prints what it says it prints.
+
+In ```python blocks, ``print(...)  # -> expected`` (or ``# -> expected`` on the next line)
+states the printed line; the blocks of one file share a namespace and run in order. ```bash
+blocks run in a shell from the repository root. ```sh blocks (installs, make) are not run.
+"""
+
+import contextlib
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def blocks(page: Path, lang: str) -> list[str]:
+    return [code for kind, code in BLOCK.findall(page.read_text()) if kind == lang]
+
+
+def expectations(code: str) -> list[str]:
+    """The expected printed lines, in order."""
+    out, lines = [], code.splitlines()
+    for i, line in enumerate(lines):
+        inline = re.search(r"print\(.*\)\s*#\s*->\s?(.*)$", line)
+        if inline:
+            out.append(inline.group(1).rstrip())
+        elif re.match(r"\s*#\s*->", line) and i and "print(" in lines[i - 1]:
+            out.append(line.split("->", 1)[1].strip())
+    return out
+
+
+def test_every_page_has_examples():
+    missing = [
+        p.name for p in PAGES if not (blocks(p, "python") or blocks(p, "bash") or blocks(p, "sh"))
+    ]
+    assert not missing, f"pages without examples: {missing}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_python_examples(page, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    namespace: dict = {"__name__": "__docs__"}
+    for code in blocks(page, "python"):
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            exec(compile(code, str(page), "exec"), namespace)
+        printed = buffer.getvalue().splitlines()
+        expected = expectations(code)
+        # Only prints with a stated result are compared; they must appear in order.
+        got = iter(printed)
+        for want in expected:
+            assert any(line.rstrip() == want for line in got), (
+                f"{page.name}: expected printed line {want!r}; printed:\n" + "\n".join(printed)
+            )
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_shell_examples(page):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for code in blocks(page, "bash"):
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, f"{page.name}:\n{code}\n{done.stderr}"
+        assert done.stdout.strip(), f"{page.name}: example printed nothing:\n{code}"
