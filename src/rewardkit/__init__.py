@@ -21,6 +21,7 @@ from .hookspecs import hookimpl
 from .judges import Judge, TaxonomyJudge
 from .ladders import BINARY, MISSING, SPECIARL, Ladder, Rung
 from .metrics import Scores, best_of_n, group_best, score
+from .pipeline import Judged, LadderReward
 from .plugins import get_judge, get_ladder, get_rule
 from .rules import (
     Batch,
@@ -52,6 +53,8 @@ __all__ = [
     "best_of_n",
     "group_best",
     "score",
+    "Judged",
+    "LadderReward",
     "get_judge",
     "get_ladder",
     "get_rule",

@@ -1,0 +1,166 @@
+"""TRL: a reward function for ``GRPOTrainer(reward_funcs=[...])``::
+
+    args = GRPOConfig(num_generations=10, ...)
+    reward = TRLReward(rk.LadderReward("taxonomy", "speciarl", taxonomy="tax.json"), args)
+    trainer = GRPOTrainer(model, reward_funcs=[reward], args=args, ...)
+
+The group size comes from the config's ``num_generations`` (and ``num_generations_eval``).
+TRL calls a reward function on each process's own generation batch, with the G completions of a
+prompt contiguous; when that local batch is not a multiple of G a group is split across
+processes, so this reward gathers verdicts from every process, rewards whole groups, and hands
+each process its own slice - the same rewards as one process would compute. When groups are
+whole on every process no collective runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..pipeline import Judged, LadderReward
+from ..rules import to_list
+
+__all__ = ["TRLReward", "GroupLayoutError"]
+
+
+class GroupLayoutError(ValueError):
+    """The completions of a group do not share one prompt: the layout is not what GRPO uses."""
+
+
+def _world() -> tuple[int, int]:
+    try:
+        import torch.distributed as dist
+    except ImportError:  # pragma: no cover - torch is part of the trl extra
+        return 0, 1
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _all_gather(obj: Any, world: int) -> list[Any]:
+    import torch.distributed as dist
+
+    out: list[Any] = [None] * world
+    dist.all_gather_object(out, obj)
+    return out
+
+
+class TRLReward:
+    """A :class:`~rewardkit.LadderReward` as a TRL GRPO reward function.
+
+    ``args`` is the ``GRPOConfig`` (its ``num_generations`` sets the group size); or give
+    ``num_generations`` directly. ``label_key`` names the dataset column with the ground truth.
+    Per batch it logs correctness, specificity, HM, each rung's share, unscored and no-answer
+    counts through ``log_metric`` (as ``<name>/<metric>``), and each completion's verdict
+    through ``log_extra``. Unscored completions get ``None``, which TRL leaves out.
+
+    The call is synchronous on purpose: a cross-process gather must run on the trainer's
+    main thread (TRL runs async reward functions on a side thread, where an NCCL collective
+    would use the wrong device). Judges with an async path still judge the batch concurrently.
+    """
+
+    def __init__(
+        self,
+        reward: LadderReward,
+        args: Any = None,
+        *,
+        num_generations: int | None = None,
+        label_key: str = "label",
+        name: str | None = None,
+    ) -> None:
+        if num_generations is None:
+            if args is None or not getattr(args, "num_generations", None):
+                raise ValueError("give the GRPOConfig (args=...) or num_generations=...")
+            num_generations = int(args.num_generations)
+        eval_generations = getattr(args, "num_generations_eval", None) if args is not None else None
+        self.reward = reward
+        self.group_sizes = [int(num_generations)]
+        if eval_generations and int(eval_generations) != self.group_sizes[0]:
+            self.group_sizes.append(int(eval_generations))
+        self.label_key = label_key
+        self.__name__ = name or reward.name
+
+    def __repr__(self) -> str:
+        return f"TRLReward({self.reward!r}, group_sizes={self.group_sizes})"
+
+    def __call__(
+        self, prompts: Sequence, completions: Sequence, **kwargs: Any
+    ) -> list[float | None]:
+        if self.label_key not in kwargs:
+            columns = sorted(
+                k
+                for k in kwargs
+                if k not in ("trainer_state", "log_extra", "log_metric", "completion_ids")
+            )
+            raise KeyError(
+                f"{self.__name__}: the dataset has no {self.label_key!r} column with the ground "
+                f"truth (columns: {', '.join(columns) or 'none'}); set label_key="
+            )
+        labels = kwargs[self.label_key]
+        judged = self.reward.judge_completions(completions, labels)
+        rewards = self._rewards(judged, [_prompt_key(p, y) for p, y in zip(prompts, labels)])
+        self._log(judged, rewards, kwargs.get("log_metric"), kwargs.get("log_extra"))
+        return to_list(rewards)
+
+    # -- groups -------------------------------------------------------------------------------
+
+    def _rewards(self, judged: Judged, keys: list[bytes]) -> np.ndarray:
+        n = len(judged)
+        rank, world = _world()
+        # Same decision on every process: it depends only on n and the config.
+        split = world > 1 and any(n % g for g in self.group_sizes)
+        if not split:
+            size = self._group_size(keys)
+            return self.reward.rewards(judged, size)
+        parts = _all_gather((judged.codes, judged.found, keys), world)
+        codes = np.concatenate([p[0] for p in parts])
+        found = np.concatenate([p[1] for p in parts])
+        all_keys = [k for p in parts for k in p[2]]
+        size = self._group_size(all_keys)
+        whole = Judged(judged.ladder, [None] * len(codes), found, codes)
+        rewards = self.reward.rewards(whole, size)
+        start = sum(len(p[0]) for p in parts[:rank])
+        return rewards[start : start + n]
+
+    def _group_size(self, keys: list[bytes]) -> int:
+        for size in self.group_sizes:
+            if len(keys) % size == 0 and all(
+                len(set(keys[i : i + size])) == 1 for i in range(0, len(keys), size)
+            ):
+                return size
+        raise GroupLayoutError(
+            f"{self.__name__}: {len(keys)} completions do not form contiguous groups of "
+            f"{' or '.join(map(str, self.group_sizes))} sharing one prompt and label; rewardkit "
+            "expects "
+            "GRPOTrainer's layout (num_generations contiguous completions per prompt)"
+        )
+
+    def _log(
+        self,
+        judged: Judged,
+        rewards: np.ndarray,
+        log_metric: Callable[[str, float], None] | None,
+        log_extra: Callable[[str, list], None] | None,
+    ) -> None:
+        if log_metric is not None:
+            for key, value in self.reward.metrics(judged, rewards).items():
+                log_metric(f"{self.__name__}/{key}", value)
+        if log_extra is not None:
+            log_extra(
+                "verdict",
+                [
+                    "no_answer" if not f else "unscored" if v is None else v
+                    for v, f in zip(judged.verdicts, judged.found)
+                ],
+            )
+
+
+def _prompt_key(prompt: Any, label: Any) -> bytes:
+    """A digest of a row's prompt text and label, the same in every process (``hash`` is
+    salted). Images and other objects inside chat prompts count by type only."""
+    text = json.dumps([prompt, label], default=lambda o: type(o).__name__, sort_keys=True)
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()

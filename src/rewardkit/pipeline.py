@@ -1,0 +1,152 @@
+"""The whole reward path in one object: completions -> answers -> verdicts -> rewards.
+
+Trainer adapters are thin glue over :class:`LadderReward`; its three steps stay separate
+(``judge_completions``, ``rewards``, ``metrics``) so a caller can gather verdicts across
+processes between them.
+
+>>> import rewardkit as rk
+>>> reward = rk.LadderReward("taxonomy", "speciarl", taxonomy="examples/data/animals.json")
+>>> reward(["<answer>dog</answer>", "<answer>spitz</answer>", "oops"], ["samoyed"] * 3,
+...        group_size=3)
+[0.0, 1.0, -1.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .answers import extract_answers
+from .judges.base import Judge
+from .ladders import MISSING, Ladder
+from .metrics import Scores, score
+from .rules import Batch, RewardRule
+
+__all__ = ["Judged", "LadderReward"]
+
+
+@dataclass(frozen=True)
+class Judged:
+    """Answers and verdicts of a batch: ``codes`` are rung codes (``MISSING`` where there
+    is no verdict), ``found`` flags completions whose answer could be extracted."""
+
+    ladder: Ladder
+    answers: list[str | None]
+    found: np.ndarray
+    codes: np.ndarray
+
+    @property
+    def verdicts(self) -> list[str | None]:
+        return self.ladder.decode(self.codes)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+class LadderReward:
+    """A judge, a rule and the answer extractor, applied to whole batches.
+
+    ``judge`` and ``rule`` are objects or registered names; ``judge_options`` build a judge
+    given by name (e.g. ``taxonomy="tax.json"``). ``tag`` and ``empty_is_missing`` control
+    answer extraction (see :func:`rewardkit.extract_answers`).
+    """
+
+    def __init__(
+        self,
+        judge: Judge | str = "taxonomy",
+        rule: RewardRule | str = "speciarl",
+        *,
+        tag: str | None = "answer",
+        empty_is_missing: bool = True,
+        rule_options: Mapping[str, Any] | None = None,
+        **judge_options: Any,
+    ) -> None:
+        from .plugins import get_judge, get_rule
+
+        if isinstance(judge, str):
+            judge = get_judge(judge, **judge_options)
+        elif judge_options:
+            raise TypeError(f"judge options {sorted(judge_options)} given with a judge object")
+        if isinstance(rule, str):
+            rule = get_rule(rule, **(rule_options or {}))
+        elif rule_options:
+            raise TypeError("rule_options given with a rule object")
+        if not isinstance(judge, Judge):
+            raise TypeError(f"judge must be a rewardkit Judge, got {type(judge).__name__}")
+        if not isinstance(rule, RewardRule):
+            raise TypeError(f"rule must be a rewardkit RewardRule, got {type(rule).__name__}")
+        self.judge = judge
+        self.rule = rule
+        self.tag = tag
+        self.empty_is_missing = empty_is_missing
+
+    def __repr__(self) -> str:
+        return f"LadderReward(judge={self.judge.name!r}, rule={self.rule.name!r})"
+
+    @property
+    def ladder(self) -> Ladder:
+        return self.judge.ladder
+
+    @property
+    def name(self) -> str:
+        return f"{self.rule.name}_{self.judge.name}"
+
+    # -- step 1: answers and verdicts ---------------------------------------------------------
+
+    def _prepare(self, completions: Sequence, labels: Sequence[str]) -> tuple[list, list, list]:
+        if len(completions) != len(labels):
+            raise ValueError(f"{len(completions)} completions but {len(labels)} labels")
+        answers, found = extract_answers(
+            completions, tag=self.tag, empty_is_missing=self.empty_is_missing
+        )
+        return answers, found, list(zip(labels, answers))
+
+    def _judged(self, answers: list, found: list, verdicts: list) -> Judged:
+        return Judged(
+            self.ladder, answers, np.asarray(found, dtype=bool), self.ladder.encode(verdicts)
+        )
+
+    def judge_completions(self, completions: Sequence, labels: Sequence[str]) -> Judged:
+        """Extract each answer and judge the batch (identical pairs once)."""
+        answers, found, pairs = self._prepare(completions, labels)
+        return self._judged(answers, found, self.judge.judge(pairs))
+
+    async def ajudge_completions(self, completions: Sequence, labels: Sequence[str]) -> Judged:
+        """Async :meth:`judge_completions`: a judge with an async path runs concurrently."""
+        answers, found, pairs = self._prepare(completions, labels)
+        return self._judged(answers, found, await self.judge.ajudge(pairs))
+
+    # -- step 2: rewards ------------------------------------------------------------------------
+
+    def rewards(self, judged: Judged, group_size: int = 1) -> np.ndarray:
+        """Rewards (float64, NaN = unscored) for judged completions in groups of ``group_size``."""
+        return self.rule.compute(Batch(self.ladder, judged.codes, judged.found, group_size))
+
+    def __call__(
+        self, completions: Sequence, labels: Sequence[str], group_size: int = 1
+    ) -> list[float | None]:
+        """Rewards for a batch as a list (``None`` = unscored)."""
+        from .rules import to_list
+
+        return to_list(self.rewards(self.judge_completions(completions, labels), group_size))
+
+    # -- step 3: metrics ------------------------------------------------------------------------
+
+    def metrics(self, judged: Judged, rewards: np.ndarray | None = None) -> dict[str, float]:
+        """Flat metrics of a batch for a trainer's log: correctness, specificity, hm, the
+        share of each rung, ``unscored`` and ``no_answer`` counts, and the mean reward."""
+        codes = np.where(judged.found, judged.codes, MISSING)
+        s: Scores = score(codes, self.ladder)
+        out: dict[str, float] = {
+            "no_answer": float(np.count_nonzero(~judged.found)),
+            "unscored": float(np.count_nonzero((judged.codes == MISSING) & judged.found)),
+        }
+        if s.n:
+            out.update(correctness=s.correctness, specificity=s.specificity, hm=s.hm)
+            out.update({f"rung/{slug}": count / s.n for slug, count in s.counts.items()})
+        if rewards is not None and np.isfinite(rewards).any():
+            out["reward_mean"] = float(np.nanmean(rewards))
+        return out

@@ -1,0 +1,128 @@
+"""rewardkit's reward inside a real TRL GRPOTrainer: text, vision-language, and 2 processes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+pytest.importorskip("trl")
+
+import rewardkit as rk  # noqa: E402
+from rewardkit.adapters.trl import GroupLayoutError, TRLReward  # noqa: E402
+
+from .conftest import ANIMALS  # noqa: E402
+
+WORKER = Path(__file__).with_name("trl_worker.py")
+BIN = Path(sys.executable).parent
+
+
+def reference(completions, labels, group):
+    """The same rewards computed on one process, with no trainer."""
+    return rk.LadderReward("taxonomy", "speciarl", taxonomy=ANIMALS, tag=None)(
+        completions, labels, group_size=group
+    )
+
+
+def run(out, batch, group, *extra, nproc=1):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if nproc == 1:
+        cmd = [sys.executable, str(WORKER)]
+    else:
+        cmd = [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", str(nproc), str(WORKER)]
+    done = subprocess.run(
+        [*cmd, str(out), str(batch), str(group), *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [json.loads((out / f"rank{r}.json").read_text()) for r in range(nproc)]
+
+
+@pytest.mark.parametrize("vision", [False, True], ids=["text", "vision-language"])
+def test_grpo_trainer_runs_with_the_reward_and_logs_metrics(tmp_path, vision):
+    (calls,) = run(tmp_path, 4, 2, *(["--vision"] if vision else []))
+    assert len(calls) == 2  # one reward call per step
+    for call in calls:
+        assert call["rewards"] == reference(call["completions"], call["labels"], 2)
+    if vision:
+        assert isinstance(calls[0]["completions"][0], list)  # chat-format completions
+    history = json.loads((tmp_path / "log_history.json").read_text())
+    step = next(h for h in history if "reward" in h)
+    for key in ("correctness", "specificity", "hm", "unscored", "no_answer", "rung/wrong"):
+        assert f"speciarl_taxonomy/{key}" in step, sorted(step)
+    assert "rewards/speciarl_taxonomy/mean" in step
+
+
+@pytest.mark.parametrize("batch, group", [(3, 2), (2, 4)])
+def test_groups_split_across_two_processes_get_single_process_rewards(tmp_path, batch, group):
+    ranks = run(tmp_path, batch, group, nproc=2)
+    assert batch % group  # the local batch splits groups across the processes
+    steps = len(ranks[0])
+    assert steps == 2 and len(ranks[1]) == steps
+    for step in range(steps):
+        calls = [r[step] for r in ranks]
+        assert all(len(c["rewards"]) == batch for c in calls)
+        completions = [x for c in calls for x in c["completions"]]
+        labels = [x for c in calls for x in c["labels"]]
+        returned = [x for c in calls for x in c["rewards"]]
+        assert returned == reference(completions, labels, group)
+        # The split was real: a group straddles the two processes.
+        assert calls[0]["prompts"][-1] == calls[1]["prompts"][0]
+
+
+# -- the adapter's own checks, in-process -------------------------------------------------
+
+
+@pytest.fixture
+def reward():
+    return rk.LadderReward("taxonomy", "speciarl", taxonomy=ANIMALS)
+
+
+def test_group_size_comes_from_the_config(reward):
+    args = SimpleNamespace(num_generations=4, num_generations_eval=2)
+    r = TRLReward(reward, args)
+    assert r.group_sizes == [4, 2] and r.__name__ == "speciarl_taxonomy"
+    with pytest.raises(ValueError, match="GRPOConfig"):
+        TRLReward(reward)
+
+
+def test_eval_group_size_is_used_when_the_layout_says_so(reward):
+    r = TRLReward(reward, SimpleNamespace(num_generations=4, num_generations_eval=2))
+    prompts = ["a", "a", "b", "b"]
+    completions = ["<answer>dog</answer>", "<answer>spitz</answer>"] * 2
+    assert r(prompts, completions, label=["samoyed"] * 4) == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_missing_label_column_is_named(reward):
+    r = TRLReward(reward, num_generations=2)
+    with pytest.raises(KeyError, match="no 'label' column .*columns: answer"):
+        r(["p", "p"], ["x", "y"], answer=["a", "a"], trainer_state=None)
+
+
+def test_a_layout_that_is_not_grpo_is_an_error(reward):
+    r = TRLReward(reward, num_generations=2)
+    with pytest.raises(GroupLayoutError, match="contiguous groups of 2"):
+        r(["a", "b", "a", "b"], ["x"] * 4, label=["samoyed"] * 4)
+
+
+def test_metrics_and_verdicts_are_logged(reward):
+    metrics, extra = {}, {}
+    r = TRLReward(reward, num_generations=3)
+    out = r(
+        ["p"] * 3,
+        ["<answer>dog</answer>", "<answer>spitz</answer>", "nothing"],
+        label=["samoyed"] * 3,
+        log_metric=metrics.__setitem__,
+        log_extra=extra.__setitem__,
+    )
+    assert out == [0.0, 1.0, -1.0]
+    assert extra["verdict"] == ["generic", "less_specific", "no_answer"]
+    assert metrics["speciarl_taxonomy/no_answer"] == 1.0
+    assert metrics["speciarl_taxonomy/correctness"] == 1.0
+    assert metrics["speciarl_taxonomy/rung/generic"] == 0.5

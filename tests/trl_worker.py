@@ -1,0 +1,94 @@
+"""A GRPOTrainer run with a rewardkit reward, for the tests (one process or under torchrun).
+
+Each process records what its reward function saw and returned to OUT/rank<r>.json.
+usage: python trl_worker.py OUT BATCH G [--vision]
+With --vision the policy is a tiny Qwen2.5-VL and the prompts are chat messages with an image.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from datasets import Dataset  # noqa: E402
+from trl import GRPOConfig, GRPOTrainer  # noqa: E402
+
+import rewardkit as rk  # noqa: E402
+from rewardkit.adapters.trl import TRLReward  # noqa: E402
+from rewardkit.tiny import tiny_causal_lm, tiny_vision_lm, word_tokenizer  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TAXONOMY = os.path.join(ROOT, "examples", "data", "animals.json")
+
+
+class Recording(TRLReward):
+    def __init__(self, *args, out, **kw):
+        super().__init__(*args, **kw)
+        self.out, self.calls = out, []
+
+    def __call__(self, prompts, completions, **kwargs):
+        rewards = super().__call__(prompts, completions, **kwargs)
+        self.calls.append(
+            {
+                "prompts": prompts,
+                "completions": completions,
+                "labels": kwargs["label"],
+                "rewards": rewards,
+            }
+        )
+        rank = int(os.environ.get("RANK", 0))
+        with open(os.path.join(self.out, f"rank{rank}.json"), "w") as f:
+            json.dump(self.calls, f, default=lambda o: type(o).__name__)
+        return rewards
+
+
+def main(out: str, batch: int, group: int, vision: bool) -> None:
+    taxonomy = rk.Taxonomy.load(TAXONOMY)
+    tokenizer = word_tokenizer(["classify", *taxonomy.names], vision=vision)
+    labels = ["samoyed", "spitz", "dog", "golden retriever", "warbler", "cat"] * 2
+    if vision:
+        from PIL import Image
+
+        model, processing = tiny_vision_lm(tokenizer, seed=0)
+        prompt = [
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "classify"}]}
+        ]
+        images = [Image.new("RGB", (32, 32), (40 * i % 255, 90, 160)) for i in range(len(labels))]
+        data = Dataset.from_dict(
+            {"prompt": [prompt] * len(labels), "image": images, "label": labels}
+        )
+    else:
+        model, processing = tiny_causal_lm(tokenizer, seed=0), tokenizer
+        data = Dataset.from_dict({"prompt": [f"classify {x}" for x in labels], "label": labels})
+    args = GRPOConfig(
+        output_dir=os.path.join(out, "trainer"),
+        num_generations=group,
+        per_device_train_batch_size=batch,
+        max_steps=2,
+        max_completion_length=2,
+        logging_steps=1,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        seed=0,
+        temperature=1.5,
+    )
+    reward = Recording(
+        rk.LadderReward("taxonomy", "speciarl", taxonomy=TAXONOMY, tag=None), args, out=out
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=data,
+        processing_class=processing,
+    )
+    trainer.train()
+    if int(os.environ.get("RANK", 0)) == 0:
+        with open(os.path.join(out, "log_history.json"), "w") as f:
+            json.dump(trainer.state.log_history, f)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), "--vision" in sys.argv)
