@@ -1,0 +1,114 @@
+"""verl: reward functions for ``custom_reward_function.path`` / ``.name``.
+
+- :func:`compute_score` - one sample per call (verl's ``naive`` managers), for static rules
+  (``exact``, ``correct``, ``graded``, ...). A group-relative rule raises: one sample has no group.
+- :func:`compute_score_batch` - verl's ``batch`` reward manager passes whole batches as lists,
+  the ``n`` rollouts of a prompt contiguous, but no group id. Give the group size as the
+  ``group_size`` reward kwarg (= ``actor_rollout_ref.rollout.n``); each group must share its
+  ground truth, which is checked. Works for every rule, group-relative ones included.
+
+Options come as verl's ``custom_reward_function.reward_kwargs``: ``judge`` (default
+``taxonomy``), ``rule`` (default ``speciarl``), ``tag``, ``unscored`` (verl cannot skip a sample:
+the reward given for a missing verdict, default 0.0, reported in the ``unscored`` field),
+and the judge's own options (``taxonomy: /path/tax.json``). Each result is a dict with
+``score`` plus ``verdict``, ``correct``, ``no_answer`` and ``unscored``, which verl logs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from ..ladders import MISSING
+from ..pipeline import LadderReward
+
+__all__ = ["compute_score", "compute_score_batch"]
+
+_OWN = ("judge", "rule", "tag", "unscored", "group_size")
+# Keyword arguments verl itself may pass to compute_score; not judge options.
+_VERL_EXTRA = frozenset({"reward_router_address", "reward_model_tokenizer"})
+
+
+@lru_cache(maxsize=16)
+def _reward(spec: str) -> LadderReward:
+    options = json.loads(spec)
+    judge_options = {k: v for k, v in options.items() if k not in _OWN}
+    return LadderReward(
+        options.get("judge", "taxonomy"),
+        options.get("rule", "speciarl"),
+        tag=options.get("tag", "answer"),
+        **judge_options,
+    )
+
+
+def _build(kwargs: dict) -> LadderReward:
+    options = {k: v for k, v in kwargs.items() if k not in _VERL_EXTRA}
+    return _reward(json.dumps(options, sort_keys=True, default=str))
+
+
+def _results(reward: LadderReward, judged, rewards: np.ndarray, unscored: float) -> list[dict]:
+    out = []
+    correct = reward.ladder.correct
+    for verdict, code, found, value in zip(
+        judged.verdicts, judged.codes.tolist(), judged.found.tolist(), rewards.tolist()
+    ):
+        missing = value != value
+        out.append(
+            {
+                "score": float(unscored) if missing else value,
+                "verdict": "no_answer" if not found else verdict or "unscored",
+                "correct": float(found and code != MISSING and bool(correct[code])),
+                "no_answer": float(not found),
+                "unscored": float(missing),
+            }
+        )
+    return out
+
+
+def compute_score(
+    data_source: str, solution_str: str, ground_truth: str, extra_info: Any = None, **kwargs: Any
+) -> dict:
+    """One sample's reward under a static rule."""
+    unscored = float(kwargs.get("unscored", 0.0))
+    reward = _build(kwargs)
+    if reward.rule.group_relative:
+        raise ValueError(
+            f"rule {reward.rule.name!r} is group-relative: one sample has no group. Use "
+            "rewardkit.adapters.verl.compute_score_batch with verl's batch reward manager"
+        )
+    judged = reward.judge_completions([solution_str], [ground_truth])
+    return _results(reward, judged, reward.rewards(judged, 1), unscored)[0]
+
+
+def compute_score_batch(
+    data_sources: Sequence[str],
+    solution_strs: Sequence[str],
+    ground_truths: Sequence[str],
+    extra_infos: Sequence[Any] | None = None,
+    **kwargs: Any,
+) -> list[dict]:
+    """Rewards for a batch of contiguous groups of ``group_size`` (a reward kwarg)."""
+    group_size = kwargs.get("group_size")
+    if not isinstance(group_size, int) or group_size < 1:
+        raise ValueError(
+            "compute_score_batch needs the group size as a reward kwarg: "
+            "custom_reward_function.reward_kwargs.group_size = actor_rollout_ref.rollout.n"
+        )
+    n = len(solution_strs)
+    if n % group_size:
+        raise ValueError(f"{n} responses do not split into groups of {group_size}")
+    truths = list(ground_truths)
+    for start in range(0, n, group_size):
+        if len(set(truths[start : start + group_size])) != 1:
+            raise ValueError(
+                f"responses {start}..{start + group_size - 1} do not share one ground truth: "
+                "the batch is not in contiguous groups of group_size"
+            )
+    unscored = float(kwargs.get("unscored", 0.0))
+    reward = _build(kwargs)
+    judged = reward.judge_completions(list(solution_strs), truths)
+    return _results(reward, judged, reward.rewards(judged, group_size), unscored)

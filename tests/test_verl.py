@@ -1,0 +1,112 @@
+"""verl: compute_score for static rules, and compute_score_batch inside verl's own
+BatchRewardManager on a DataProto in verl's layout."""
+
+import numpy as np
+import pytest
+import torch
+
+import rewardkit as rk
+from rewardkit.adapters.verl import compute_score, compute_score_batch
+from rewardkit.tiny import word_tokenizer
+
+from .conftest import ANIMALS
+
+OPTIONS = {"taxonomy": str(ANIMALS)}
+
+
+def test_compute_score_static_rule():
+    out = compute_score(
+        "animals", "<answer>Samoyed</answer>", "samoyed", {}, rule="exact", **OPTIONS
+    )
+    assert out == {
+        "score": 1.0,
+        "verdict": "specific",
+        "correct": 1.0,
+        "no_answer": 0.0,
+        "unscored": 0.0,
+    }
+    out = compute_score("animals", "no tags", "samoyed", rule="graded", **OPTIONS)
+    assert out["score"] == -1.0 and out["verdict"] == "no_answer"
+
+
+def test_compute_score_refuses_group_rules():
+    with pytest.raises(ValueError, match="group-relative.*compute_score_batch"):
+        compute_score("animals", "<answer>dog</answer>", "samoyed", rule="speciarl", **OPTIONS)
+
+
+def test_compute_score_batch_checks_the_layout():
+    with pytest.raises(ValueError, match="group size as a reward kwarg"):
+        compute_score_batch(["a"] * 2, ["x"] * 2, ["samoyed"] * 2, None, **OPTIONS)
+    with pytest.raises(ValueError, match="do not share one ground truth"):
+        compute_score_batch(
+            ["a"] * 4, ["x"] * 4, ["samoyed", "spitz", "dog", "dog"], None, group_size=2, **OPTIONS
+        )
+
+
+def data_proto(tokenizer, prompts, responses, truths, group):
+    from verl import DataProto
+
+    def pad(texts, side):
+        enc = tokenizer(
+            texts, return_tensors="pt", padding=True, padding_side=side, add_special_tokens=False
+        )
+        return enc["input_ids"], enc["attention_mask"]
+
+    prompt_ids, prompt_mask = pad(prompts, "left")
+    response_ids, response_mask = pad(responses, "right")
+    n = len(responses)
+    return DataProto.from_dict(
+        tensors={
+            "prompts": prompt_ids,
+            "responses": response_ids,
+            "input_ids": torch.cat([prompt_ids, response_ids], 1),
+            "attention_mask": torch.cat([prompt_mask, response_mask], 1),
+        },
+        non_tensors={
+            "data_source": np.array(["animals"] * n, dtype=object),
+            "reward_model": np.array([{"ground_truth": t} for t in truths], dtype=object),
+            "uid": np.array([f"u{i // group}" for i in range(n)], dtype=object),
+        },
+    )
+
+
+def test_verl_batch_reward_manager_with_group_rewards():
+    batch = pytest.importorskip("verl.workers.reward_manager.batch")
+    taxonomy = rk.Taxonomy.load(ANIMALS)
+    tokenizer = word_tokenizer(["classify", *taxonomy.names])
+    group = 4
+    answers = [
+        "dog",
+        "spitz",
+        "cat",
+        None,
+        "samoyed",
+        "dog",
+        "animal",
+        "samoyed",
+        "warbler",
+        "bird",
+        "animal",
+        "cat",
+    ]
+    truths = ["samoyed"] * 4 + ["spitz"] * 4 + ["golden-winged warbler"] * 4
+    responses = [f"<answer> {a} </answer>" if a else "cat dog" for a in answers]
+    prompts = [f"classify {t.split()[0]}" if t in taxonomy else "classify" for t in truths]
+    data = data_proto(tokenizer, prompts, responses, truths, group)
+
+    manager = batch.BatchRewardManager(
+        tokenizer, 0, compute_score_batch, group_size=group, **OPTIONS
+    )
+    out = manager(data, return_dict=True)
+    tensor = out["reward_tensor"]
+    got = tensor.sum(1).tolist()  # one reward at each response's last valid token
+    want = rk.LadderReward("taxonomy", "speciarl", taxonomy=ANIMALS)(
+        responses, truths, group_size=group
+    )
+    assert got == want
+    assert out["reward_extra_info"]["verdict"][:4] == [
+        "generic",
+        "less_specific",
+        "wrong",
+        "no_answer",
+    ]
