@@ -173,6 +173,22 @@ def cmd_score(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str)
     yield dump(result)
 
 
+def cmd_openrlhf(args: argparse.Namespace) -> Iterator[str]:
+    from .adapters.openrlhf import write_reward_file
+
+    options = {"taxonomy": args.taxonomy} if args.taxonomy else {}
+    path = write_reward_file(
+        args.output,
+        group_size=args.group_size,
+        judge=args.judge,
+        rule=args.rule,
+        judge_options=options,
+        timeout=args.timeout,
+        unscored=args.unscored,
+    )
+    yield f"wrote {path}: pass --reward.remote_url {path.resolve()} to OpenRLHF"
+
+
 def cmd_plugins(args: argparse.Namespace) -> Iterator[str]:
     from .plugins import get_plugins
 
@@ -241,8 +257,34 @@ def build_parser() -> argparse.ArgumentParser:
     io(p)
     p.set_defaults(run=cmd_score)
 
+    p = sub.add_parser("openrlhf-reward", help="write a reward file for OpenRLHF")
+    p.add_argument("--output", "-o", required=True, help="the reward file to write (.py)")
+    p.add_argument(
+        "--group-size",
+        "-g",
+        type=positive_int,
+        required=True,
+        help="OpenRLHF's --rollout.n_samples_per_prompt",
+    )
+    p.add_argument("--rule", default="speciarl", help="registered reward rule")
+    p.add_argument("--judge", default="taxonomy", help="registered judge name")
+    p.add_argument("--taxonomy", help="taxonomy file for the taxonomy judge")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds a sample waits for its group's siblings (default 120)",
+    )
+    p.add_argument(
+        "--unscored",
+        type=float,
+        default=0.0,
+        help="reward when the judge gives no verdict (default 0, logged)",
+    )
+    p.set_defaults(run=None, command_fn=cmd_openrlhf)
+
     p = sub.add_parser("plugins", help="list the loaded plugins as JSON")
-    p.set_defaults(run=None)
+    p.set_defaults(run=None, command_fn=cmd_plugins)
     return parser
 
 
@@ -250,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.run is None:
-            write_lines(cmd_plugins(args), None)
+        if args.run is None:  # commands that read no rows
+            write_lines(args.command_fn(args), None)
             return 0
         run: Callable = args.run
         if args.input:
@@ -265,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         name = args.input or "<stdin>"
         lines = list(run(args, rows, name))  # everything is checked before anything is written
         write_lines(lines, args.output)
-    except (CLIError, LookupError, ValueError) as e:  # LookupError: unknown rule/ladder/judge
+    except (CLIError, LookupError, ValueError, OSError) as e:  # LookupError: unknown names
         print(f"rewardkit {args.command}: error: {e}", file=sys.stderr)
         return 2
     return 0

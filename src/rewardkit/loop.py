@@ -61,8 +61,10 @@ class GRPOLoop:
     """GRPO on a causal LM. ``data`` holds rows with ``prompt`` (a string, or chat messages
     rendered with the tokenizer's chat template) and ``label`` (the ground truth).
 
-    >>> loop = GRPOLoop(model, tokenizer, reward, data, LoopConfig(max_steps=20))  # doctest: +SKIP
-    >>> history = loop.train()                                                      # doctest: +SKIP
+    Example (see ``examples/own_loop.py``)::
+
+        loop = GRPOLoop(model, tokenizer, reward, data, LoopConfig(max_steps=20))
+        history = loop.train()
     """
 
     def __init__(

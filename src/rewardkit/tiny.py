@@ -4,8 +4,10 @@ Nothing here downloads: the tokenizer is a word-level vocabulary built in-proces
 models are randomly initialised Qwen2 / Qwen2.5-VL configs of about 100k parameters.
 Needs ``rewardkit[trl]`` (torch, transformers, tokenizers).
 
->>> tok = word_tokenizer(["dog", "cat"])                                # doctest: +SKIP
->>> model = tiny_causal_lm(tok, seed=0)                                 # doctest: +SKIP
+Example::
+
+    tokenizer = word_tokenizer(["dog", "cat"])
+    model = tiny_causal_lm(tokenizer, seed=0)
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def _text_config(tokenizer: Any, hidden: int, layers: int) -> dict:
         max_position_embeddings=512,
         tie_word_embeddings=True,
         pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
         eos_token_id=tokenizer.eos_token_id,
     )
 
@@ -137,6 +140,9 @@ def tiny_vision_lm(
         video_token_id=ids("<|video_pad|>"),
         vision_start_token_id=ids("<|vision_start|>"),
         vision_end_token_id=ids("<|vision_end|>"),
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
     )
     torch.manual_seed(seed)
