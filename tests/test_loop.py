@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("transformers")
-
 import rewardkit as rk  # noqa: E402
 from rewardkit.loop import GRPOLoop, LoopConfig, _advantages  # noqa: E402
 from rewardkit.tiny import tiny_causal_lm, word_tokenizer  # noqa: E402

@@ -10,9 +10,8 @@ import random
 import time
 from types import SimpleNamespace
 
+import openrlhf.utils.agent as agent  # noqa: E402
 import pytest
-
-agent = pytest.importorskip("openrlhf.utils.agent")
 
 import rewardkit as rk  # noqa: E402
 from rewardkit.adapters.openrlhf import RendezvousReward, write_reward_file  # noqa: E402

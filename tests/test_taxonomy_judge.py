@@ -108,7 +108,6 @@ def test_normalize():
 
 
 def test_yaml_taxonomy(tmp_path):
-    pytest.importorskip("yaml")
     path = tmp_path / "t.yaml"
     path.write_text("paths:\n  - [animal, dog, samoyed]\nsynonyms:\n  dog: [canine]\n")
     judge = TaxonomyJudge(path)

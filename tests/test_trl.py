@@ -9,8 +9,6 @@ from types import SimpleNamespace
 
 import pytest
 
-pytest.importorskip("trl")
-
 import rewardkit as rk  # noqa: E402
 from rewardkit.adapters.trl import GroupLayoutError, TRLReward  # noqa: E402
 
