@@ -88,6 +88,11 @@ def main(out: str, batch: int, group: int, vision: bool) -> None:
     if int(os.environ.get("RANK", 0)) == 0:
         with open(os.path.join(out, "log_history.json"), "w") as f:
             json.dump(trainer.state.log_history, f)
+    import torch.distributed as dist
+
+    if dist.is_initialized():  # a clean exit: gloo's threads otherwise abort at shutdown
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
