@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) examples/quickstart.py
+	$(PY) examples/speciarl/cpu_demo.py
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check .

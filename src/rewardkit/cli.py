@@ -4,6 +4,7 @@
     rewardkit reward --rule speciarl --group-size 10 < judged.jsonl   # adds "reward"
     rewardkit score < judged.jsonl                          # one JSON object of metrics
     rewardkit plugins                                       # the loaded plugins
+    rewardkit demo [--preset quick]                         # the SpeciaRL CPU demo
 
 Bad input exits with status 2 and a message naming the line; output is written only once the
 whole input has been read and checked, and an ``--output`` file appears complete or not at all.
@@ -189,6 +190,26 @@ def cmd_openrlhf(args: argparse.Namespace) -> Iterator[str]:
     yield f"wrote {path}: pass --reward.remote_url {path.resolve()} to OpenRLHF"
 
 
+def cmd_demo(args: argparse.Namespace) -> Iterator[str]:
+    """Run the SpeciaRL CPU demo from the source tree (it is an example, not package code)."""
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "speciarl" / "cpu_demo.py"
+    if not script.exists():
+        raise CLIError(
+            "the SpeciaRL demo lives in the rewardkit repository (examples/speciarl); "
+            "run `rewardkit demo` from an editable install of a clone, or `make demo` there"
+        )
+    sys.argv = [str(script), *args.demo_args]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as e:
+        if e.code:
+            raise CLIError(f"the demo exited with status {e.code}") from None
+    yield from ()
+
+
 def cmd_plugins(args: argparse.Namespace) -> Iterator[str]:
     from .plugins import get_plugins
 
@@ -283,6 +304,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=None, command_fn=cmd_openrlhf)
 
+    p = sub.add_parser(
+        "demo",
+        help="run the SpeciaRL CPU demo (from a clone)",
+        description="Run examples/speciarl/cpu_demo.py; options pass through "
+        "(--preset quick|full, --seed N, --out DIR, --rules a,b).",
+    )
+    p.set_defaults(run=None, command_fn=cmd_demo)
+
     p = sub.add_parser("plugins", help="list the loaded plugins as JSON")
     p.set_defaults(run=None, command_fn=cmd_plugins)
     return parser
@@ -290,7 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "demo":
+        args.demo_args = extra  # the demo's own options pass through
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.run is None:  # commands that read no rows
             write_lines(args.command_fn(args), None)
