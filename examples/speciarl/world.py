@@ -1,9 +1,10 @@
 """A miniature open-world, fine-grained classification world for the SpeciaRL CPU demo.
 
 Birds from the eBird taxonomy (``data/demo_birds.json``: order > family > genus > species).
-An "image" is a short string of evidence tokens: one token each for the bird's order, family
-and genus - always present - and one for its species, present only with probability
-``visible``; otherwise the species token is a blur (``s?``). Two noise tokens follow. So the
+An "image" is a short string of evidence tokens: the bird's order, family and genus - always
+present - and its species, present only with probability ``visible``; otherwise the species
+token is a blur (``s?``). Two noise tokens follow. (The evidence tokens are the names' own
+tokens: recognising a feature is reduced to copying it, which a tiny model learns quickly.) So the
 coarse levels are always recoverable, the species only sometimes, and for a blurred input the
 honest best answer is the genus (Less specific on the ladder).
 
@@ -43,26 +44,21 @@ class World:
         data = json.loads(Path(taxonomy_path).read_text())
         self.taxonomy = rk.Taxonomy.from_dict(data, source=str(taxonomy_path))
         self.paths = [tuple(p) for p in data["paths"]]
-        levels = [sorted({p[i] for p in self.paths}) for i in range(4)]
-        self.feature = {}
-        for prefix, names in zip("ofgs", levels):
-            for i, name in enumerate(names):
-                self.feature[(prefix, name)] = token(name)
-        self.names = sorted({n for p in self.paths for n in p})
+        # Names level by level (orders, families, genera, species), each sorted.
+        self.names = [n for i in range(4) for n in sorted({p[i] for p in self.paths})]
         self.siblings = {p[3]: [q[3] for q in self.paths if q[2] == p[2]] for p in self.paths}
 
     def vocabulary(self) -> list[str]:
-        words = ["classify", "s?", ABSTAIN, *self.feature.values()]
-        words += [f"n{i}" for i in range(NOISE)]
-        return words + [token(n) for n in self.names]
+        names = [token(n) for n in self.names]
+        return ["classify", "s?", ABSTAIN, *names, *(f"n{i}" for i in range(NOISE))]
 
     def sample(self, n: int, rng: random.Random, visible: float) -> list[Example]:
         out = []
         for _ in range(n):
             path = rng.choice(self.paths)
             shown = rng.random() < visible
-            feats = [self.feature[(c, name)] for c, name in zip("ofg", path[:3])]
-            feats.append(self.feature[("s", path[3])] if shown else "s?")
+            feats = [token(name) for name in path[:3]]
+            feats.append(token(path[3]) if shown else "s?")
             feats += [f"n{rng.randrange(NOISE)}" for _ in range(2)]
             out.append(Example("classify " + " ".join(feats), path[3], shown, path))
         return out
