@@ -1,0 +1,232 @@
+"""The SpeciaRL GPU recipe's parts that run here: data loaders on generated folders in each
+data set's layout, the taxonomies, the dry run of the paper preset, and the smoke preset on CPU."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECIARL = ROOT / "examples" / "speciarl"
+sys.path.insert(0, str(SPECIARL))
+
+import loaders  # noqa: E402
+import taxonomies  # noqa: E402
+
+import rewardkit as rk  # noqa: E402
+
+CUB_CLASSES = [
+    "001.Black_footed_Albatross",
+    "002.Laysan_Albatross",
+    "003.Sooty_Albatross",
+    "004.Whip_poor_Will",
+]
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def make_cub(root: Path, per_class: int = 3) -> Path:
+    from PIL import Image
+
+    images, labels, split = [], [], []
+    n = 0
+    for c, name in enumerate(CUB_CLASSES, 1):
+        for k in range(per_class):
+            n += 1
+            rel = f"{name}/{name.split('.')[1]}_{k}.jpg"
+            (root / "images" / name).mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (8, 8), (c * 40, 0, 0)).save(root / "images" / rel)
+            images.append(f"{n} {rel}")
+            labels.append(f"{n} {c}")
+            split.append(f"{n} {int(k < per_class - 1)}")
+    write(root / "images.txt", "\n".join(images) + "\n")
+    write(root / "classes.txt", "\n".join(f"{i} {c}" for i, c in enumerate(CUB_CLASSES, 1)))
+    write(root / "image_class_labels.txt", "\n".join(labels) + "\n")
+    write(root / "train_test_split.txt", "\n".join(split) + "\n")
+    return root
+
+
+def test_cub_loader_cleans_labels_and_splits(tmp_path):
+    root = make_cub(tmp_path / "CUB_200_2011")
+    train, test = loaders.load("cub", root, "train"), loaders.load("cub", root, "test")
+    assert len(train) == 8 and len(test) == 4
+    assert {s.label for s in test} == {
+        "Black footed Albatross",
+        "Laysan Albatross",
+        "Sooty Albatross",
+        "Whip poor Will",
+    }
+    assert all(Path(s.image).is_file() for s in train)
+    subset = loaders.cub_subset(train, 5, seed=42)
+    assert len(subset) == 5 and subset == loaders.cub_subset(train, 5, seed=42)
+
+
+def test_missing_and_malformed_files_are_named(tmp_path):
+    root = make_cub(tmp_path / "cub")
+    (root / "classes.txt").unlink()
+    with pytest.raises(loaders.DataError, match=r"missing file: .*classes\.txt"):
+        loaders.load("cub", root, "train")
+    make_cub(root)
+    write(root / "images.txt", "1\n")
+    with pytest.raises(loaders.DataError, match=r"images\.txt, line 1: expected 2 fields"):
+        loaders.load("cub", root, "train")
+    with pytest.raises(loaders.DataError, match="missing data folder"):
+        loaders.load("cub", tmp_path / "nope", "train")
+    with pytest.raises(ValueError, match="unknown data set 'imagenet'"):
+        loaders.load("imagenet", root)
+
+
+def test_aircraft_loader_and_taxonomy(tmp_path):
+    data = tmp_path / "fgvc" / "data"
+    ids = ["0034309", "0034958", "0037511"]
+    rows = {
+        "variant": ["737-800", "DC-3", "A320"],
+        "family": ["Boeing 737", "DC-3", "A320"],
+        "manufacturer": ["Boeing", "Douglas Aircraft Company", "Airbus"],
+    }
+    for level, names in rows.items():
+        for split in ("trainval", "test"):
+            write(
+                data / f"images_{level}_{split}.txt",
+                "".join(f"{i} {n}\n" for i, n in zip(ids, names)),
+            )
+    samples = loaders.load("aircraft", tmp_path / "fgvc", "test")
+    assert [s.label for s in samples] == ["737-800", "DC-3", "A320"]
+    tax = rk.Taxonomy.from_dict(taxonomies.aircraft_taxonomy(tmp_path / "fgvc"))
+    judge = rk.TaxonomyJudge(tax)
+    assert judge.judge(
+        [("737-800", "Boeing 737"), ("737-800", "Boeing"), ("DC-3", "DC-3"), ("A320", "Airbus")]
+    ) == ["less_specific", "generic", "specific", "less_specific"]
+
+
+def test_pets_loader_and_taxonomy(tmp_path):
+    root = tmp_path / "pets"
+    write(
+        root / "annotations" / "list.txt",
+        "#Image CLASS-ID SPECIES BREED ID\nAbyssinian_1 1 1 1\nbasset_hound_2 2 2 1\n",
+    )
+    write(root / "annotations" / "trainval.txt", "Abyssinian_1 1 1 1\n")
+    write(root / "annotations" / "test.txt", "basset_hound_2 2 2 1\n")
+    assert [s.label for s in loaders.load("pets", root, "test")] == ["basset hound"]
+    judge = rk.TaxonomyJudge(rk.Taxonomy.from_dict(taxonomies.pets_taxonomy(root)))
+    assert judge.judge([("basset hound", "dog"), ("Abyssinian", "dog")]) == [
+        "less_specific",
+        "wrong",
+    ]
+
+
+def test_food_loader(tmp_path):
+    root = tmp_path / "food-101"
+    write(root / "meta" / "labels.txt", "Apple pie\nBaby back ribs\n")
+    write(root / "meta" / "test.txt", "apple_pie/1011328\nbaby_back_ribs/1005293\n")
+    assert [s.label for s in loaders.load("food101", root, "test")] == [
+        "Apple pie",
+        "Baby back ribs",
+    ]
+    write(root / "meta" / "test.txt", "pizza/1\n")
+    with pytest.raises(loaders.DataError, match="class 'pizza' is not in"):
+        loaders.load("food101", root, "test")
+
+
+def test_flowers_and_cars_from_mat_files(tmp_path):
+    from scipy.io import savemat
+
+    flowers = tmp_path / "flowers"
+    flowers.mkdir()
+    savemat(flowers / "imagelabels.mat", {"labels": np.array([1, 2, 2])})
+    savemat(
+        flowers / "setid.mat",
+        {"trnid": np.array([1]), "valid": np.array([2]), "tstid": np.array([2, 3])},
+    )
+    with pytest.raises(loaders.DataError, match="cat_to_name.json"):
+        loaders.load("flowers102", flowers, "test")
+    write(flowers / "cat_to_name.json", json.dumps({"1": "pink primrose", "2": "globe thistle"}))
+    test = loaders.load("flowers102", flowers, "test")
+    assert [s.label for s in test] == ["globe thistle", "globe thistle"]
+    assert test[0].image.endswith("jpg/image_00002.jpg")
+
+    cars = tmp_path / "cars"
+    (cars / "devkit").mkdir(parents=True)
+    names = np.array(["Acura RL Sedan 2012", "Aston Martin V8 Vantage Coupe 2012"], dtype=object)
+    savemat(cars / "devkit" / "cars_meta.mat", {"class_names": names})
+    annos = np.zeros(2, dtype=[("fname", object), ("class", np.int32)])
+    annos["fname"], annos["class"] = ["00001.jpg", "00002.jpg"], [1, 2]
+    savemat(cars / "devkit" / "cars_test_annos_withlabels.mat", {"annotations": annos})
+    labels = [s.label for s in loaders.load("cars", cars, "test")]
+    assert labels == ["Acura RL Sedan 2012", "Aston Martin V8 Vantage Coupe 2012"]
+    judge = rk.TaxonomyJudge(rk.Taxonomy.from_dict(taxonomies.cars_taxonomy(labels)))
+    assert judge.judge(
+        [
+            ("Aston Martin V8 Vantage Coupe 2012", "Aston Martin"),
+            ("Acura RL Sedan 2012", "Acura RL Sedan"),
+        ]
+    ) == ["generic", "less_specific"]
+
+
+def test_cub_taxonomy_from_ebird():
+    names = [loaders.clean_cub_label(c) for c in CUB_CLASSES]
+    data, unmatched = taxonomies.cub_taxonomy(names)
+    assert unmatched == ["Whip poor Will"]  # eBird now says "Eastern Whip-poor-will"
+    judge = rk.TaxonomyJudge(rk.Taxonomy.from_dict(data))
+    assert judge.judge(
+        [
+            ("Black footed Albatross", "Phoebastria nigripes"),  # scientific name: a synonym
+            ("Black footed Albatross", "Phoebastria"),  # genus
+            ("Black footed Albatross", "Diomedeidae"),  # family
+            ("Black footed Albatross", "Laysan Albatross"),  # a sibling
+        ]
+    ) == ["specific", "less_specific", "generic", "wrong"]
+
+
+def run_train(*args):
+    return subprocess.run(
+        [sys.executable, str(SPECIARL / "train.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_paper_preset_dry_run_checks_the_whole_configuration(tmp_path):
+    root = make_cub(tmp_path / "CUB_200_2011")
+    done = run_train(
+        "--preset",
+        "paper",
+        "--data-root",
+        str(root),
+        "--dry-run",
+        "--output-dir",
+        str(tmp_path / "out"),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout[done.stdout.index("{") :])
+    assert summary["model"] == "Qwen/Qwen2.5-VL-7B-Instruct"
+    assert summary["generations"] == 10 and summary["completions_per_step"] == 2560
+    assert summary["gradient_accumulation_steps"] == 40
+    assert summary["steps_per_generation"] == 80
+    assert summary["learning_rate"] == 3e-5 and summary["beta"] == 0.01
+    assert summary["lora"]["r"] == 64 and summary["lora"]["lora_alpha"] == 32
+    assert summary["train_images"] == 8  # all of a train split smaller than 3,000
+    assert "Whip poor Will" in done.stderr  # the unmatched CUB name is reported
+
+
+def test_dry_run_names_a_missing_image(tmp_path):
+    root = make_cub(tmp_path / "CUB_200_2011")
+    first = (root / "images.txt").read_text().split()[1]  # image 1, in the train split
+    (root / "images" / first).unlink()
+    done = run_train("--preset", "paper", "--data-root", str(root), "--dry-run")
+    assert done.returncode != 0 and "missing image file" in done.stderr
+
+
+def test_gpu_smoke_preset_runs_on_cpu(tmp_path):
+    done = run_train("--preset", "gpu-smoke", "--output-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["steps"] == 4 and len(summary["step_time_s"]) == 4
+    assert all(r is not None for r in summary["reward"])
