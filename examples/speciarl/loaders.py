@@ -9,10 +9,11 @@ A missing or malformed file raises :class:`DataError` naming the file. Nothing d
 | FGVC-Aircraft | data/images_variant_{split}.txt, data/images/<id>.jpg |
 | OxfordPets | annotations/{trainval,test}.txt, images/<name>.jpg |
 | Food101 | meta/{train,test}.txt, meta/labels.txt (or classes.txt), images/<class>/<id>.jpg |
-| Flowers102 | jpg/image_<n>.jpg, imagelabels.mat, setid.mat, and a class-name list (cat_to_name.json or names.txt) |
-| StanfordCars | devkit/cars_meta.mat, devkit/cars_{train,test}_annos.mat (or cars_test_annos_withlabels.mat), cars_{train,test}/ |
+| Flowers102 | jpg/image_<n>.jpg, imagelabels.mat, setid.mat, cat_to_name.json (or names.txt) |
+| StanfordCars | devkit/cars_meta.mat, devkit/cars_{split}_annos.mat, cars_{split}/ |
 
-The .mat files need scipy.
+The .mat files need scipy. Flowers102 ships no class names: the usual 102-name list goes in
+cat_to_name.json. StanfordCars' test labels come from cars_test_annos_withlabels.mat.
 """
 
 from __future__ import annotations
