@@ -19,9 +19,30 @@ def _taxonomy_judge(**options):
     return TaxonomyJudge(**options)
 
 
+def _openai_judge(*, model, api_base, **options):
+    from .judges.openai_compat import openai_judge
+
+    return openai_judge(model, api_base, **options)
+
+
+def _litellm_judge(*, model, **options):
+    from .judges.litellm_judge import litellm_judge
+
+    return litellm_judge(model, **options)
+
+
+def _hf_judge(*, model, **options):
+    from .judges.hf import HFJudge
+
+    return HFJudge(model, **options)
+
+
 @hookimpl
 def register_judges(register):
     register("taxonomy", _taxonomy_judge)
+    register("openai", _openai_judge)
+    register("litellm", _litellm_judge)
+    register("hf", _hf_judge)
 
 
 @hookimpl

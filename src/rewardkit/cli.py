@@ -98,6 +98,21 @@ def cmd_judge(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str)
     options: dict[str, Any] = {}
     if args.taxonomy:
         options["taxonomy"] = args.taxonomy
+    if args.judge in ("openai", "litellm", "hf"):
+        if not args.model:
+            raise CLIError(f"--judge {args.judge} needs --model")
+        options["model"] = args.model
+    if args.judge in ("openai", "litellm"):
+        if args.judge == "openai" and not args.api_base:
+            raise CLIError("--judge openai needs --api-base (e.g. http://127.0.0.1:8000/v1)")
+        if args.api_base:
+            options["api_base"] = args.api_base
+        options.update(
+            concurrency=args.concurrency,
+            timeout=args.timeout,
+            retries=args.retries,
+            cache=args.cache,
+        )
     try:
         judge = get_judge(args.judge, **options)
         if hasattr(judge, "check_labels"):
@@ -106,14 +121,43 @@ def cmd_judge(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str)
                     judge.check_labels([label])
                 except UnknownLabelError as e:
                     raise CLIError(f"{name}, line {row[0]}: {e}") from None
-        verdicts = judge.judge(pairs)
+        verdicts = _judge_with_progress(judge, pairs)
     except (TaxonomyError, TypeError) as e:
         raise CLIError(str(e)) from None
+    _summary(judge, len(pairs))
     for (_, obj), (_, prediction), verdict in zip(rows, pairs, verdicts):
         out = dict(obj, verdict=verdict)
         if prediction is None:
             out.setdefault("answer_found", False)
         yield dump(out)
+
+
+def _judge_with_progress(judge, pairs: list) -> list:
+    """Judge in chunks with a progress bar when stderr is a terminal and the input is long."""
+    chunk = 512
+    if len(pairs) <= chunk or not sys.stderr.isatty():
+        return judge.judge(pairs)
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return judge.judge(pairs)
+    out: list = []
+    with tqdm(total=len(pairs), desc="judging", unit="pair", file=sys.stderr) as bar:
+        for start in range(0, len(pairs), chunk):
+            out += judge.judge(pairs[start : start + chunk])
+            bar.update(min(chunk, len(pairs) - start))
+    return out
+
+
+def _summary(judge, n: int) -> None:
+    """Calls, cache hits, retries and failures, to stderr (never to the JSONL output)."""
+    s = judge.stats
+    parts = [f"{n} rows", f"{s.unique} judged"]
+    for key in ("calls", "cache_hits", "retries", "failures", "off_ladder"):
+        if hasattr(s, key):
+            parts.append(f"{getattr(s, key)} {key.replace('_', ' ')}")
+    parts.append(f"{s.missing} without verdict")
+    print(f"rewardkit judge: {', '.join(parts)}", file=sys.stderr)
 
 
 def cmd_reward(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str) -> Iterator[str]:
@@ -243,8 +287,23 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--output", "-o", help="output file (default: stdout)")
 
     p = sub.add_parser("judge", help="add a 'verdict' to rows with 'label' and 'prediction'")
-    p.add_argument("--judge", default="taxonomy", help="registered judge name (default: taxonomy)")
+    p.add_argument(
+        "--judge",
+        default="taxonomy",
+        help="taxonomy (default), openai, litellm, hf, or a plugin's judge",
+    )
     p.add_argument("--taxonomy", help="taxonomy file (.json, .yaml) for the taxonomy judge")
+    p.add_argument("--model", help="judge model (openai, litellm, hf judges)")
+    p.add_argument("--api-base", help="server URL, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=64,
+        help="calls in flight per endpoint (default 64)",
+    )
+    p.add_argument("--cache", help="sqlite verdict cache file (off when not given)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per call (default 60)")
+    p.add_argument("--retries", type=int, default=3, help="retries per call (default 3)")
     io(p)
     p.set_defaults(run=cmd_judge)
 

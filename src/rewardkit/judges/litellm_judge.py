@@ -1,0 +1,132 @@
+"""A LiteLLM transport: any provider LiteLLM speaks (``openai/...``, ``anthropic/...``,
+``hosted_vllm/NAME`` with an ``api_base``). Needs ``rewardkit[litellm]``.
+
+litellm is imported on first use, with ``LITELLM_LOCAL_MODEL_COST_MAP=True`` set by default so
+the import does not fetch a cost map from the internet. rewardkit's own reliability layer
+(:class:`~rewardkit.judges.llm.LLMJudge`) does the retries, concurrency and caching: litellm's
+``num_retries``, caches and router limits are not used.
+
+The constraint: vLLM's ``structured_outputs`` choice for ``hosted_vllm/`` models, a JSON-schema
+``response_format`` for other providers, or ``constraint="none"`` for plain parsing.
+``mock_response`` answers without any HTTP call (for tests).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..ladders import SPECIARL, Ladder
+from .llm import LLMJudge, Reply, TransportError
+
+__all__ = ["LiteLLMTransport", "litellm_judge"]
+
+
+def _litellm():
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    return litellm
+
+
+class LiteLLMTransport:
+    name = "litellm"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_base: str | None = None,
+        constraint: str | None = None,
+        temperature: float = 0.0,
+        max_tokens: int = 16,
+        mock_response: Any = None,
+        **completion_kwargs: Any,
+    ) -> None:
+        if constraint is None:
+            constraint = "choice" if model.startswith("hosted_vllm/") else "json_schema"
+        if constraint not in ("choice", "json_schema", "none"):
+            raise ValueError(f"constraint must be choice, json_schema or none, got {constraint!r}")
+        self.model, self.api_base, self.constraint = model, api_base, constraint
+        self.endpoint = api_base or model.split("/", 1)[0]
+        self.temperature, self.max_tokens = temperature, max_tokens
+        self.mock_response = mock_response
+        self.completion_kwargs = completion_kwargs
+
+    def kwargs(self, messages: list[dict], ladder: Ladder, timeout: float) -> dict:
+        kw: dict[str, Any] = dict(
+            model=self.model,
+            messages=messages,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            timeout=timeout,
+            num_retries=0,
+            **self.completion_kwargs,
+        )
+        if self.api_base:
+            kw["api_base"] = self.api_base
+        if self.constraint == "choice":
+            kw["extra_body"] = {"structured_outputs": {"choice": ladder.choices}}
+        elif self.constraint == "json_schema":
+            kw["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "verdict", "schema": ladder.json_schema(), "strict": True},
+            }
+            kw["max_tokens"] = max(self.max_tokens, 32)
+        if self.mock_response is not None:
+            kw["mock_response"] = self.mock_response
+        return kw
+
+    async def complete(self, messages: list[dict], ladder: Ladder, timeout: float) -> Reply:
+        litellm = _litellm()
+        try:
+            response = await litellm.acompletion(**self.kwargs(messages, ladder, timeout))
+        except litellm.Timeout as e:
+            raise TimeoutError(str(e)) from None
+        except (
+            litellm.RateLimitError,
+            litellm.APIConnectionError,
+            litellm.ServiceUnavailableError,
+            litellm.InternalServerError,
+        ) as e:
+            raise TransportError(
+                f"{type(e).__name__}: {e}", retryable=True, status=getattr(e, "status_code", None)
+            ) from None
+        except litellm.APIError as e:
+            status = getattr(e, "status_code", None)
+            raise TransportError(
+                f"{type(e).__name__}: {e}", retryable=bool(status and status >= 500), status=status
+            ) from None
+        text = response.choices[0].message.content or ""
+        usage = getattr(response, "usage", None)
+        cost = 0.0
+        try:
+            cost = float(litellm.completion_cost(completion_response=response) or 0.0)
+        except Exception:  # unknown model prices: no cost reported
+            cost = 0.0
+        return Reply(
+            text,
+            getattr(usage, "prompt_tokens", 0) or 0,
+            getattr(usage, "completion_tokens", 0) or 0,
+            cost,
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+
+def litellm_judge(
+    model: str,
+    *,
+    api_base: str | None = None,
+    ladder: Ladder = SPECIARL,
+    constraint: str | None = None,
+    mock_response: Any = None,
+    **options: Any,
+) -> LLMJudge:
+    """An :class:`LLMJudge` over LiteLLM. ``options``: concurrency, timeout, retries, backoff,
+    on_failure, cache (a path), seed."""
+    transport = LiteLLMTransport(
+        model, api_base=api_base, constraint=constraint, mock_response=mock_response
+    )
+    return LLMJudge(transport, ladder=ladder, **options)
