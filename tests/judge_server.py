@@ -88,3 +88,16 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+if __name__ == "__main__":  # a server in its own process, for the benchmarks
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("taxonomy")
+    parser.add_argument("--delay", type=float, default=0.02)
+    args = parser.parse_args()
+    with JudgeServer(TaxonomyJudge(args.taxonomy), delay=args.delay) as server:
+        print(server.url, flush=True)
+        sys.stdin.read()  # serve until the parent closes our stdin

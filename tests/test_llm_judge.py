@@ -282,7 +282,7 @@ def test_importing_rewardkit_does_not_import_litellm():
     code = (
         "import sys, rewardkit, rewardkit.judges.litellm_judge, "
         "rewardkit.judges.openai_compat; print('litellm' in sys.modules, "
-        "'httpx' in sys.modules)"
+        "'aiohttp' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -294,9 +294,26 @@ def test_cli_judge_with_the_openai_transport_and_cache(server, tmp_path):
     rows = tmp_path / "rows.jsonl"
     rows.write_text("".join(f'{{"label": "{t}", "prediction": "{p}"}}\n' for t, p in PAIRS))
     exe = os.path.join(os.path.dirname(sys.executable), "rewardkit")
-    cmd = [exe, "judge", "--judge", "openai", "--model", "m", "--api-base", server.url,
-           "--cache", str(tmp_path / "c.sqlite"), "--concurrency", "4", "--timeout", "5",
-           "--retries", "1", "-i", str(rows)]
+    cmd = [
+        exe,
+        "judge",
+        "--judge",
+        "openai",
+        "--model",
+        "m",
+        "--api-base",
+        server.url,
+        "--cache",
+        str(tmp_path / "c.sqlite"),
+        "--concurrency",
+        "4",
+        "--timeout",
+        "5",
+        "--retries",
+        "1",
+        "-i",
+        str(rows),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     import json
 
@@ -304,6 +321,7 @@ def test_cli_judge_with_the_openai_transport_and_cache(server, tmp_path):
     assert "6 calls" in done.stderr and "0 failures" in done.stderr
     again = subprocess.run(cmd, capture_output=True, text=True, check=True)
     assert "6 cache hits" in again.stderr and "0 calls" in again.stderr
-    bad = subprocess.run([exe, "judge", "--judge", "openai", "-i", str(rows)],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [exe, "judge", "--judge", "openai", "-i", str(rows)], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "needs --model" in bad.stderr

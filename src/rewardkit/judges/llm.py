@@ -13,7 +13,7 @@ connection errors, 429 and 5xx, and a failure policy after the last retry:
 A reply with no ladder label is a judge failure, never a low rung. ``stats`` counts calls,
 cache hits, retries, failures, off-ladder replies, tokens and cost where the transport reports
 them. Transports: :mod:`rewardkit.judges.openai_compat` (an OpenAI-compatible server such as
-``vllm serve``, over httpx) and :mod:`rewardkit.judges.litellm_judge` (any LiteLLM model).
+``vllm serve``, over aiohttp) and :mod:`rewardkit.judges.litellm_judge` (any LiteLLM model).
 """
 
 from __future__ import annotations
