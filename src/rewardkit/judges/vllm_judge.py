@@ -1,0 +1,73 @@
+"""An in-process vLLM judge: one ``LLM.chat`` call over the whole batch, output constrained
+to the ladder's labels. Needs ``rewardkit[vllm]`` and a GPU.
+
+vLLM could not be installed where rewardkit is developed (its wheel needs a CUDA build of
+torch), so this module is kept thin and was **not run against vLLM**. What it does without
+vLLM - rendering the prompts, choosing the constraint class, reading the replies back onto the
+ladder - is tested with a stand-in ``llm`` object; the two vLLM calls are
+``StructuredOutputsParams(choice=...)`` (recent releases) with a ``GuidedDecodingParams``
+fallback (older ones), and ``LLM.chat(conversations, sampling_params)``, whose outputs come back
+in input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..ladders import SPECIARL, Ladder
+from ..taxonomy import normalize
+from .base import Judge
+from .prompt import render
+
+__all__ = ["VLLMJudge", "sampling_params"]
+
+
+def sampling_params(ladder: Ladder, max_tokens: int = 16) -> Any:
+    """Greedy sampling constrained to the ladder's labels, for whichever vLLM is installed."""
+    from vllm import SamplingParams
+
+    try:  # vLLM >= 0.10
+        from vllm.sampling_params import StructuredOutputsParams
+
+        return SamplingParams(
+            temperature=0.0,
+            max_tokens=max_tokens,
+            structured_outputs=StructuredOutputsParams(choice=ladder.choices),
+        )
+    except ImportError:  # older releases
+        from vllm.sampling_params import GuidedDecodingParams
+
+        return SamplingParams(
+            temperature=0.0,
+            max_tokens=max_tokens,
+            guided_decoding=GuidedDecodingParams(choice=ladder.choices),
+        )
+
+
+class VLLMJudge(Judge):
+    """``llm`` is a ``vllm.LLM`` (or a model name to build one with ``llm_options``). A reply
+    that is not a ladder label is a missing verdict, counted in ``off_ladder``."""
+
+    def __init__(
+        self, llm: Any, *, ladder: Ladder = SPECIARL, params: Any = None, **llm_options: Any
+    ) -> None:
+        super().__init__()
+        if isinstance(llm, str):
+            from vllm import LLM
+
+            llm = LLM(model=llm, **llm_options)
+        self.llm, self.ladder = llm, ladder
+        self.params = params if params is not None else sampling_params(ladder)
+        self.name = "vllm"
+        self.off_ladder = 0
+
+    def key(self, ground_truth: str, prediction: str):
+        return (normalize(ground_truth), normalize(prediction))
+
+    def judge_unique(self, pairs: Sequence[tuple[str, str]]) -> list[str | None]:
+        conversations = [render(self.ladder, *self.key(t, p)) for t, p in pairs]
+        outputs = self.llm.chat(conversations, self.params, use_tqdm=False)
+        verdicts = [self.ladder.parse(out.outputs[0].text) for out in outputs]
+        self.off_ladder += sum(v is None for v in verdicts)
+        return verdicts
