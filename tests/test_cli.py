@@ -155,3 +155,15 @@ def test_console_script_end_to_end(tmp_path):
         [exe, "reward", "--rule", "speciarl", "-g", "0"], capture_output=True, text=True, input=""
     )
     assert bad.returncode == 2 and "positive integer" in bad.stderr
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    exe = shutil.which("rewardkit", path=os.path.dirname(sys.executable))
+    rows = "".join(json.dumps({"verdict": "specific"}) + "\n" for _ in range(200_000))
+    (tmp_path / "rows.jsonl").write_text(rows)
+    done = subprocess.run(
+        f"{exe} reward --rule exact -i {tmp_path / 'rows.jsonl'} | head -n 1",
+        shell=True, capture_output=True, text=True, executable="/bin/bash",
+    )
+    assert done.stdout.strip() == '{"verdict": "specific", "reward": 1.0}'
+    assert "Broken pipe" not in done.stderr and "Traceback" not in done.stderr

@@ -399,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
         name = args.input or "<stdin>"
         lines = list(run(args, rows, name))  # everything is checked before anything is written
         write_lines(lines, args.output)
+    except BrokenPipeError:  # the reader went away (`| head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CLIError, LookupError, ValueError, OSError) as e:  # LookupError: unknown names
         print(f"rewardkit {args.command}: error: {e}", file=sys.stderr)
         return 2
