@@ -163,7 +163,10 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     (tmp_path / "rows.jsonl").write_text(rows)
     done = subprocess.run(
         f"{exe} reward --rule exact -i {tmp_path / 'rows.jsonl'} | head -n 1",
-        shell=True, capture_output=True, text=True, executable="/bin/bash",
+        shell=True,
+        capture_output=True,
+        text=True,
+        executable="/bin/bash",
     )
     assert done.stdout.strip() == '{"verdict": "specific", "reward": 1.0}'
     assert "Broken pipe" not in done.stderr and "Traceback" not in done.stderr

@@ -55,3 +55,11 @@ def test_rewardkit_demo_command_runs_the_script(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "results.json").exists()
+
+
+def test_trl_trainer_option(tmp_path):
+    result = run(tmp_path, "--rules=speciarl", "--trainer", "trl")
+    assert result["trainer"] == "trl"
+    history = result["training"]["speciarl"]
+    assert len(history) == result["config"]["rl_steps"]
+    assert all("rung/wrong" in step for step in history)  # TRL's logged metrics, per step

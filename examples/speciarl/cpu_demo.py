@@ -114,7 +114,76 @@ def evaluate(model, tokenizer, judge, examples, *, best_of=0):
     return result
 
 
-def run(preset: str, seed: int, out: Path, rules: list[str]) -> dict:
+def train_own_loop(policy, tokenizer, reward, data, cfg, seed, out) -> tuple:
+    loop = GRPOLoop(
+        policy,
+        tokenizer,
+        reward,
+        data,
+        LoopConfig(
+            num_generations=cfg["generations"],
+            prompts_per_step=cfg["prompts_per_step"],
+            max_steps=cfg["rl_steps"],
+            learning_rate=2e-3,
+            kl_coef=0.01,
+            temperature=1.0,
+            max_new_tokens=2,
+            seed=seed,
+            output_dir=str(out),
+            progress=False,
+        ),
+    )
+    return loop.train(resume=False), policy
+
+
+def train_trl(policy, tokenizer, reward, data, cfg, seed, out) -> tuple:
+    """The same GRPO run through TRL's GRPOTrainer (same batch, lr, KL and temperature)."""
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from rewardkit.adapters.trl import TRLReward
+
+    path = out / "initial-policy"  # TRL builds its KL reference model from a local path
+    policy.save_pretrained(path)
+    policy = type(policy).from_pretrained(path)
+    args = GRPOConfig(
+        output_dir=str(out),
+        num_generations=cfg["generations"],
+        per_device_train_batch_size=cfg["generations"] * cfg["prompts_per_step"],
+        max_steps=cfg["rl_steps"],
+        max_completion_length=2,
+        learning_rate=2e-3,
+        beta=0.01,
+        temperature=1.0,
+        logging_steps=1,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        seed=seed,
+        disable_tqdm=True,
+    )
+    trl_reward = TRLReward(reward, args, name=reward.rule.name)
+    trainer = GRPOTrainer(
+        model=policy,
+        reward_funcs=[trl_reward],
+        args=args,
+        train_dataset=Dataset.from_list(data),
+        processing_class=tokenizer,
+    )
+    trainer.train()
+    prefix = f"{reward.rule.name}/"
+    return [
+        {
+            "step": h["step"],
+            "reward_mean": h.get("reward"),
+            **{k[len(prefix) :]: v for k, v in h.items() if k.startswith(prefix)},
+        }
+        for h in trainer.state.log_history
+        if "reward" in h
+    ], trainer.model
+
+
+def run(preset: str, seed: int, out: Path, rules: list[str], trainer: str = "own") -> dict:
     cfg = PRESETS[preset]
     started = time.perf_counter()
     random.seed(seed)
@@ -138,6 +207,7 @@ def run(preset: str, seed: int, out: Path, rules: list[str]) -> dict:
     results = {
         "preset": preset,
         "seed": seed,
+        "trainer": trainer,
         "config": cfg,
         "warm_start": WARM_START,
         "models": {},
@@ -150,25 +220,8 @@ def run(preset: str, seed: int, out: Path, rules: list[str]) -> dict:
     for rule in rules:
         policy = copy.deepcopy(base)
         reward = rk.LadderReward(judge, rule, tag=None)
-        loop = GRPOLoop(
-            policy,
-            tokenizer,
-            reward,
-            data,
-            LoopConfig(
-                num_generations=cfg["generations"],
-                prompts_per_step=cfg["prompts_per_step"],
-                max_steps=cfg["rl_steps"],
-                learning_rate=2e-3,
-                kl_coef=0.01,
-                temperature=1.0,
-                max_new_tokens=2,
-                seed=seed,
-                output_dir=str(out / "train" / rule),
-                progress=False,
-            ),
-        )
-        history = loop.train(resume=False)
+        train = train_trl if trainer == "trl" else train_own_loop
+        history, policy = train(policy, tokenizer, reward, data, cfg, seed, out / "train" / rule)
         results["training"][rule] = [
             {
                 k: v
@@ -184,7 +237,8 @@ def run(preset: str, seed: int, out: Path, rules: list[str]) -> dict:
             "shifted": evaluate(policy, tokenizer, judge, shifted),
         }
         print(
-            f"GRPO with {rule}: {cfg['rl_steps']} steps ({time.perf_counter() - started:.0f} s)",
+            f"GRPO ({trainer}) with {rule}: {cfg['rl_steps']} steps "
+            f"({time.perf_counter() - started:.0f} s)",
             flush=True,
         )
     results["seconds"] = round(time.perf_counter() - started, 1)
@@ -243,13 +297,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/speciarl-demo")
     parser.add_argument(
+        "--trainer",
+        choices=["own", "trl"],
+        default="own",
+        help="rewardkit's own GRPO loop (default) or TRL's GRPOTrainer",
+    )
+    parser.add_argument(
         "--rules", default=",".join(RULES), help="comma-separated reward rules (default: all four)"
     )
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    results = run(args.preset, args.seed, out, args.rules.split(","))
+    results = run(args.preset, args.seed, out, args.rules.split(","), args.trainer)
     (out / "results.json").write_text(json.dumps(results, indent=1))
     text = table(results)
     (out / "results.md").write_text(text + "\n")
