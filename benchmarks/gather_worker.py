@@ -53,3 +53,4 @@ def main(out: str, rounds: int = 200) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1])
+    os._exit(0)  # results are written; skip interpreter shutdown (see tests/trl_worker.py)

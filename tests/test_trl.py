@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -31,14 +32,22 @@ def run(out, batch, group, *extra, nproc=1):
         cmd = [sys.executable, str(WORKER)]
     else:
         cmd = [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", str(nproc), str(WORKER)]
-    done = subprocess.run(
+    # A session of its own, so a timeout kills torchrun's workers too (no orphans).
+    proc = subprocess.Popen(
         [*cmd, str(out), str(batch), str(group), *extra],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=180,
+        start_new_session=True,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    try:
+        _, stderr = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate()
+        raise AssertionError(f"timed out after 240 s:\n{stderr[-3000:]}") from None
+    assert proc.returncode == 0, stderr[-3000:]
     return [json.loads((out / f"rank{r}.json").read_text()) for r in range(nproc)]
 
 
