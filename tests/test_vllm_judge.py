@@ -4,7 +4,6 @@ vLLM cannot be installed here; a stand-in ``llm`` with vLLM's ``chat`` signature
 taxonomy judge, so what rewardkit does around the two vLLM calls is exercised for real.
 """
 
-import re
 from types import SimpleNamespace
 
 import pytest
@@ -13,8 +12,7 @@ import rewardkit as rk
 from rewardkit.judges.vllm_judge import VLLMJudge, sampling_params
 
 from .conftest import ANIMALS
-
-PAIR = re.compile(r"Ground truth: (.*)\n<prediction>(.*)</prediction>", re.DOTALL)
+from .judge_server import PAIR
 
 
 class StandIn:

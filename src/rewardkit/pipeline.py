@@ -23,7 +23,7 @@ from .answers import extract_answers
 from .judges.base import Judge
 from .ladders import MISSING, Ladder
 from .metrics import Scores, score
-from .rules import Batch, RewardRule
+from .rules import Batch, RewardRule, to_list
 
 __all__ = ["Judged", "LadderReward"]
 
@@ -129,8 +129,6 @@ class LadderReward:
         self, completions: Sequence, labels: Sequence[str], group_size: int = 1
     ) -> list[float | None]:
         """Rewards for a batch as a list (``None`` = unscored)."""
-        from .rules import to_list
-
         return to_list(self.rewards(self.judge_completions(completions, labels), group_size))
 
     # -- step 3: metrics ------------------------------------------------------------------------
