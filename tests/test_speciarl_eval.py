@@ -106,3 +106,36 @@ def test_semantic_similarity_with_the_offline_minilm(tmp_path):
     far = evaluate.similarity(["pizza"], ["golden retriever"])
     assert same == pytest.approx(1.0, abs=1e-4)
     assert far < close < same
+
+
+def test_predictions_from_a_vision_language_model(tmp_path):
+    sys.path.insert(0, str(EVALUATE.parent))
+    import evaluate
+    import loaders
+    from train import PROMPT
+
+    from rewardkit.tiny import tiny_vision_lm, word_tokenizer
+
+    from .test_speciarl_recipe import CUB_CLASSES, make_cub
+
+    root = make_cub(tmp_path / "CUB_200_2011")
+    samples = loaders.load("cub", root, "test")
+    names = [loaders.clean_cub_label(c) for c in CUB_CLASSES]
+    tokenizer = word_tokenizer(
+        [*PROMPT.split(), *(w for n in names for w in n.split())], vision=True
+    )
+    model, processor = tiny_vision_lm(tokenizer, seed=0)
+    rows = evaluate.predict(
+        model, processor, samples, prompt=PROMPT, n_samples=2, max_new_tokens=4, batch_size=3
+    )
+    assert [r["label"] for r in rows] == [s.label for s in samples]
+    assert all(isinstance(r["prediction"], str) and len(r["samples"]) == 2 for r in rows)
+    data, _ = __import__("taxonomies").cub_taxonomy(names)
+    judge = rk.TaxonomyJudge(rk.Taxonomy.from_dict(data))
+    result = evaluate.evaluate(
+        {"cub": [dict(r, dataset="cub") for r in rows]}, {"cub": judge}, "answer", False
+    )
+    cub = result["datasets"]["cub"]
+    assert cub["n"] == len(samples) and cub["best_of_n"]["n_samples"] == 2
+    # A random tiny model writes no <answer> tags: every answer counts as wrong, never skipped.
+    assert cub["greedy"]["counts"]["wrong"] == len(samples)

@@ -3,8 +3,10 @@
     python examples/speciarl/evaluate.py preds.jsonl --taxonomy cub=cub.json \
         --taxonomy pets=pets.json --similarity --out runs/eval
 
-Each JSONL row: ``dataset`` (cub, flowers102, food101, pets, cars, aircraft, or any name),
-``label`` (the ground truth) and ``prediction`` (the greedy completion or answer); optionally
+Predictions come from JSONL files, or from a model (``--model PATH --data cub=ROOT``: greedy
+answers, and ``--samples N`` sampled ones, on each data set's test split). Each JSONL row:
+``dataset`` (cub, flowers102, food101, pets, cars, aircraft, or any name), ``label`` (the
+ground truth) and ``prediction`` (the greedy completion or answer); optionally
 ``samples`` (N sampled completions) for best-of-N. Answers are read from ``<answer>`` tags
 (``--tag none`` takes the whole text); a completion with no answer counts as Wrong, as the
 paper counts malformed answers. Each data set is judged with its taxonomy
@@ -26,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 import rewardkit as rk
+
+sys.path.insert(0, str(Path(__file__).parent))
 
 GROUPS = {
     "fine-grained": ["flowers102", "food101", "pets"],
@@ -50,6 +54,57 @@ def read(paths: list[str]) -> dict[str, list[dict]]:
                         raise SystemExit(f"{path}, line {number}: missing field {key!r}")
                 by_dataset[row["dataset"]].append(row)
     return by_dataset
+
+
+def predict(
+    model,
+    processor,
+    samples,
+    *,
+    prompt: str,
+    n_samples: int = 0,
+    max_new_tokens: int = 256,
+    batch_size: int = 8,
+    seed: int = 0,
+) -> list[dict]:
+    """Rows for :func:`evaluate` from a vision-language model: the greedy completion, and
+    ``n_samples`` completions at temperature 0.6, top-p 0.95 (the paper's best-of-N setting)."""
+    import torch
+    from PIL import Image
+
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+    text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    rows = []
+    torch.manual_seed(seed)
+    model.eval()
+    for start in range(0, len(samples), batch_size):
+        chunk = samples[start : start + batch_size]
+        images = [Image.open(s.image).convert("RGB") for s in chunk]
+        inputs = processor(
+            text=[text] * len(chunk), images=images, return_tensors="pt", padding=True
+        ).to(model.device)
+        width = inputs["input_ids"].shape[1]
+        decode = processor.batch_decode
+        with torch.no_grad():
+            greedy = model.generate(**inputs, do_sample=False, max_new_tokens=max_new_tokens)
+            greedy_text = decode(greedy[:, width:], skip_special_tokens=True)
+            sampled_text: list[list[str]] = [[] for _ in chunk]
+            for _ in range(n_samples):
+                out = model.generate(
+                    **inputs,
+                    do_sample=True,
+                    temperature=0.6,
+                    top_p=0.95,
+                    max_new_tokens=max_new_tokens,
+                )
+                for i, t in enumerate(decode(out[:, width:], skip_special_tokens=True)):
+                    sampled_text[i].append(t)
+        for s, g, extra in zip(chunk, greedy_text, sampled_text):
+            row = {"label": s.label, "prediction": g, "image": s.image}
+            if n_samples:
+                row["samples"] = extra
+            rows.append(row)
+    return rows
 
 
 def verdicts(judge: rk.Judge, labels: list[str], completions: list[str], tag) -> list:
@@ -166,7 +221,21 @@ def chart(result: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("predictions", nargs="+", help="JSONL files")
+    parser.add_argument("predictions", nargs="*", help="JSONL files")
+    parser.add_argument("--model", help="a vision-language model (path) to predict with")
+    parser.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="DATASET=ROOT",
+        help="with --model: a data set folder to predict on (test split)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=0,
+        help="with --model: sampled answers per image for best-of-N",
+    )
     parser.add_argument("--taxonomy", action="append", default=[], metavar="DATASET=FILE")
     parser.add_argument("--judge", help="a registered judge for every data set without a taxonomy")
     parser.add_argument("--judge-option", action="append", default=[], metavar="KEY=VALUE")
@@ -186,9 +255,24 @@ def main(argv: list[str] | None = None) -> int:
         judges[name] = rk.TaxonomyJudge(file)
     if args.judge:
         judges["*"] = rk.get_judge(args.judge, **dict(kv.split("=", 1) for kv in args.judge_option))
-    result = evaluate(
-        read(args.predictions), judges, None if args.tag == "none" else args.tag, args.similarity
-    )
+    by_dataset = read(args.predictions) if args.predictions else {}
+    if args.model:
+        from loaders import load
+        from train import PROMPT
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        processor = AutoProcessor.from_pretrained(args.model)
+        model = AutoModelForImageTextToText.from_pretrained(args.model, torch_dtype="auto")
+        for item in args.data:
+            name, _, root = item.partition("=")
+            rows = predict(
+                model, processor, load(name, root, "test"), prompt=PROMPT, n_samples=args.samples
+            )
+            by_dataset[name] = [dict(r, dataset=name) for r in rows]
+    if not by_dataset:
+        parser.error("give prediction files, or --model with --data")
+    tag = None if args.tag == "none" else args.tag
+    result = evaluate(by_dataset, judges, tag, args.similarity)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     text = report(result)
