@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[test]'
 	$(PY) -m pip install --quiet --no-deps openrlhf==0.11.2 pylatexenc verl==0.9.1
-	$(PY) -m pip install --quiet aiohttp ray omegaconf "tensordict>=0.8,<=0.10"
+	$(PY) -m pip install --quiet aiohttp ray omegaconf codetiming "tensordict>=0.8,<=0.10"
 	touch $@
 
 demo: $(VENV)/.installed

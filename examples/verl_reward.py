@@ -3,7 +3,8 @@
 
     python examples/verl_reward.py
 
-In a verl config:
+In a verl config (releases before 0.9; for verl 0.9 see docs/trainers/verl.md,
+RewardkitRewardManager):
     custom_reward_function.path=<site-packages>/rewardkit/adapters/verl.py
     custom_reward_function.name=compute_score_batch
     reward_model.reward_manager=batch

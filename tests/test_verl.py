@@ -111,3 +111,69 @@ def test_verl_batch_reward_manager_with_group_rewards():
         "wrong",
         "no_answer",
     ]
+
+
+def test_verl_09_reward_loop_manager_groups_by_uid():
+    """Driven as verl 0.9's RewardLoopWorker.compute_score_batch drives a manager: one
+    run_single task per sample, all on one event loop."""
+    import asyncio
+
+    from omegaconf import OmegaConf
+
+    from rewardkit.adapters.verl_manager import RewardkitRewardManager
+
+    taxonomy = rk.Taxonomy.load(ANIMALS)
+    tokenizer = word_tokenizer(["classify", *taxonomy.names])
+    group = 4
+    answers = ["dog", "spitz", "cat", None, "samoyed", "dog", "animal", "samoyed"]
+    truths = ["samoyed"] * 4 + ["spitz"] * 4
+    responses = [f"<answer> {a} </answer>" if a else "cat dog" for a in answers]
+    data = data_proto(tokenizer, ["classify"] * 8, responses, truths, group)
+    order = [5, 0, 7, 2, 1, 6, 3, 4]  # samples of the two groups interleaved
+    data = data[order]
+    config = OmegaConf.create(
+        {
+            "reward": {"reward_kwargs": {"taxonomy": str(ANIMALS), "rule": "speciarl"}},
+            "actor_rollout_ref": {"rollout": {"n": group}},
+        }
+    )
+    manager = RewardkitRewardManager(config, tokenizer)
+
+    async def batch():
+        return await asyncio.gather(
+            *(manager.run_single(data[i : i + 1]) for i in range(len(data)))
+        )
+
+    out = asyncio.run(batch())
+    want = rk.LadderReward("taxonomy", "speciarl", taxonomy=ANIMALS)(
+        responses, truths, group_size=group
+    )
+    assert [o["reward_score"] for o in out] == [want[i] for i in order]
+    assert all(o["reward_extra_info"]["partial_group"] == 0.0 for o in out)
+
+
+def test_verl_09_manager_falls_back_when_a_sibling_never_comes():
+    import asyncio
+
+    from omegaconf import OmegaConf
+
+    from rewardkit.adapters.verl_manager import RewardkitRewardManager
+
+    taxonomy = rk.Taxonomy.load(ANIMALS)
+    tokenizer = word_tokenizer(["classify", *taxonomy.names])
+    responses = ["<answer> dog </answer>", "<answer> spitz </answer>"]
+    data = data_proto(tokenizer, ["classify"] * 2, responses, ["samoyed"] * 2, 4)
+    config = OmegaConf.create(
+        {
+            "reward": {"reward_kwargs": {"taxonomy": str(ANIMALS), "timeout": 0.5}},
+            "actor_rollout_ref": {"rollout": {"n": 4}},
+        }
+    )
+    manager = RewardkitRewardManager(config, tokenizer)
+
+    async def batch():
+        return await asyncio.gather(*(manager.run_single(data[i : i + 1]) for i in range(2)))
+
+    out = asyncio.run(batch())  # two of four siblings: closed after the timeout
+    assert [o["reward_score"] for o in out] == [0.0, 1.0]
+    assert all(o["reward_extra_info"]["partial_group"] == 1.0 for o in out)

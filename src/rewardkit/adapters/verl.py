@@ -2,10 +2,14 @@
 
 - :func:`compute_score` - one sample per call (verl's ``naive`` managers), for static rules
   (``exact``, ``correct``, ``graded``, ...). A group-relative rule raises: one sample has no group.
-- :func:`compute_score_batch` - verl's ``batch`` reward manager passes whole batches as lists,
+- :func:`compute_score_batch` - the ``batch`` reward manager of verl releases before 0.9
+  passes whole batches as lists,
   the ``n`` rollouts of a prompt contiguous, but no group id. Give the group size as the
   ``group_size`` reward kwarg (= ``actor_rollout_ref.rollout.n``); each group must share its
   ground truth, which is checked. Works for every rule, group-relative ones included.
+
+For verl 0.9, whose reward managers score one sample at a time, group rules go through
+:class:`rewardkit.adapters.verl_manager.RewardkitRewardManager` (groups by ``uid``).
 
 Options come as verl's ``custom_reward_function.reward_kwargs``: ``judge`` (default
 ``taxonomy``), ``rule`` (default ``speciarl``), ``tag``, ``unscored`` (verl cannot skip a sample:
