@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-HEAVY = ["torch", "transformers", "trl", "litellm", "vllm", "openai", "httpx", "asyncio"]
+HEAVY = ["torch", "transformers", "trl", "litellm", "vllm", "openai", "httpx", "aiohttp", "asyncio"]
 
 
 def test_import_rewardkit_loads_nothing_heavy():
