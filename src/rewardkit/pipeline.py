@@ -42,6 +42,19 @@ class Judged:
     def verdicts(self) -> list[str | None]:
         return self.ladder.decode(self.codes)
 
+    @property
+    def outcomes(self) -> list[str]:
+        """Per completion: its verdict slug, ``"no_answer"`` or ``"unscored"`` (for logs)."""
+        return [
+            "no_answer" if not f else "unscored" if v is None else v
+            for v, f in zip(self.verdicts, self.found.tolist())
+        ]
+
+    @property
+    def correct(self) -> np.ndarray:
+        """Per completion: an answer was found and judged on a correct rung."""
+        return self.found & (self.codes != MISSING) & self.ladder.correct[self.codes]
+
     def __len__(self) -> int:
         return len(self.codes)
 
@@ -123,7 +136,13 @@ class LadderReward:
 
     def rewards(self, judged: Judged, group_size: int = 1) -> np.ndarray:
         """Rewards (float64, NaN = unscored) for judged completions in groups of ``group_size``."""
-        return self.rule.compute(Batch(self.ladder, judged.codes, judged.found, group_size))
+        return self.rewards_of(judged.codes, judged.found, group_size)
+
+    def rewards_of(self, codes, found, group_size: int = 1) -> np.ndarray:
+        """:meth:`rewards` from rung codes and answer-found flags (as gathered across processes
+        or collected one sample at a time)."""
+        codes = np.asarray(codes, dtype=np.int16)
+        return self.rule.compute(Batch(self.ladder, codes, np.asarray(found, bool), group_size))
 
     def __call__(
         self, completions: Sequence, labels: Sequence[str], group_size: int = 1

@@ -27,8 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ladders import MISSING
-from ..pipeline import Judged, LadderReward
+from ..pipeline import LadderReward
 
 __all__ = ["RendezvousReward", "write_reward_file", "END_MARKERS"]
 
@@ -129,14 +128,11 @@ class RendezvousReward:
                 partial.append(was_partial)
         unscored = [r != r for r in rewards]
         values = [self.unscored if u else r for r, u in zip(rewards, unscored)]
-        correct = self.reward.ladder.correct
         return {
             "rewards": torch.tensor(values, dtype=torch.float32),
             "scores": torch.tensor(np.clip(values, 0.0, 1.0), dtype=torch.float32),
             "extra_logs": {
-                "correct": torch.tensor(
-                    [float(c != MISSING and f and correct[c]) for c, f in zip(codes, found)]
-                ),
+                "correct": torch.tensor(judged.correct.astype(np.float32)),
                 "no_answer": torch.tensor([float(not f) for f in found]),
                 "unscored": torch.tensor([float(u) for u in unscored]),
                 "partial_group": torch.tensor([float(p) for p in partial]),
@@ -146,13 +142,7 @@ class RendezvousReward:
     # -- rendezvous -----------------------------------------------------------------------------
 
     def _rewards(self, group: _Group) -> np.ndarray:
-        judged = Judged(
-            self.reward.ladder,
-            [None] * len(group.codes),
-            np.array(group.found, bool),
-            np.array(group.codes, np.int16),
-        )
-        return self.reward.rewards(judged, len(group.codes))
+        return self.reward.rewards_of(group.codes, group.found, len(group.codes))
 
     def _join(self, key: tuple, code: int, found: bool) -> tuple[_Group, int]:
         with self._lock:

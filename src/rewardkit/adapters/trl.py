@@ -121,8 +121,7 @@ class TRLReward:
         found = np.concatenate([p[1] for p in parts])
         all_keys = [k for p in parts for k in p[2]]
         size = self._group_size(all_keys)
-        whole = Judged(judged.ladder, [None] * len(codes), found, codes)
-        rewards = self.reward.rewards(whole, size)
+        rewards = self.reward.rewards_of(codes, found, size)
         start = sum(len(p[0]) for p in parts[:rank])
         return rewards[start : start + n]
 
@@ -150,13 +149,7 @@ class TRLReward:
             for key, value in self.reward.metrics(judged, rewards).items():
                 log_metric(f"{self.__name__}/{key}", value)
         if log_extra is not None:
-            log_extra(
-                "verdict",
-                [
-                    "no_answer" if not f else "unscored" if v is None else v
-                    for v, f in zip(judged.verdicts, judged.found)
-                ],
-            )
+            log_extra("verdict", judged.outcomes)
 
 
 def _prompt_key(prompt: Any, label: Any) -> bytes:

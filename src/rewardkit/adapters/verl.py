@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from ..ladders import MISSING
 from ..pipeline import LadderReward
 
 __all__ = ["compute_score", "compute_score_batch"]
@@ -54,18 +53,19 @@ def _build(kwargs: dict) -> LadderReward:
     return _reward(json.dumps(options, sort_keys=True, default=str))
 
 
-def _results(reward: LadderReward, judged, rewards: np.ndarray, unscored: float) -> list[dict]:
+def _results(judged, rewards: np.ndarray, unscored: float) -> list[dict]:
+    """One dict per completion: ``score`` (``unscored`` where the reward is NaN) and what verl
+    logs beside it."""
     out = []
-    correct = reward.ladder.correct
-    for verdict, code, found, value in zip(
-        judged.verdicts, judged.codes.tolist(), judged.found.tolist(), rewards.tolist()
+    for outcome, correct, found, value in zip(
+        judged.outcomes, judged.correct.tolist(), judged.found.tolist(), rewards.tolist()
     ):
         missing = value != value
         out.append(
             {
                 "score": float(unscored) if missing else value,
-                "verdict": "no_answer" if not found else verdict or "unscored",
-                "correct": float(found and code != MISSING and bool(correct[code])),
+                "verdict": outcome,
+                "correct": float(correct),
                 "no_answer": float(not found),
                 "unscored": float(missing),
             }
@@ -85,7 +85,7 @@ def compute_score(
             "rewardkit.adapters.verl.compute_score_batch with verl's batch reward manager"
         )
     judged = reward.judge_completions([solution_str], [ground_truth])
-    return _results(reward, judged, reward.rewards(judged, 1), unscored)[0]
+    return _results(judged, reward.rewards(judged, 1), unscored)[0]
 
 
 def compute_score_batch(
@@ -115,4 +115,4 @@ def compute_score_batch(
     unscored = float(kwargs.get("unscored", 0.0))
     reward = _build(kwargs)
     judged = reward.judge_completions(list(solution_strs), truths)
-    return _results(reward, judged, reward.rewards(judged, group_size), unscored)
+    return _results(judged, reward.rewards(judged, group_size), unscored)

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
-from ..ladders import MISSING
-from ..pipeline import Judged, LadderReward
+from ..pipeline import LadderReward
+from .verl import _results
 
 __all__ = ["RewardkitRewardManager"]
 
@@ -76,30 +76,15 @@ class RewardkitRewardManager(RewardManagerBase):
         truth = item.non_tensor_batch["reward_model"]["ground_truth"]
         uid = str(item.non_tensor_batch.get("uid", id(item)))
         judged = await self.reward.ajudge_completions([response], [truth])
-        code, found = int(judged.codes[0]), bool(judged.found[0])
-        value, partial = await self._rendezvous(uid, code, found)
-        missing = value != value
-        correct = found and code != MISSING and bool(self.reward.ladder.correct[code])
-        verdict = judged.verdicts[0]
+        value, partial = await self._rendezvous(uid, int(judged.codes[0]), bool(judged.found[0]))
+        (info,) = _results(judged, np.array([value]), self.unscored)
         return {
-            "reward_score": self.unscored if missing else value,
-            "reward_extra_info": {
-                "verdict": "no_answer" if not found else verdict or "unscored",
-                "correct": float(correct),
-                "no_answer": float(not found),
-                "unscored": float(missing),
-                "partial_group": float(partial),
-            },
+            "reward_score": info.pop("score"),
+            "reward_extra_info": {**info, "partial_group": float(partial)},
         }
 
     def _rewards(self, group: dict) -> np.ndarray:
-        judged = Judged(
-            self.reward.ladder,
-            [None] * len(group["codes"]),
-            np.array(group["found"], bool),
-            np.array(group["codes"], np.int16),
-        )
-        return self.reward.rewards(judged, len(group["codes"]))
+        return self.reward.rewards_of(group["codes"], group["found"], len(group["codes"]))
 
     async def _rendezvous(self, uid: str, code: int, found: bool) -> tuple[float, bool]:
         if self.group_size == 1 or not self.reward.rule.group_relative:
