@@ -6,14 +6,12 @@ usage: python aio_judge_server.py TAXONOMY --delay 0.02   (prints its URL; stops
 
 import argparse
 import asyncio
-import re
+import json
 import sys
 
 from aiohttp import web
 
 from rewardkit import TaxonomyJudge
-
-PAIR = re.compile(r"Ground truth: (.*)\n<prediction>(.*)</prediction>", re.DOTALL)
 
 
 async def main() -> None:
@@ -26,7 +24,8 @@ async def main() -> None:
     async def chat(request: web.Request) -> web.Response:
         body = await request.json()
         await asyncio.sleep(args.delay)
-        truth, prediction = PAIR.search(body["messages"][-1]["content"]).groups()
+        data = json.loads(body["messages"][-1]["content"])  # the default prompt's JSON input
+        truth, prediction = data["ground_truth"], data["prediction"]
         return web.json_response(
             {
                 "choices": [

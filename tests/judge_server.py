@@ -1,22 +1,28 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1 for the judge tests and benchmarks.
 
 It answers POST /v1/chat/completions like a judge model would - the verdict comes from a
-taxonomy judge applied to the ground truth and prediction in the request - records every request
-body, and injects faults on demand: "500", "429", "slow" (sleeps past the client's timeout),
-"nolabel" (a reply with no ladder label), "drop" (closes the connection without a reply).
+taxonomy judge applied to the ground truth and prediction it reads back from the request's JSON
+input - records every request body, and injects faults on demand (``faults``, one per request):
+"500", "429", "401", "403", "404", "slow" (sleeps past the client's timeout), "nolabel" (a reply
+with no verdict), "drop" (closes the connection), "retry-after" (429 with ``Retry-After: 1``),
+"null-usage", "list-content", "number-content", "no-choices", "huge" (a 2 MB body).
+``replies`` maps a prediction to the exact reply text to send for it (adversarial replies).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from rewardkit import TaxonomyJudge
 
-PAIR = re.compile(r"Ground truth: (.*)\n<prediction>(.*)</prediction>", re.DOTALL)
+
+def pair_of(messages: list[dict]) -> tuple[str, str]:
+    """(ground truth, prediction) decoded from the default prompt's JSON input."""
+    data = json.loads(messages[-1]["content"])
+    return data["ground_truth"], data["prediction"]
 
 
 class JudgeServer(ThreadingHTTPServer):
@@ -27,7 +33,9 @@ class JudgeServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.judge, self.delay, self.slow = judge, delay, slow
         self.requests: list[dict] = []
+        self.headers_seen: list[dict] = []
         self.faults: list[str] = []
+        self.replies: dict[str, str] = {}
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
 
@@ -59,33 +67,48 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with server.lock:
             server.requests.append(body)
+            server.headers_seen.append(dict(self.headers))
         fault = server.next_fault()
         if fault == "drop":
             self.close_connection = True
             self.connection.close()
             return
-        if fault in ("500", "429"):
+        if fault in ("500", "429", "401", "403", "404"):
             return self.reply(int(fault), {"error": {"message": "injected"}})
+        if fault == "retry-after":
+            return self.reply(429, {"error": {"message": "slow down"}}, {"Retry-After": "1"})
         if fault == "slow":
             time.sleep(server.slow)
         if server.delay:
             time.sleep(server.delay)
-        truth, prediction = PAIR.search(body["messages"][-1]["content"]).groups()
-        verdict = server.judge.verdict(truth, prediction)
-        content = "I cannot decide." if fault == "nolabel" else verdict
-        self.reply(
-            200,
-            {
-                "choices": [{"message": {"role": "assistant", "content": content}}],
-                "usage": {"prompt_tokens": 50, "completion_tokens": 2},
-            },
-        )
+        truth, prediction = pair_of(body["messages"])
+        content = server.replies.get(prediction)
+        if content is None:
+            content = server.judge.verdict(truth, prediction)
+        if fault == "nolabel":
+            content = "I cannot decide."
+        usage = {"prompt_tokens": 50, "completion_tokens": 2}
+        message = {"role": "assistant", "content": content}
+        payload: dict = {"choices": [{"message": message}], "usage": usage}
+        if fault == "null-usage":
+            payload["usage"] = {"prompt_tokens": None, "completion_tokens": None}
+        elif fault == "list-content":
+            message["content"] = [{"type": "text", "text": content}]
+        elif fault == "number-content":
+            message["content"] = 4
+        elif fault == "no-choices":
+            payload["choices"] = []
+        elif fault == "huge":
+            message["content"] = content + " " * (2 << 20)
+        self.reply(200, payload)
 
-    def reply(self, status: int, payload: dict) -> None:
+    def reply(self, status: int, payload: dict, headers: dict | None = None) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 

@@ -2,6 +2,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rewardkit import BINARY, MISSING, SPECIARL, Ladder, Rung
 
@@ -39,23 +41,108 @@ def test_unknown_slug_is_a_clear_error():
         SPECIARL.index("Specific")
 
 
-@pytest.mark.parametrize(
-    "reply, verdict",
-    [
-        ("specific", "specific"),
-        ("The answer is MORE_SPECIFIC.", "more_specific"),
-        ("more specific", "more_specific"),
-        ("Less-Specific", "less_specific"),
-        ("It is not wrong; it is generic", "generic"),  # the last label wins
-        ("generic... on reflection: Wrong", "wrong"),
-        ('{"verdict": "abstain"}', "abstain"),
-        ("unspecific genericity", None),  # labels inside other words do not count
-        ("", None),
-        ("I cannot decide", None),
-    ],
-)
-def test_parse_takes_the_last_label(reply, verdict):
+# (reply, the rung the judge meant or None). A reply must be read as its meant rung or as a
+# failure - never as a higher rung (a policy would learn to make the judge quote labels).
+ADVERSARIAL = [
+    ("It is generic, not specific.", "generic"),
+    ("The prediction is not specific enough.", "generic"),
+    ("Wrong. The prediction 'more specific' is not a dog breed.", "wrong"),
+    ("**Less** specific", "less_specific"),
+    ("non-specific", "generic"),
+    ("<think>Is it specific? It could be more_specific", None),
+    ("VERDICT: specific\nIt is not more_specific.", "specific"),
+    ("Not specific", "generic"),
+    ("specific? no. generic", "generic"),
+    ("more specific than 'dog' but still generic", "generic"),
+    ("I refuse to grade this. specific", None),
+    ("Specific or more specific", None),
+    ("specific, more_specific", None),
+    ('{"verdict": "specific"} but really generic', "generic"),
+    ('Here is my answer: {"verdict": "more_specific"}', None),
+    ("VERDICT: specific\nVERDICT: generic", "generic"),
+    ("VERDICT: not specific", "generic"),
+    ("Verdict: specific-ish", None),
+    ("<think>more_specific</think>", None),
+    ("<think>it is specific</think>\n<think>more", None),
+    ("`specific` is what the user asked me to say, but the answer is wrong", "wrong"),
+    ("The label should be one of: specific, more_specific", None),
+    ("specificity: high", None),
+    ("MORE SPECIFIC!!!", None),
+    ("I am not sure; VERDICT: more_specific maybe", None),
+    ("", None),
+    ("   ", None),
+    ("I cannot decide", None),
+]
+
+WELL_FORMED = [
+    ("specific", "specific"),
+    ("Specific", "specific"),
+    ("SPECIFIC", "specific"),
+    ("Less specific.", "less_specific"),
+    ("less_specific", "less_specific"),
+    ("Less-Specific", "less_specific"),
+    ("**more specific**", "more_specific"),
+    ('"abstain"', "abstain"),
+    ("`generic`", "generic"),
+    ("The prediction names a parent of the label.\nVERDICT: generic", "generic"),
+    ("Reasoning...\n**VERDICT:** Less specific.", "less_specific"),
+    ("verdict: wrong", "wrong"),
+    ('{"verdict": "abstain"}', "abstain"),
+    ('```json\n{"verdict": "Less specific"}\n```', "less_specific"),
+    ("<think>It might be more_specific... no.</think>\n\ngeneric", "generic"),
+    ("It is a parent.</think>\nspecific", "specific"),  # template opened the think block
+    ("VERDICT: specific\n", "specific"),
+]
+
+
+@pytest.mark.parametrize("reply, meant", ADVERSARIAL)
+def test_adversarial_replies_are_their_meant_rung_or_a_failure(reply, meant):
+    got = SPECIARL.parse(reply)
+    assert got is None or got == meant
+    if meant is not None and got is not None:
+        assert SPECIARL.index(got) <= SPECIARL.index(meant)
+
+
+@pytest.mark.parametrize("reply, verdict", WELL_FORMED)
+def test_well_formed_replies_parse(reply, verdict):
     assert SPECIARL.parse(reply) == verdict
+
+
+@pytest.mark.parametrize("reply", ["not correct", "Incorrect", "correct? no", "in-correct"])
+def test_binary_negations_are_never_correct(reply):
+    assert BINARY.parse(reply) is None
+
+
+def test_non_strings_are_off_the_ladder():
+    assert SPECIARL.parse(None) is None and SPECIARL.parse(4) is None
+
+
+def test_canonicalisers_merge_only_same_meaning():
+    c = SPECIARL.canonical
+    assert c(" Golden  Retriever. ") == c("golden retriever") == "golden retriever"
+    assert c("ＳＡＭＯＹＥＤ") == "samoyed"  # NFKC
+    for a, b in [
+        ("-5", "5"),
+        ("1/2", "1.2"),
+        ("x+1", "x-1"),
+        ("737-800", "737 800"),
+        ("samoyed/dog", "samoyed dog"),
+        ("dog, cat", "dog cat"),
+    ]:
+        assert c(a) != c(b)
+    assert BINARY.canonical("Dog.") == "Dog."  # exact by default
+    custom = Ladder("x", [Rung("a", "A", 0, False), Rung("b", "B", 1, True)], canonical=str.upper)
+    assert custom.canonical("ab") == "AB" and custom.canonical_name == "builtins.str.upper"
+    with pytest.raises(ValueError, match="unknown canonicaliser"):
+        Ladder("x", [Rung("a", "A", 0, False), Rung("b", "B", 1, True)], canonical="fuzzy")
+
+
+@given(st.text(max_size=60))
+def test_parse_never_returns_a_rung_for_text_without_a_label_word(text):
+    verdict = SPECIARL.parse(text)
+    if verdict is not None:
+        words = text.lower().replace("_", " ").replace("-", " ")
+        assert SPECIARL.rung(verdict).name.lower() in words or verdict.replace("_", " ") in words
 
 
 def test_json_schema_and_choices_come_from_the_rungs():
@@ -78,7 +165,8 @@ def test_custom_ladder():
         ],
     )
     assert math.max_score == 2.0
-    assert math.parse("Partial credit? No: correct") == "correct"
+    assert math.parse("Partial credit? No: correct") is None
+    assert math.parse("Partial credit? No.\nVERDICT: correct") == "correct"
     assert BINARY.parse("WRONG") == "wrong"
 
 

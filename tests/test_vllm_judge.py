@@ -12,7 +12,7 @@ import rewardkit as rk
 from rewardkit.judges.vllm_judge import VLLMJudge, sampling_params
 
 from .conftest import ANIMALS
-from .judge_server import PAIR
+from .judge_server import pair_of
 
 
 class StandIn:
@@ -23,7 +23,7 @@ class StandIn:
         self.calls.append((conversations, params))
         out = []
         for messages in conversations:
-            truth, prediction = PAIR.search(messages[-1]["content"]).groups()
+            truth, prediction = pair_of(messages)
             text = "hmm" if prediction in self.broken else self.taxonomy.verdict(truth, prediction)
             out.append(SimpleNamespace(outputs=[SimpleNamespace(text=text)]))
         return out

@@ -7,27 +7,71 @@ so prompts, parsers and reward rules cannot drift apart.
 >>> from rewardkit.ladders import SPECIARL
 >>> SPECIARL.slugs
 ('wrong', 'abstain', 'generic', 'less_specific', 'specific', 'more_specific')
->>> SPECIARL.parse("Reasoning... the verdict is: Less specific")
+>>> SPECIARL.parse("The prediction names a close parent.\\nVERDICT: Less specific")
 'less_specific'
+>>> SPECIARL.parse("It is generic, not specific.") is None  # a label word is not a verdict
+True
 >>> SPECIARL.encode(["specific", None, "wrong"]).tolist()
 [4, -1, 0]
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
-__all__ = ["MISSING", "Rung", "Ladder", "SPECIARL", "BINARY"]
+__all__ = [
+    "MISSING",
+    "Rung",
+    "Ladder",
+    "SPECIARL",
+    "BINARY",
+    "CANONICALISERS",
+    "exact",
+    "label_text",
+]
 
 #: Code of a missing verdict (the judge failed or the answer was not judged).
 MISSING = -1
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+# -- canonicalisers: which predictions mean the same thing (de-dup and cache keys) ---------------
+
+
+def exact(text: str) -> str:
+    """The string as written: two predictions are one judgement only when they are equal."""
+    return text
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def label_text(text: str) -> str:
+    """A short free-text label: Unicode NFKC, case-folded, whitespace collapsed, surrounding
+    whitespace and one trailing period removed. Signs, digits' punctuation, operators and list
+    separators are kept, so "737-800", "737 800" and "samoyed/dog" stay distinct.
+
+    >>> label_text("  Golden  Retriever. ")
+    'golden retriever'
+    >>> label_text("x-1") == label_text("x+1")
+    False
+    """
+    text = _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    if text.endswith("."):
+        text = text[:-1].rstrip()
+    return text
+
+
+#: Canonicalisers by name; a ladder names one (or is given any ``str -> str`` function).
+CANONICALISERS: dict[str, Callable[[str], str]] = {"exact": exact, "label": label_text}
 
 
 @dataclass(frozen=True)
@@ -57,7 +101,14 @@ class Ladder:
     (1, 2.0)
     """
 
-    def __init__(self, name: str, rungs: Sequence[Rung], *, task: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        rungs: Sequence[Rung],
+        *,
+        task: str = "",
+        canonical: str | Callable[[str], str] = "exact",
+    ) -> None:
         rungs = tuple(rungs)
         if len(rungs) < 2:
             raise ValueError(f"ladder {name!r} needs at least two rungs, got {len(rungs)}")
@@ -76,6 +127,20 @@ class Ladder:
                 raise ValueError(f"ladder {name!r}: rung {rung.slug!r} has bad score {rung.score}")
         if not any(r.correct for r in rungs):
             raise ValueError(f"ladder {name!r} has no correct rung")
+        if isinstance(canonical, str):
+            if canonical not in CANONICALISERS:
+                raise ValueError(
+                    f"ladder {name!r}: unknown canonicaliser {canonical!r}; "
+                    f"expected one of {', '.join(CANONICALISERS)} or a function"
+                )
+            self.canonical_name, self._canonical = canonical, CANONICALISERS[canonical]
+        elif callable(canonical):
+            module = getattr(canonical, "__module__", None) or "builtins"
+            qualname = getattr(canonical, "__qualname__", None) or repr(canonical)
+            self.canonical_name = f"{module}.{qualname}"
+            self._canonical = canonical
+        else:
+            raise TypeError(f"ladder {name!r}: canonical must be a name or a function")
         self.name = name
         self.rungs = rungs
         self.task = task
@@ -97,10 +162,14 @@ class Ladder:
         return iter(self.rungs)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Ladder) and (self.name, self.rungs) == (other.name, other.rungs)
+        return isinstance(other, Ladder) and (self.name, self.rungs, self.canonical_name) == (
+            other.name,
+            other.rungs,
+            other.canonical_name,
+        )
 
     def __hash__(self) -> int:
-        return hash((self.name, self.rungs))
+        return hash((self.name, self.rungs, self.canonical_name))
 
     # -- order and arrays -------------------------------------------------------------------
 
@@ -171,23 +240,92 @@ class Ladder:
             "additionalProperties": False,
         }
 
-    @cached_property
-    def _label_re(self) -> re.Pattern[str]:
-        labels = sorted(self._labels, key=len, reverse=True)  # longest first: "less specific"
-        alternatives = "|".join(
-            r"[\s_-]+".join(re.escape(word) for word in label.split()) for label in labels
-        )
-        return re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])", re.IGNORECASE)
+    def canonical(self, text: str) -> str:
+        """The form under which predictions (and ground truths) that mean the same thing are
+        judged once and cached: ``exact`` by default; the SpeciaRL ladder uses ``label``."""
+        return self._canonical(text)
+
+    def label(self, text: str) -> str | None:
+        """The slug that ``text`` names as a whole - a slug or a display name, in any case,
+        with ``_``, ``-`` or spaces between words, surrounding markdown emphasis, quotes and
+        one trailing period ignored - or ``None``."""
+        text = text.strip().replace("*", "").replace("`", "").strip()
+        if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+            text = text[1:-1].strip()
+        if text.endswith("."):
+            text = text[:-1].rstrip()
+        if not text or len(text) > 64:
+            return None
+        return self._labels.get(_label_key(text))
 
     def parse(self, reply: str) -> str | None:
-        """The last ladder label in a judge's reply (case-insensitive), or ``None`` if none.
+        """Read a judge's reply as a verdict slug, or ``None`` when it is off the ladder.
 
-        A reply without a label is a judge error for the caller to handle - never a low rung.
+        ``<think>...</think>`` blocks are dropped first (everything up to a lone closing tag
+        too); an unclosed ``<think>`` is off the ladder. Then the reply is read only as:
+
+        - the whole reply, one label (see :meth:`label`): ``"Less specific."``;
+        - a JSON object whose ``verdict`` is a label: ``{"verdict": "abstain"}``;
+        - a last non-empty line ``VERDICT: <label>``, after any reasoning (other verdict
+          lines must agree with it).
+
+        Anything else - a label word inside prose, a negation, several labels - is ``None``:
+        a judge failure for the caller to count, never a rung found by substring. A ladder
+        subclass may override this.
         """
-        last = None
-        for match in self._label_re.finditer(reply or ""):
-            last = match.group(0)
-        return None if last is None else self._labels[_label_key(last)]
+        if not isinstance(reply, str):
+            return None
+        text = _drop_thinking(reply)
+        if text is None:
+            return None
+        text = text.strip()
+        whole = self.label(text)
+        if whole is not None:
+            return whole
+        obj = _json_object(text)
+        if obj is not None:
+            value = obj.get("verdict")
+            return self.label(value) if isinstance(value, str) else None
+        lines = [line for line in text.splitlines() if line.strip()]
+        if not lines:
+            return None
+        said = [_verdict_line(line) for line in lines]
+        if said[-1] is None:
+            return None
+        labels = {self.label(v) for v in said if v is not None}
+        return labels.pop() if len(labels) == 1 else None
+
+
+_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_VERDICT_LINE = re.compile(r"^[\s*_#>`-]*verdict[\s*_`]*:(.*)$", re.IGNORECASE)
+
+
+def _drop_thinking(reply: str) -> str | None:
+    text = _THINK.sub("", reply)
+    lower = text.lower()
+    if "<think>" in lower:
+        return None  # cut off while thinking: no verdict was given
+    close = lower.rfind("</think>")
+    if close >= 0:  # a template that opened the think block in the prompt
+        text = text[close + len("</think>") :]
+    return text
+
+
+def _verdict_line(line: str) -> str | None:
+    match = _VERDICT_LINE.match(line)
+    return None if match is None else match.group(1)
+
+
+def _json_object(text: str) -> dict | None:
+    if text.startswith("```"):
+        text = re.sub(r"^```(?:json)?\s*|\s*```$", "", text)
+    if not (text.startswith("{") and text.endswith("}")):
+        return None
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
 def _label_key(label: str) -> str:
@@ -241,6 +379,7 @@ SPECIARL = Ladder(
         ),
     ],
     task="open-world fine-grained classification",
+    canonical="label",
 )
 
 BINARY = Ladder(

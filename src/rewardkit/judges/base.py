@@ -3,8 +3,14 @@
 A judge places (ground truth, prediction) pairs on its ladder. ``judge(pairs)`` and
 ``await ajudge(pairs)`` take a whole batch, judge each distinct pair once, and return one
 verdict slug per pair - or ``None`` where there is no verdict (the prediction is ``None``,
-i.e. no answer was found, or the judge failed). Subclasses implement ``judge_unique`` (and
-may override ``ajudge_unique`` when they have a native async path).
+i.e. no answer was found, or the judge failed). ``judge_records(pairs)`` returns a
+:class:`Judgement` per pair instead: the verdict with the judge's raw reply, its error and
+token counts, for logs and ``rewardkit judge --explain``.
+
+A pair may carry a third element, the row's question or context; judges whose prompt uses it
+(``uses_question``) see it, the others ignore it. Subclasses implement ``judge_unique`` (and
+may override ``ajudge_unique`` when they have a native async path, or the ``*_records``
+variants when they have more to say than the verdict).
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ from dataclasses import dataclass
 
 from ..ladders import Ladder
 
-__all__ = ["Pair", "Judge", "JudgeStats"]
+__all__ = ["Pair", "Judge", "JudgeStats", "Judgement"]
 
-#: (ground truth, prediction); a ``None`` prediction means no answer was found.
-Pair = tuple[str, "str | None"]
+#: (ground truth, prediction) or (ground truth, prediction, question); a ``None`` prediction
+#: means no answer was found.
+Pair = tuple
 
 
 @dataclass
@@ -30,54 +37,89 @@ class JudgeStats:
     missing: int = 0
 
 
+@dataclass
+class Judgement:
+    """What a judge said about one pair: the ``verdict`` (``None`` when there is none), the
+    raw ``reply`` of an LLM judge (truncated), the ``error`` that left it without a verdict,
+    tokens used, and whether it came from the cache."""
+
+    verdict: str | None
+    reply: str | None = None
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+
+
+NO_ANSWER = Judgement(None, error="no answer")
+
+
 class Judge:
     """Base class for judges. Subclasses set ``name`` and ``ladder`` and implement
     :meth:`judge_unique`."""
 
     name: str = "judge"
     ladder: Ladder
+    #: Whether the judge reads the third element of a pair (the question).
+    uses_question: bool = False
 
     def __init__(self) -> None:
         self.stats = JudgeStats()
 
-    def key(self, ground_truth: str, prediction: str) -> Hashable:
+    def key(self, ground_truth: str, prediction: str, *question: str) -> Hashable:
         """What makes two pairs the same judgement (default: the exact strings)."""
-        return (ground_truth, prediction)
+        return (ground_truth, prediction, *question)
 
-    def judge_unique(self, pairs: Sequence[tuple[str, str]]) -> list[str | None]:
+    def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
         """Verdicts for distinct pairs whose predictions are all strings."""
         raise NotImplementedError
 
-    async def ajudge_unique(self, pairs: Sequence[tuple[str, str]]) -> list[str | None]:
+    async def ajudge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
         """Async variant; by default runs :meth:`judge_unique` in a worker thread."""
         import asyncio  # imported here: asyncio is slow to import and most users judge sync
 
         return await asyncio.to_thread(self.judge_unique, pairs)
 
+    def judge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
+        """:class:`Judgement` records for distinct pairs (default: from :meth:`judge_unique`)."""
+        return [_record(v) for v in self.judge_unique(pairs)]
+
+    async def ajudge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
+        """Async :meth:`judge_unique_records`."""
+        return [_record(v) for v in await self.ajudge_unique(pairs)]
+
+    def judge_records(self, pairs: Sequence[Pair]) -> list[Judgement]:
+        """One :class:`Judgement` per pair, in order."""
+        index, unique = self._plan(pairs)
+        return self._spread(index, self.judge_unique_records(unique) if unique else [])
+
+    async def ajudge_records(self, pairs: Sequence[Pair]) -> list[Judgement]:
+        """Async :meth:`judge_records`."""
+        index, unique = self._plan(pairs)
+        return self._spread(index, await self.ajudge_unique_records(unique) if unique else [])
+
     def judge(self, pairs: Sequence[Pair]) -> list[str | None]:
         """One verdict slug (or ``None``) per pair, in order."""
-        index, unique = self._plan(pairs)
-        return self._spread(index, self.judge_unique(unique) if unique else [])
+        return [r.verdict for r in self.judge_records(pairs)]
 
     async def ajudge(self, pairs: Sequence[Pair]) -> list[str | None]:
         """Async :meth:`judge`."""
-        index, unique = self._plan(pairs)
-        return self._spread(index, await self.ajudge_unique(unique) if unique else [])
+        return [r.verdict for r in await self.ajudge_records(pairs)]
 
     def __call__(self, pairs: Sequence[Pair]) -> list[str | None]:
         return self.judge(pairs)
 
-    def _plan(self, pairs: Sequence[Pair]) -> tuple[list[int], list[tuple[str, str]]]:
+    def _plan(self, pairs: Sequence[Pair]) -> tuple[list[int], list[tuple[str, ...]]]:
         slots: dict[Hashable, int] = {}
-        unique: list[tuple[str, str]] = []
+        unique: list[tuple[str, ...]] = []
         index: list[int] = []
         for i, pair in enumerate(pairs):
-            try:
-                truth, prediction = pair
-            except (TypeError, ValueError):
+            if not isinstance(pair, (tuple, list)) or len(pair) not in (2, 3):
                 raise TypeError(
-                    f"pair {i} is not a (ground truth, prediction) pair: {pair!r}"
-                ) from None
+                    f"pair {i} is not a (ground truth, prediction[, question]) pair: {pair!r}"
+                )
+            truth, prediction = pair[0], pair[1]
+            question = pair[2] if len(pair) == 3 else None
             if not isinstance(truth, str):
                 raise TypeError(f"pair {i}: ground truth must be a string, got {truth!r}")
             if prediction is None:
@@ -87,17 +129,29 @@ class Judge:
                 raise TypeError(
                     f"pair {i}: prediction must be a string or None, got {prediction!r}"
                 )
-            key = self.key(truth, prediction)
+            item: tuple[str, ...] = (truth, prediction)
+            if self.uses_question:
+                if not isinstance(question, str):
+                    raise TypeError(
+                        f"pair {i}: judge {self.name!r} reads the question, which must be a "
+                        f"string, got {question!r}"
+                    )
+                item = (truth, prediction, question)
+            key = self.key(*item)
             slot = slots.get(key)
             if slot is None:
                 slot = slots[key] = len(unique)
-                unique.append((truth, prediction))
+                unique.append(item)
             index.append(slot)
         self.stats.pairs += len(index)
         self.stats.unique += len(unique)
         return index, unique
 
-    def _spread(self, index: list[int], verdicts: list[str | None]) -> list[str | None]:
-        out = [None if slot < 0 else verdicts[slot] for slot in index]
-        self.stats.missing += sum(v is None for v in out)
+    def _spread(self, index: list[int], records: list[Judgement]) -> list[Judgement]:
+        out = [NO_ANSWER if slot < 0 else records[slot] for slot in index]
+        self.stats.missing += sum(r.verdict is None for r in out)
         return out
+
+
+def _record(verdict: str | None) -> Judgement:
+    return Judgement(verdict, error=None if verdict is not None else "no verdict")

@@ -1,9 +1,14 @@
 """A verdict cache in sqlite: shared by the processes of one machine, safe when one is killed.
 
-Keyed by the judge's identity (transport, model, prompt version, ladder) and the normalised
-ground truth and prediction. WAL journaling lets several processes (GPU ranks) read and write
-at once; every batch is written in one transaction, so a killed process leaves the cache as it
-was before that batch or after it, never half-written. Only verdicts are cached, never failures.
+Keyed by the judge's identity (a hash of everything that can change a verdict: transport,
+endpoint, model, prompt, ladder, sampling settings, canonicaliser) and the pair's canonical
+ground truth, prediction and context. WAL journaling lets several processes (GPU ranks) read
+and write at once; every batch is written in one transaction, so a killed process leaves the
+cache as it was before that batch or after it, never half-written. Only verdicts are cached,
+never failures.
+
+Opening checks the file at once - it must be a rewardkit cache of this schema, readable and
+writable - so a bad path fails before any judge call is paid for (:class:`CacheError`).
 
 >>> cache = VerdictCache(":memory:")
 >>> cache.put("judge-a", [("samoyed", "dog", "generic")])
@@ -18,66 +23,115 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 
-__all__ = ["VerdictCache"]
+__all__ = ["VerdictCache", "CacheError"]
 
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS verdicts (
     judge TEXT NOT NULL,
     truth TEXT NOT NULL,
     prediction TEXT NOT NULL,
+    context TEXT NOT NULL,
     verdict TEXT NOT NULL,
-    PRIMARY KEY (judge, truth, prediction)
+    PRIMARY KEY (judge, truth, prediction, context)
 ) WITHOUT ROWID
 """
-_CHUNK = 400  # pairs per SELECT (2 parameters each, under SQLite's limit)
+_COLUMNS = ["judge", "truth", "prediction", "context", "verdict"]
+_CHUNK = 300  # pairs per SELECT (3 parameters each, under SQLite's limit)
+
+
+class CacheError(RuntimeError):
+    """The verdict cache cannot be used: unreadable, unwritable, corrupt or of another schema."""
 
 
 class VerdictCache:
-    """``get`` and ``put`` whole batches; ``path`` is a file (or ``:memory:``)."""
+    """``get`` and ``put`` whole batches; ``path`` is a file (or ``:memory:``).
+
+    A key is ``(truth, prediction)`` or ``(truth, prediction, context)``."""
 
     def __init__(self, path: str | os.PathLike, *, timeout: float = 60.0) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.path, timeout=timeout, check_same_thread=False, isolation_level=None
-        )
-        self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute(_SCHEMA)
+        try:
+            if self.path != ":memory:":
+                directory = os.path.dirname(os.path.abspath(self.path))
+                os.makedirs(directory, exist_ok=True)
+                if os.path.isdir(self.path):
+                    raise CacheError(f"verdict cache {self.path} is a directory, not a file")
+            self._db = sqlite3.connect(
+                self.path, timeout=timeout, check_same_thread=False, isolation_level=None
+            )
+            self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._check()
+            if self.path != ":memory:":
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+            # A write transaction now, so a read-only file fails here, not after the calls.
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except CacheError:
+            raise
+        except (sqlite3.Error, OSError) as e:
+            raise CacheError(f"verdict cache {self.path} cannot be used: {e}") from None
 
-    def get(self, judge: str, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
-        """Cached verdicts for ``pairs`` (missing pairs are absent from the result)."""
-        found: dict[tuple[str, str], str] = {}
+    def _check(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+        if not tables and version == 0:
+            return  # a new file
+        columns = [r[1] for r in self._db.execute("PRAGMA table_info(verdicts)")]
+        if version != SCHEMA_VERSION or columns != _COLUMNS:
+            raise CacheError(
+                f"verdict cache {self.path} is not a rewardkit verdict cache of schema "
+                f"{SCHEMA_VERSION} (found version {version}, columns {columns}); "
+                "give another file or delete this one"
+            )
+
+    @staticmethod
+    def _row(key: Sequence[str]) -> tuple[str, str, str]:
+        return (key[0], key[1], key[2] if len(key) > 2 else "")
+
+    def get(self, judge: str, keys: Sequence[Sequence[str]]) -> dict[tuple, str]:
+        """Cached verdicts for ``keys`` (keys not cached are absent from the result)."""
+        found: dict[tuple, str] = {}
+        by_row = {self._row(k): tuple(k) for k in keys}
+        rows = list(by_row)
         with self._lock:
-            for start in range(0, len(pairs), _CHUNK):
-                chunk = pairs[start : start + _CHUNK]
-                values = ",".join("(?,?)" for _ in chunk)
-                params = [judge, *(x for pair in chunk for x in pair)]
-                rows = self._db.execute(
-                    "SELECT truth, prediction, verdict FROM verdicts WHERE judge = ? AND "
-                    f"(truth, prediction) IN (VALUES {values})",
-                    params,
-                )
-                found.update(((t, p), v) for t, p, v in rows)
+            try:
+                for start in range(0, len(rows), _CHUNK):
+                    chunk = rows[start : start + _CHUNK]
+                    values = ",".join("(?,?,?)" for _ in chunk)
+                    params = [judge, *(x for row in chunk for x in row)]
+                    result = self._db.execute(
+                        "SELECT truth, prediction, context, verdict FROM verdicts WHERE judge = ? "
+                        f"AND (truth, prediction, context) IN (VALUES {values})",
+                        params,
+                    )
+                    found.update((by_row[(t, p, c)], v) for t, p, c, v in result)
+            except sqlite3.Error as e:
+                raise CacheError(f"verdict cache {self.path}: read failed: {e}") from None
         return found
 
-    def put(self, judge: str, rows: Iterable[tuple[str, str, str]]) -> None:
-        """Store (truth, prediction, verdict) rows in one transaction."""
-        rows = [(judge, t, p, v) for t, p, v in rows]
+    def put(self, judge: str, rows: Iterable[tuple]) -> None:
+        """Store ``(*key, verdict)`` rows in one transaction."""
+        rows = [(judge, *self._row(r[:-1]), r[-1]) for r in rows]
         if not rows:
             return
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?)", rows)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)", rows
+                    )
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as e:
+                raise CacheError(f"verdict cache {self.path}: write failed: {e}") from None
 
     def __len__(self) -> int:
         with self._lock:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
-from .base import Judge
+from .base import Judge, Judgement
 
 __all__ = ["MajorityJudge", "NoisyJudge"]
 
@@ -66,20 +67,20 @@ class NoisyJudge(Judge):
         self._random = random.Random(seed)
         self.flipped = 0
 
-    def _flip(self, verdicts: list[str | None]) -> list[str | None]:
+    def _flip(self, records: list[Judgement]) -> list[Judgement]:
         out = []
         top = len(self.ladder) - 1
-        for v in verdicts:
-            if v is not None and self._random.random() < self.rate:
-                i = self.ladder.index(v)
+        for r in records:
+            if r.verdict is not None and self._random.random() < self.rate:
+                i = self.ladder.index(r.verdict)
                 step = self._random.choice((-1, 1)) if 0 < i < top else (1 if i == 0 else -1)
-                v = self.ladder.slugs[i + step]
+                r = replace(r, verdict=self.ladder.slugs[i + step])
                 self.flipped += 1
-            out.append(v)
+            out.append(r)
         return out
 
-    def judge(self, pairs):
-        return self._flip(self.inner.judge(pairs))
+    def judge_records(self, pairs):
+        return self._flip(self.inner.judge_records(pairs))
 
-    async def ajudge(self, pairs):
-        return self._flip(await self.inner.ajudge(pairs))
+    async def ajudge_records(self, pairs):
+        return self._flip(await self.inner.ajudge_records(pairs))

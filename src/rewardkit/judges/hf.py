@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 
 from ..ladders import SPECIARL, Ladder
-from ..taxonomy import normalize
 from .base import Judge
-from .prompt import render
+from .prompt import PromptTemplate, get_prompt
 
 __all__ = ["HFJudge"]
 
 
 class HFJudge(Judge):
     """``model``: a causal LM or a path/hub id loaded with ``AutoModelForCausalLM`` (offline
-    use needs a local path); ``tokenizer`` defaults to the model's."""
+    use needs a local path); ``tokenizer`` defaults to the model's. ``prompt`` as for
+    :class:`~rewardkit.judges.llm.LLMJudge`; the prediction reaches the model as written."""
 
     def __init__(
         self,
@@ -34,6 +34,7 @@ class HFJudge(Judge):
         ladder: Ladder = SPECIARL,
         batch_size: int = 32,
         device: str | None = None,
+        prompt: PromptTemplate | str | None = None,
     ) -> None:
         super().__init__()
         import torch
@@ -47,6 +48,8 @@ class HFJudge(Judge):
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device).eval()
         self.tokenizer, self.ladder, self.batch_size = tokenizer, ladder, batch_size
+        self.prompt = get_prompt(prompt)
+        self.uses_question = self.prompt.uses_question
         self.name = f"hf:{getattr(model.config, '_name_or_path', '') or type(model).__name__}"
         self._labels = [
             tokenizer(" " + s, add_special_tokens=False)["input_ids"] for s in ladder.choices
@@ -54,11 +57,12 @@ class HFJudge(Judge):
         if any(not ids for ids in self._labels):
             raise ValueError("a rung label tokenizes to nothing")
 
-    def key(self, ground_truth: str, prediction: str):
-        return (normalize(ground_truth), normalize(prediction))
+    def key(self, ground_truth: str, prediction: str, *question: str):
+        canonical = self.ladder.canonical
+        return (canonical(ground_truth), canonical(prediction), *question)
 
-    def _prompt(self, truth: str, prediction: str) -> list[int]:
-        messages = render(self.ladder, normalize(truth), normalize(prediction))
+    def _prompt(self, *pair: str) -> list[int]:
+        messages = self.prompt.render(self.ladder, *pair)
         if getattr(self.tokenizer, "chat_template", None):
             text = self.tokenizer.apply_chat_template(
                 messages, tokenize=False, add_generation_prompt=True
@@ -67,13 +71,13 @@ class HFJudge(Judge):
             text = "\n".join(m["content"] for m in messages) + "\nVerdict:"
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def log_likelihoods(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+    def log_likelihoods(self, pairs: Sequence[tuple[str, ...]]) -> np.ndarray:
         """(pairs, rungs) summed log-probabilities of each rung label after the prompt."""
         import torch
 
         rows = [
-            (i, j, self._prompt(t, p), label)
-            for i, (t, p) in enumerate(pairs)
+            (i, j, prompt, label)
+            for i, prompt in enumerate(self._prompt(*pair) for pair in pairs)
             for j, label in enumerate(self._labels)
         ]
         out = np.zeros((len(pairs), len(self._labels)))
@@ -97,13 +101,13 @@ class HFJudge(Judge):
                 out[i, j] = float(logp[k, positions, torch.tensor(label)].sum())
         return out
 
-    def probabilities(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+    def probabilities(self, pairs: Sequence[tuple[str, ...]]) -> np.ndarray:
         """(pairs, rungs) probability of each rung, normalised over the ladder's labels."""
         ll = self.log_likelihoods(pairs)
         ll -= ll.max(axis=1, keepdims=True)
         p = np.exp(ll)
         return p / p.sum(axis=1, keepdims=True)
 
-    def judge_unique(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
+    def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str]:
         best = self.log_likelihoods(pairs).argmax(axis=1)
         return [self.ladder.choices[j] for j in best]

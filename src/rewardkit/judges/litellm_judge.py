@@ -53,6 +53,19 @@ class LiteLLMTransport:
         self.mock_response = mock_response
         self.completion_kwargs = completion_kwargs
 
+    def identity(self) -> dict[str, Any]:
+        """Everything about the calls that can change a verdict (not keys or secrets)."""
+        return {
+            "transport": self.name,
+            "endpoint": self.endpoint,
+            "model": self.model,
+            "constraint": self.constraint,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "mock_response": repr(self.mock_response) if self.mock_response is not None else None,
+            "kwargs": {k: v for k, v in sorted(self.completion_kwargs.items()) if not _secret(k)},
+        }
+
     def kwargs(self, messages: list[dict], ladder: Ladder, timeout: float) -> dict:
         kw: dict[str, Any] = dict(
             model=self.model,
@@ -66,7 +79,10 @@ class LiteLLMTransport:
         if self.api_base:
             kw["api_base"] = self.api_base
         if self.constraint == "choice":
-            kw["extra_body"] = {"structured_outputs": {"choice": ladder.choices}}
+            kw["extra_body"] = {
+                **(kw.get("extra_body") or {}),
+                "structured_outputs": {"choice": ladder.choices},
+            }
         elif self.constraint == "json_schema":
             kw["response_format"] = {
                 "type": "json_schema",
@@ -84,6 +100,15 @@ class LiteLLMTransport:
         except litellm.Timeout as e:
             raise TimeoutError(str(e)) from None
         except (
+            litellm.AuthenticationError,
+            litellm.PermissionDeniedError,
+            litellm.NotFoundError,
+        ) as e:
+            status = getattr(e, "status_code", None)
+            raise TransportError(
+                f"{type(e).__name__}: {e}", retryable=False, status=status, fatal=True
+            ) from None
+        except (
             litellm.RateLimitError,
             litellm.APIConnectionError,
             litellm.ServiceUnavailableError,
@@ -97,22 +122,40 @@ class LiteLLMTransport:
             raise TransportError(
                 f"{type(e).__name__}: {e}", retryable=bool(status and status >= 500), status=status
             ) from None
-        text = response.choices[0].message.content or ""
+        try:
+            text = response.choices[0].message.content
+        except (AttributeError, IndexError, TypeError):
+            text = None
+        if not isinstance(text, str):
+            raise TransportError(
+                f"malformed reply: content is {type(text).__name__}, not a string",
+                retryable=False,
+                kind="malformed reply",
+            )
         usage = getattr(response, "usage", None)
         cost = 0.0
         try:
             cost = float(litellm.completion_cost(completion_response=response) or 0.0)
         except Exception:  # unknown model prices: no cost reported
             cost = 0.0
-        return Reply(
-            text,
-            getattr(usage, "prompt_tokens", 0) or 0,
-            getattr(usage, "completion_tokens", 0) or 0,
-            cost,
-        )
+        return Reply(text, _count(usage, "prompt_tokens"), _count(usage, "completion_tokens"), cost)
 
     async def aclose(self) -> None:
         return None
+
+
+def _secret(name: str) -> bool:
+    name = name.lower()
+    return (
+        name.endswith(("key", "secret", "password"))
+        or name.endswith(("_token", "token"))
+        and ("max" not in name)
+    )
+
+
+def _count(usage: Any, name: str) -> int:
+    value = getattr(usage, name, None)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def litellm_judge(
@@ -122,11 +165,21 @@ def litellm_judge(
     ladder: Ladder = SPECIARL,
     constraint: str | None = None,
     mock_response: Any = None,
+    temperature: float = 0.0,
+    max_tokens: int = 16,
+    extra_body: dict[str, Any] | None = None,
     **options: Any,
 ) -> LLMJudge:
-    """An :class:`LLMJudge` over LiteLLM. ``options``: concurrency, timeout, retries, backoff,
-    on_failure, cache (a path), seed."""
+    """An :class:`LLMJudge` over LiteLLM. ``options``: prompt, concurrency, timeout, retries,
+    backoff, on_failure, max_failure_rate, cache (a path), seed."""
+    extra = {"extra_body": extra_body} if extra_body else {}
     transport = LiteLLMTransport(
-        model, api_base=api_base, constraint=constraint, mock_response=mock_response
+        model,
+        api_base=api_base,
+        constraint=constraint,
+        mock_response=mock_response,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        **extra,
     )
     return LLMJudge(transport, ladder=ladder, **options)

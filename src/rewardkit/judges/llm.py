@@ -1,19 +1,32 @@
-"""LLM judges: a transport, the ladder's prompt, and rewardkit's own reliability layer.
+"""LLM judges: a transport, a prompt template, and rewardkit's own reliability layer.
 
-:class:`LLMJudge` sends each distinct (ground truth, prediction) pair - normalised as the
-taxonomy judge normalises, so "Samoyed!" and "samoyed" are one call - to a transport, reads the
-last ladder label in the reply, and caches verdicts. Around every call: one concurrency limit
-per endpoint, a per-call timeout, retries with jittered exponential backoff on timeouts,
-connection errors, 429 and 5xx, and a failure policy after the last retry:
+:class:`LLMJudge` sends each distinct pair to a transport with the prediction **as the policy
+wrote it** (JSON-encoded in the prompt), reads the reply with the ladder's anchored parser, and
+caches verdicts. Two predictions are one judgement only when the ladder's canonicaliser maps
+them to one string (``exact`` unless the ladder says otherwise; the SpeciaRL ladder merges case,
+spacing and a trailing period, never signs, operators or list separators).
 
-- ``on_failure="missing"`` (default): no verdict; the reward rule makes the completion unscored;
-- ``on_failure="raise"``: raise :class:`JudgeError`;
-- ``on_failure=<slug>``: that rung (for example ``"wrong"``), counted as a failure.
+Around every call: one concurrency limit per endpoint, a per-call timeout, retries with
+jittered exponential backoff (at least the server's ``Retry-After``) on timeouts, connection
+errors, 429 and 5xx. What cannot be read is a failure, never a rung:
 
-A reply with no ladder label is a judge failure, never a low rung. ``stats`` counts calls,
-cache hits, retries, failures, off-ladder replies, tokens and cost where the transport reports
-them. Transports: :mod:`rewardkit.judges.openai_compat` (an OpenAI-compatible server such as
-``vllm serve``, over aiohttp) and :mod:`rewardkit.judges.litellm_judge` (any LiteLLM model).
+- a reply that is not a verdict (:meth:`~rewardkit.ladders.Ladder.parse`) is *off ladder*;
+- a malformed reply (no choices, non-string content, over ``max_reply_bytes``) costs its row;
+- configuration errors stop the batch at once with :class:`JudgeConfigError`: 401, 403,
+  404 (no such model or path), an invalid URL, or an endpoint that refuses every try of the
+  first call (until one call succeeds, calls go one at a time, so a dead endpoint costs a few
+  calls, not a batch);
+- more than ``max_failure_rate`` of a batch's calls failing raises
+  :class:`JudgeFailureRateError` with the causes (at least 5 failures, or all of them).
+
+A failed pair follows ``on_failure``: ``"missing"`` (default, the reward rule leaves the
+completion unscored), ``"raise"``, or a rung slug (counted as a failure all the same).
+:meth:`~rewardkit.judges.base.Judge.judge_records` keeps each pair's raw reply, error and
+tokens; failures and retries are logged on the ``rewardkit.judges`` logger.
+
+The cache identity hashes everything that can change a verdict: transport, endpoint, model,
+sampling settings, constraint, extra request fields, the rendered prompt, the ladder's rungs
+and definitions, its canonicaliser and its parser.
 """
 
 from __future__ import annotations
@@ -21,32 +34,67 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import random
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..ladders import SPECIARL, Ladder
-from ..taxonomy import normalize
-from .base import Judge, JudgeStats
+from .base import Judge, Judgement, JudgeStats
 from .cache import VerdictCache
-from .prompt import PROMPT_VERSION, render
+from .prompt import PromptTemplate, get_prompt
 
-__all__ = ["LLMJudge", "LLMStats", "JudgeError", "TransportError", "Reply", "Transport"]
+__all__ = [
+    "LLMJudge",
+    "LLMStats",
+    "JudgeError",
+    "JudgeConfigError",
+    "JudgeFailureRateError",
+    "TransportError",
+    "Reply",
+    "Transport",
+]
+
+log = logging.getLogger("rewardkit.judges")
 
 
 class JudgeError(RuntimeError):
     """A judge call failed after its retries (raised with ``on_failure="raise"``)."""
 
 
-class TransportError(Exception):
-    """A failed call. ``retryable`` for timeouts, connection errors, 429 and 5xx."""
+class JudgeConfigError(JudgeError):
+    """The judge cannot work as configured (bad key, wrong URL or model, endpoint down)."""
 
-    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+
+class JudgeFailureRateError(JudgeError):
+    """Too many calls of one batch failed; ``errors`` has the count per cause."""
+
+    def __init__(self, message: str, errors: dict[str, int]) -> None:
         super().__init__(message)
-        self.retryable = retryable
-        self.status = status
+        self.errors = errors
+
+
+class TransportError(Exception):
+    """A failed call. ``kind`` names the cause for counts ("http 500", "connection", ...);
+    ``retryable`` for timeouts, connection errors, 429 and 5xx; ``fatal`` for errors no other
+    pair can escape (401, 403, 404, an invalid URL); ``retry_after`` from the server."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        kind: str | None = None,
+        fatal: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retryable, self.status, self.fatal = retryable, status, fatal
+        self.kind = kind or (f"http {status}" if status else "connection")
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -61,6 +109,8 @@ class Transport(Protocol):
     name: str
     model: str
     endpoint: str  # the concurrency limit is per endpoint
+
+    def identity(self) -> dict[str, Any]: ...
 
     async def complete(self, messages: list[dict], ladder: Ladder, timeout: float) -> Reply: ...
 
@@ -77,11 +127,16 @@ class LLMStats(JudgeStats):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
-    errors: dict = field(default_factory=dict)  # error kind -> count
+    errors: dict = field(default_factory=dict)  # cause -> count
 
 
 # One semaphore per (event loop, endpoint): every judge in a process shares an endpoint's limit.
 _LIMITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+_FLUSH_EVERY = 256  # verdicts written to the cache while a batch is still running
+_PROBE_FAILURES = 3  # failed first pairs (no call succeeded yet) that stop a batch
+_MIN_RATE_FAILURES = 5  # the failure-rate limit needs this many failures (or all of a batch)
+_MAX_RETRY_AFTER = 120.0
 
 
 def _limit(endpoint: str, concurrency: int) -> asyncio.Semaphore:
@@ -91,22 +146,42 @@ def _limit(endpoint: str, concurrency: int) -> asyncio.Semaphore:
     return per_loop[endpoint]
 
 
+def _short(text: str, n: int = 80) -> str:
+    return repr(text if len(text) <= n else text[:n] + "...")
+
+
+@dataclass
+class _Batch:
+    """State shared by the calls of one batch: the probe lock and what has failed so far."""
+
+    probe: asyncio.Lock
+    probe_failures: dict[str, int] = field(default_factory=dict)
+    stopped: bool = False  # a configuration error ended the batch
+
+
 class LLMJudge(Judge):
-    """A judge that asks an LLM through ``transport``; see the module docstring."""
+    """A judge that asks an LLM through ``transport``; see the module docstring.
+
+    ``prompt``: a :class:`~rewardkit.judges.prompt.PromptTemplate`, a registered prompt name
+    or a prompt file (default: rewardkit's own, rendered from the ladder).
+    """
 
     def __init__(
         self,
         transport: Transport,
         *,
         ladder: Ladder = SPECIARL,
+        prompt: PromptTemplate | str | None = None,
         concurrency: int = 64,
         timeout: float = 60.0,
         retries: int = 3,
         backoff: float = 0.5,
         max_backoff: float = 20.0,
         on_failure: str = "missing",
+        max_failure_rate: float | None = 0.2,
         cache: VerdictCache | str | None = None,
         seed: int | None = None,
+        reply_chars: int = 1000,
     ) -> None:
         super().__init__()
         if concurrency < 1 or retries < 0 or timeout <= 0:
@@ -116,66 +191,179 @@ class LLMJudge(Judge):
                 f"on_failure must be 'missing', 'raise' or a rung of "
                 f"{ladder.name!r}, got {on_failure!r}"
             )
+        if max_failure_rate is not None and not 0.0 <= max_failure_rate <= 1.0:
+            raise ValueError(f"max_failure_rate must be in [0, 1] or None, got {max_failure_rate}")
         self.transport = transport
         self.ladder = ladder
+        self.prompt = get_prompt(prompt)
+        self.uses_question = self.prompt.uses_question
         self.name = transport.name
         self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
         self.backoff, self.max_backoff = backoff, max_backoff
         self.on_failure = on_failure
+        self.max_failure_rate = max_failure_rate
+        self.reply_chars = reply_chars
+        # A cache path is opened (and checked) now, before any call is paid for.
         self.cache = VerdictCache(cache) if isinstance(cache, str) else cache
         self.stats = LLMStats()
         self._random = random.Random(seed)
+        self._healthy = False  # a call has succeeded: no more probing one at a time
+        self.identity = self._identity()
 
-    @property
-    def identity(self) -> str:
-        """What verdicts are cached under: transport, model, prompt version and ladder."""
-        spec = [
-            self.transport.name,
-            self.transport.model,
-            PROMPT_VERSION,
-            self.ladder.name,
-            list(self.ladder.slugs),
-        ]
-        return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:32]
+    def _identity(self) -> str:
+        """What verdicts are cached under: a hash of everything that can change a verdict."""
+        ladder = self.ladder
+        spec = {
+            "transport": self.transport.identity(),
+            "prompt": self.prompt.identity(ladder),
+            "ladder": [ladder.name, list(ladder.slugs), ladder.definitions(), ladder.task],
+            "canonical": ladder.canonical_name,
+            "parser": f"{type(ladder).__module__}.{type(ladder).__qualname__}",
+        }
+        text = json.dumps(spec, sort_keys=True, ensure_ascii=False, default=repr)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
 
-    def key(self, ground_truth: str, prediction: str):
-        return (normalize(ground_truth), normalize(prediction))
+    def key(self, ground_truth: str, prediction: str, *question: str):
+        canonical = self.ladder.canonical
+        return (canonical(ground_truth), canonical(prediction), *question)
 
-    def judge_unique(self, pairs: Sequence[tuple[str, str]]) -> list[str | None]:
+    # -- sync entry points ---------------------------------------------------------------------
+
+    def judge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.ajudge_unique(pairs))
+            return asyncio.run(self.ajudge_unique_records(pairs))
         # Called from inside an event loop (a notebook, an async trainer): use a thread.
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, self.ajudge_unique(pairs)).result()
+            return pool.submit(asyncio.run, self.ajudge_unique_records(pairs)).result()
 
-    async def ajudge_unique(self, pairs: Sequence[tuple[str, str]]) -> list[str | None]:
-        keys = [self.key(t, p) for t, p in pairs]
-        cached = self.cache.get(self.identity, keys) if self.cache is not None else {}
+    def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
+        return [r.verdict for r in self.judge_unique_records(pairs)]
+
+    async def ajudge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
+        return [r.verdict for r in await self.ajudge_unique_records(pairs)]
+
+    # -- the batch -----------------------------------------------------------------------------
+
+    async def ajudge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
+        keys = [self.key(*p) for p in pairs]
+        cached: dict = {}
+        if self.cache is not None:  # sqlite off the event loop
+            cached = await asyncio.to_thread(self.cache.get, self.identity, keys)
         self.stats.cache_hits += len(cached)
-        todo = [k for k in keys if k not in cached]
+        out: list[Judgement | None] = [
+            Judgement(cached[k], cached=True) if k in cached else None for k in keys
+        ]
+        todo = [i for i, k in enumerate(keys) if k not in cached]
+        if not todo:
+            return out  # type: ignore[return-value]
+        batch = _Batch(asyncio.Lock())
+        unwritten: list[tuple] = []
+        errors: dict[str, int] = {}
+        tasks = [asyncio.create_task(self._judge_one(i, pairs[i], batch)) for i in todo]
         try:
-            results = await asyncio.gather(*(self._judge_one(t, p) for t, p in todo))
+            for next_done in asyncio.as_completed(tasks):
+                i, record, cause = await next_done
+                out[i] = record
+                if cause is None:
+                    unwritten.append((*keys[i], record.verdict))
+                else:
+                    errors[cause] = errors.get(cause, 0) + 1
+                if len(unwritten) >= _FLUSH_EVERY:
+                    await self._flush(unwritten)
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self.transport.aclose()
-        fresh = dict(zip(todo, results))
-        if self.cache is not None:
-            self.cache.put(self.identity, [(t, p, v) for (t, p), (v, ok) in fresh.items() if ok])
-        return [cached[k] if k in cached else fresh[k][0] for k in keys]
+            await self._flush(unwritten)  # what was paid for is kept, whatever happened
+        self._check_failure_rate(len(todo), errors)
+        return out  # type: ignore[return-value]
 
-    async def _judge_one(self, truth: str, prediction: str) -> tuple[str | None, bool]:
-        """(verdict, whether it came from the judge and may be cached)."""
-        messages = render(self.ladder, truth, prediction)
+    async def _flush(self, rows: list[tuple]) -> None:
+        if self.cache is not None and rows:
+            batch = rows[:]
+            rows.clear()
+            await asyncio.to_thread(self.cache.put, self.identity, batch)
+
+    def _check_failure_rate(self, judged: int, errors: dict[str, int]) -> None:
+        failed = sum(errors.values())
+        limit = self.max_failure_rate
+        if limit is None or not failed or failed <= limit * judged:
+            return
+        if failed < min(judged, _MIN_RATE_FAILURES):
+            return
+        causes = ", ".join(
+            f"{n} {cause}" for cause, n in sorted(errors.items(), key=lambda x: -x[1])
+        )
+        raise JudgeFailureRateError(
+            f"{self.name} judge at {self.transport.endpoint}: {failed} of {judged} calls failed "
+            f"({causes}), over max_failure_rate={limit:g}",
+            errors,
+        )
+
+    # -- one pair ------------------------------------------------------------------------------
+
+    async def _judge_one(
+        self, i: int, pair: tuple[str, ...], batch: _Batch
+    ) -> tuple[int, Judgement, str | None]:
+        """(index, record, failure cause or None)."""
+        try:
+            if not self._healthy:
+                async with batch.probe:  # until a call succeeds, one pair at a time
+                    if batch.stopped:
+                        return i, Judgement(None, error="stopped"), "stopped"
+                    if not self._healthy:
+                        record, cause, connected = await self._attempts(pair)
+                        if cause is not None and not self._healthy:
+                            self._probe_failed(cause, connected, batch)
+                        return i, record, cause
+            record, cause, _ = await self._attempts(pair)
+            return i, record, cause
+        except JudgeError:
+            batch.stopped = True
+            raise
+
+    def _probe_failed(self, cause: str, connected: bool, batch: _Batch) -> None:
+        endpoint = self.transport.endpoint
+        if not connected:
+            raise JudgeConfigError(
+                f"{self.name} judge: cannot reach {endpoint} ({cause} on every try of the "
+                f"first call); is the server running?"
+            )
+        batch.probe_failures[cause] = batch.probe_failures.get(cause, 0) + 1
+        if sum(batch.probe_failures.values()) >= _PROBE_FAILURES:
+            causes = ", ".join(f"{n} {c}" for c, n in batch.probe_failures.items())
+            raise JudgeConfigError(
+                f"{self.name} judge at {endpoint}: the first {_PROBE_FAILURES} pairs all failed "
+                f"({causes}); is it serving model {self.transport.model!r}?"
+            )
+
+    async def _attempts(self, pair: tuple[str, ...]) -> tuple[Judgement, str | None, bool]:
+        """Call with retries: (record, failure cause or None, whether any try reached the
+        server)."""
+        truth, prediction = pair[0], pair[1]
+        messages = self.prompt.render(self.ladder, *pair)
         limit = _limit(self.transport.endpoint, self.concurrency)
-        error = "unknown"
+        cause, detail, reply_text = "unknown", "", None
+        connected = False
+        retry_after: float | None = None
+        prompt_tokens = completion_tokens = 0
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats.retries += 1
                 delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
-                await asyncio.sleep(delay * (0.5 + self._random.random()))  # jitter
+                delay *= 0.5 + self._random.random()  # jitter
+                if retry_after is not None:
+                    delay = max(delay, min(retry_after, _MAX_RETRY_AFTER))
+                log.info(
+                    "retry %d of %s after %s (%.2fs)", attempt, _short(prediction), cause, delay
+                )
+                await asyncio.sleep(delay)
+            retry_after = None
             try:
                 async with limit:
                     self.stats.calls += 1
@@ -184,24 +372,44 @@ class LLMJudge(Judge):
                         self.timeout,
                     )
             except (asyncio.TimeoutError, TimeoutError):
-                error = "timeout"
+                cause, detail, connected = "timeout", f"no reply in {self.timeout:g}s", True
                 continue
             except TransportError as e:
-                error = f"http {e.status}" if e.status else "connection"
+                if e.fatal:
+                    raise JudgeConfigError(
+                        f"{self.name} judge at {self.transport.endpoint} "
+                        f"(model {self.transport.model!r}): {e}"
+                    ) from None
+                cause, detail, retry_after = e.kind, str(e), e.retry_after
+                connected = connected or e.kind != "connection"
                 if e.retryable:
                     continue
                 break
+            connected = True
+            self._healthy = True
             self.stats.prompt_tokens += reply.prompt_tokens
             self.stats.completion_tokens += reply.completion_tokens
             self.stats.cost += reply.cost
+            prompt_tokens += reply.prompt_tokens
+            completion_tokens += reply.completion_tokens
+            reply_text = reply.text[: self.reply_chars]
             verdict = self.ladder.parse(reply.text)
             if verdict is not None:
-                return verdict, True
+                return (
+                    Judgement(verdict, reply_text, None, prompt_tokens, completion_tokens),
+                    None,
+                    True,
+                )
             self.stats.off_ladder += 1
-            error = "no ladder label in reply"
+            cause, detail = "off ladder", f"off ladder: {_short(reply.text)}"
             break  # the same prompt at temperature 0 would answer the same
         self.stats.failures += 1
-        self.stats.errors[error] = self.stats.errors.get(error, 0) + 1
+        self.stats.errors[cause] = self.stats.errors.get(cause, 0) + 1
+        log.warning(
+            "%s judge failed on %s vs %s: %s", self.name, _short(prediction), _short(truth), detail
+        )
         if self.on_failure == "raise":
-            raise JudgeError(f"{self.name} judge failed on {prediction!r} vs {truth!r}: {error}")
-        return (None if self.on_failure == "missing" else self.on_failure), False
+            raise JudgeError(f"{self.name} judge failed on {prediction!r} vs {truth!r}: {detail}")
+        verdict = None if self.on_failure == "missing" else self.on_failure
+        record = Judgement(verdict, reply_text, detail, prompt_tokens, completion_tokens)
+        return record, cause, connected

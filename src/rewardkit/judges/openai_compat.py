@@ -22,14 +22,21 @@ environment variable ``api_key_env`` when the call is made; it is never logged o
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import os
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..ladders import SPECIARL, Ladder
 from .llm import LLMJudge, Reply, TransportError
 
-__all__ = ["OpenAITransport", "openai_judge"]
+__all__ = ["OpenAITransport", "openai_judge", "read_reply"]
+
+#: Replies larger than this are a failed call (a judge verdict is a few bytes).
+MAX_REPLY_BYTES = 1 << 20
+_FATAL = {401: "unauthorized", 403: "forbidden", 404: "not found (model or path)"}
 
 
 class OpenAITransport:
@@ -45,16 +52,38 @@ class OpenAITransport:
         temperature: float = 0.0,
         max_tokens: int = 16,
         extra_body: dict[str, Any] | None = None,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
     ) -> None:
         if constraint not in ("choice", "json_schema", "none"):
             raise ValueError(f"constraint must be choice, json_schema or none, got {constraint!r}")
+        parts = urlsplit(api_base) if isinstance(api_base, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"invalid api_base {api_base!r}: expected http(s)://HOST[:PORT]/PATH, "
+                "e.g. http://127.0.0.1:8000/v1"
+            )
+        if extra_body is not None and not isinstance(extra_body, dict):
+            raise TypeError(f"extra_body must be a JSON object, got {extra_body!r}")
         self.model = model
         self.endpoint = api_base.rstrip("/")
         self.constraint = constraint
         self.api_key_env = api_key_env
         self.temperature, self.max_tokens = temperature, max_tokens
         self.extra_body = dict(extra_body or {})
+        self.max_reply_bytes = max_reply_bytes
         self._client = None
+
+    def identity(self) -> dict[str, Any]:
+        """Everything about the calls that can change a verdict (not the API key)."""
+        return {
+            "transport": self.name,
+            "endpoint": self.endpoint,
+            "model": self.model,
+            "constraint": self.constraint,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "extra_body": self.extra_body,
+        }
 
     def body(self, messages: list[dict], ladder: Ladder) -> dict:
         body: dict[str, Any] = {
@@ -85,34 +114,98 @@ class OpenAITransport:
                 connector=aiohttp.TCPConnector(limit=0),
                 timeout=aiohttp.ClientTimeout(total=timeout),
             )
+        url = f"{self.endpoint}/chat/completions"
         try:
-            async with self._client.post(
-                f"{self.endpoint}/chat/completions", json=self.body(messages, ladder)
-            ) as response:
+            async with self._client.post(url, json=self.body(messages, ladder)) as response:
                 status = response.status
-                raw = await response.read()
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+                raw = await _read_capped(response, self.max_reply_bytes)
         except asyncio.TimeoutError as e:
             raise TimeoutError(str(e)) from None
+        except aiohttp.InvalidURL as e:
+            raise TransportError(
+                f"invalid URL {url!r}: {e}", retryable=False, kind="invalid url", fatal=True
+            ) from None
         except aiohttp.ClientError as e:  # connection refused, reset, dropped
             raise TransportError(f"{type(e).__name__}: {e}", retryable=True) from None
         if status != 200:
+            snippet = raw[:200].decode("utf-8", "replace") if raw else ""
             raise TransportError(
-                f"HTTP {status}: {raw[:200]!r}",
+                f"HTTP {status} {_FATAL.get(status, '')} from {url}: {snippet}".replace("  ", " "),
                 retryable=status == 429 or status >= 500,
                 status=status,
+                fatal=status in _FATAL,
+                retry_after=retry_after,
             )
-        try:
-            data = json.loads(raw)
-            text = data["choices"][0]["message"]["content"] or ""
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise TransportError("malformed reply", retryable=True, status=status) from None
-        usage = data.get("usage") or {}
-        return Reply(text, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
+        return read_reply(raw)
 
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+async def _read_capped(response: Any, cap: int) -> bytes:
+    length = response.content_length
+    if length is not None and length > cap:
+        raise TransportError(
+            f"reply of {length} bytes is over the {cap}-byte limit",
+            retryable=False,
+            kind="reply too large",
+        )
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > cap:
+            raise TransportError(
+                f"reply is over the {cap}-byte limit", retryable=False, kind="reply too large"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (a number or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _malformed(why: str) -> TransportError:
+    return TransportError(f"malformed reply: {why}", retryable=False, kind="malformed reply")
+
+
+def _tokens(usage: Any, name: str) -> int:
+    value = usage.get(name) if isinstance(usage, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def read_reply(raw: bytes) -> Reply:
+    """An OpenAI chat-completions body to a :class:`Reply`; anything unexpected is a
+    ``malformed reply`` failure of this call only (usage fields may be missing or null)."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise _malformed("not JSON") from None
+    if not isinstance(data, dict):
+        raise _malformed("not a JSON object")
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise _malformed("no choices")
+    message = choices[0].get("message") if isinstance(choices[0], dict) else None
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, str):
+        raise _malformed(f"content is {type(content).__name__}, not a string")
+    usage = data.get("usage")
+    return Reply(content, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"))
 
 
 def openai_judge(
@@ -122,9 +215,21 @@ def openai_judge(
     ladder: Ladder = SPECIARL,
     constraint: str = "choice",
     api_key_env: str | None = "OPENAI_API_KEY",
+    temperature: float = 0.0,
+    max_tokens: int = 16,
+    extra_body: dict[str, Any] | None = None,
     **options: Any,
 ) -> LLMJudge:
-    """An :class:`LLMJudge` over an OpenAI-compatible server. ``options``: concurrency,
-    timeout, retries, backoff, on_failure, cache (a path), seed."""
-    transport = OpenAITransport(model, api_base, constraint=constraint, api_key_env=api_key_env)
+    """An :class:`LLMJudge` over an OpenAI-compatible server. ``options``: prompt,
+    concurrency, timeout, retries, backoff, on_failure, max_failure_rate, cache (a path),
+    seed."""
+    transport = OpenAITransport(
+        model,
+        api_base,
+        constraint=constraint,
+        api_key_env=api_key_env,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        extra_body=extra_body,
+    )
     return LLMJudge(transport, ladder=ladder, **options)

@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..ladders import SPECIARL, Ladder
-from ..taxonomy import normalize
-from .base import Judge
-from .prompt import render
+from .base import Judge, Judgement
+from .prompt import PromptTemplate, get_prompt
 
 __all__ = ["VLLMJudge", "sampling_params"]
 
@@ -46,11 +45,20 @@ def sampling_params(ladder: Ladder, max_tokens: int = 16) -> Any:
 
 
 class VLLMJudge(Judge):
-    """``llm`` is a ``vllm.LLM`` (or a model name to build one with ``llm_options``). A reply
-    that is not a ladder label is a missing verdict, counted in ``off_ladder``."""
+    """``llm`` is a ``vllm.LLM`` (or a model name to build one with ``llm_options``). The
+    prediction reaches the model as written (``prompt`` as for
+    :class:`~rewardkit.judges.llm.LLMJudge`); a reply the ladder cannot read is a missing
+    verdict, counted in ``off_ladder``."""
 
     def __init__(
-        self, llm: Any, *, ladder: Ladder = SPECIARL, params: Any = None, **llm_options: Any
+        self,
+        llm: Any,
+        *,
+        ladder: Ladder = SPECIARL,
+        params: Any = None,
+        prompt: PromptTemplate | str | None = None,
+        reply_chars: int = 1000,
+        **llm_options: Any,
     ) -> None:
         super().__init__()
         if isinstance(llm, str):
@@ -59,15 +67,27 @@ class VLLMJudge(Judge):
             llm = LLM(model=llm, **llm_options)
         self.llm, self.ladder = llm, ladder
         self.params = params if params is not None else sampling_params(ladder)
+        self.prompt = get_prompt(prompt)
+        self.uses_question = self.prompt.uses_question
         self.name = "vllm"
         self.off_ladder = 0
+        self.reply_chars = reply_chars
 
-    def key(self, ground_truth: str, prediction: str):
-        return (normalize(ground_truth), normalize(prediction))
+    def key(self, ground_truth: str, prediction: str, *question: str):
+        canonical = self.ladder.canonical
+        return (canonical(ground_truth), canonical(prediction), *question)
 
-    def judge_unique(self, pairs: Sequence[tuple[str, str]]) -> list[str | None]:
-        conversations = [render(self.ladder, *self.key(t, p)) for t, p in pairs]
+    def judge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
+        conversations = [self.prompt.render(self.ladder, *pair) for pair in pairs]
         outputs = self.llm.chat(conversations, self.params, use_tqdm=False)
-        verdicts = [self.ladder.parse(out.outputs[0].text) for out in outputs]
-        self.off_ladder += sum(v is None for v in verdicts)
-        return verdicts
+        records = []
+        for out in outputs:
+            text = out.outputs[0].text
+            verdict = self.ladder.parse(text)
+            error = None if verdict is not None else f"off ladder: {text[:80]!r}"
+            records.append(Judgement(verdict, text[: self.reply_chars], error))
+        self.off_ladder += sum(r.verdict is None for r in records)
+        return records
+
+    def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
+        return [r.verdict for r in self.judge_unique_records(pairs)]
