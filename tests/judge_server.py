@@ -12,17 +12,27 @@ with no verdict), "drop" (closes the connection), "retry-after" (429 with ``Retr
 from __future__ import annotations
 
 import json
+import re
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from rewardkit import TaxonomyJudge
 
+_CUSTOM = re.compile(r'A: ("(?:[^"\\]|\\.)*")\nTruth: (.*)\n')
+
 
 def pair_of(messages: list[dict]) -> tuple[str, str]:
-    """(ground truth, prediction) decoded from the default prompt's JSON input."""
-    data = json.loads(messages[-1]["content"])
-    return data["ground_truth"], data["prediction"]
+    """(ground truth, prediction) decoded from the prompt's JSON input (``{{input}}``, last in
+    the message), or from the test prompt's ``A: {{prediction}}\nTruth: {{ground_truth}}``."""
+    content = messages[-1]["content"]
+    start = content.rfind('{"ground_truth"')
+    if start >= 0:
+        data, _ = json.JSONDecoder().raw_decode(content[start:])
+        return data["ground_truth"], data["prediction"]
+    prediction, truth = _CUSTOM.search(content).groups()
+    return truth, json.loads(prediction)
 
 
 class JudgeServer(ThreadingHTTPServer):
@@ -61,6 +71,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):  # quiet
         pass
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in two writes: without this, Nagle's algorithm and delayed
+        # ACKs hold every reply for about 40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_POST(self):
         server: JudgeServer = self.server  # type: ignore[assignment]

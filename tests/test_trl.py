@@ -130,6 +130,7 @@ def test_metrics_and_verdicts_are_logged(reward):
     )
     assert out == [0.0, 1.0, -1.0]
     assert extra["verdict"] == ["generic", "less_specific", "no_answer"]
+    assert extra["judge_error"] == ["", "", "no answer"]
     assert metrics["speciarl_taxonomy/no_answer"] == 1.0
     assert metrics["speciarl_taxonomy/correctness"] == 1.0
     assert metrics["speciarl_taxonomy/rung/generic"] == 0.5

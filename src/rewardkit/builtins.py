@@ -37,12 +37,19 @@ def _hf_judge(*, model, **options):
     return HFJudge(model, **options)
 
 
+def _vllm_judge(*, model, **options):
+    from .judges.vllm_judge import VLLMJudge
+
+    return VLLMJudge(model, **options)
+
+
 @hookimpl
 def register_judges(register):
     register("taxonomy", _taxonomy_judge)
     register("openai", _openai_judge)
     register("litellm", _litellm_judge)
     register("hf", _hf_judge)
+    register("vllm", _vllm_judge)
 
 
 @hookimpl

@@ -1,6 +1,7 @@
 """The ``rewardkit`` command line: JSON Lines in and out (stdin/stdout by default).
 
     rewardkit judge --taxonomy tax.json < rows.jsonl        # adds "verdict"
+    rewardkit judge --judge openai --model M --api-base URL --explain < rows.jsonl
     rewardkit reward --rule speciarl --group-size 10 < judged.jsonl   # adds "reward"
     rewardkit score < judged.jsonl                          # one JSON object of metrics
     rewardkit plugins                                       # the loaded plugins
@@ -86,49 +87,106 @@ def dump(obj: Any) -> str:
 # -- commands ------------------------------------------------------------------------------------
 
 
-def cmd_judge(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str) -> Iterator[str]:
-    from .plugins import get_judge
-    from .taxonomy import TaxonomyError, UnknownLabelError
+_LLM_JUDGES = ("openai", "litellm")
 
-    pairs = []
-    for row in rows:
-        label = field(row, "label", name, (str,), "a string")
-        prediction = field(row, "prediction", name, (str, type(None)), "a string or null")
-        pairs.append((label, prediction))
+
+def _option_value(text: str) -> Any:
+    """A ``--judge-option`` value: JSON where it parses (numbers, true, objects), else text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def judge_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Options for ``get_judge`` from the command line (plugin judges get --judge-option)."""
     options: dict[str, Any] = {}
     if args.taxonomy:
         options["taxonomy"] = args.taxonomy
-    if args.judge in ("openai", "litellm", "hf"):
+    if args.ladder:
+        options["ladder"] = args.ladder
+    if args.prompt:
+        options["prompt"] = args.prompt
+    if args.judge in (*_LLM_JUDGES, "hf", "vllm"):
         if not args.model:
             raise CLIError(f"--judge {args.judge} needs --model")
         options["model"] = args.model
-    if args.judge in ("openai", "litellm"):
+    if args.judge in _LLM_JUDGES:
         if args.judge == "openai" and not args.api_base:
             raise CLIError("--judge openai needs --api-base (e.g. http://127.0.0.1:8000/v1)")
         if args.api_base:
             options["api_base"] = args.api_base
         options.update(
             concurrency=args.concurrency,
-            timeout=args.timeout,
+            timeout=args.call_timeout,
             retries=args.retries,
             cache=args.cache,
+            max_failure_rate=args.max_failure_rate,
         )
+        if args.constraint:
+            options["constraint"] = args.constraint
+    for item in args.judge_option or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise CLIError(f"--judge-option expects KEY=VALUE, got {item!r}")
+        options[key] = _option_value(value)
+    return options
+
+
+def cmd_judge(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str) -> Iterator[str]:
+    from .answers import extract_answer
+    from .judges.cache import CacheError
+    from .judges.llm import JudgeError
+    from .plugins import get_judge
+    from .taxonomy import TaxonomyError, UnknownLabelError
+
     try:
-        judge = get_judge(args.judge, **options)
+        judge = get_judge(args.judge, **judge_options(args))
+    except CacheError as e:
+        raise CLIError(str(e)) from None
+    except TypeError as e:  # an option the judge does not take
+        raise CLIError(f"judge {args.judge!r}: {e}") from None
+    pairs: list[tuple] = []
+    predictions: list[str | None] = []
+    for row in rows:
+        label = field(row, "label", name, (str,), "a string")
+        if args.completion_field:
+            completion = field(row, args.completion_field, name, (str, list), "a completion")
+            try:
+                answer = extract_answer(completion, tag=args.tag or None)
+            except TypeError as e:
+                raise CLIError(f"{name}, line {row[0]}: {e}") from None
+            prediction = answer.text if answer.found and answer.text else None
+        else:
+            prediction = field(row, "prediction", name, (str, type(None)), "a string or null")
+        predictions.append(prediction)
+        if judge.uses_question:
+            question = field(row, "question", name, (str,), "a string (the prompt uses it)")
+            pairs.append((label, prediction, question))
+        else:
+            pairs.append((label, prediction))
+    try:
         if hasattr(judge, "check_labels"):
-            for row, (label, _) in zip(rows, pairs):
+            for row, pair in zip(rows, pairs):
                 try:
-                    judge.check_labels([label])
+                    judge.check_labels([pair[0]])
                 except UnknownLabelError as e:
                     raise CLIError(f"{name}, line {row[0]}: {e}") from None
-        verdicts = _judge_with_progress(judge, pairs)
-    except (TaxonomyError, TypeError) as e:
+        records = _judge_with_progress(judge, pairs)
+    except (TaxonomyError, TypeError, JudgeError, CacheError) as e:
+        _summary(judge, len(pairs))
         raise CLIError(str(e)) from None
     _summary(judge, len(pairs))
-    for (_, obj), (_, prediction), verdict in zip(rows, pairs, verdicts):
-        out = dict(obj, verdict=verdict)
-        if prediction is None:
+    for (_, obj), prediction, record in zip(rows, predictions, records):
+        out = dict(obj, verdict=record.verdict)
+        if args.completion_field:
+            out["prediction"] = prediction
+            out["answer_found"] = prediction is not None
+        elif prediction is None:
             out.setdefault("answer_found", False)
+        if args.explain:
+            out["judge_reply"] = record.reply
+            out["judge_error"] = record.error
         yield dump(out)
 
 
@@ -136,27 +194,31 @@ def _judge_with_progress(judge, pairs: list) -> list:
     """Judge in chunks with a progress bar when stderr is a terminal and the input is long."""
     chunk = 512
     if len(pairs) <= chunk or not sys.stderr.isatty():
-        return judge.judge(pairs)
+        return judge.judge_records(pairs)
     try:
         from tqdm import tqdm
     except ImportError:
-        return judge.judge(pairs)
+        return judge.judge_records(pairs)
     out: list = []
     with tqdm(total=len(pairs), desc="judging", unit="pair", file=sys.stderr) as bar:
         for start in range(0, len(pairs), chunk):
-            out += judge.judge(pairs[start : start + chunk])
+            out += judge.judge_records(pairs[start : start + chunk])
             bar.update(min(chunk, len(pairs) - start))
     return out
 
 
 def _summary(judge, n: int) -> None:
-    """Calls, cache hits, retries and failures, to stderr (never to the JSONL output)."""
+    """Calls, cache hits, retries and failures by cause, to stderr (never to the output)."""
     s = judge.stats
     parts = [f"{n} rows", f"{s.unique} judged"]
-    for key in ("calls", "cache_hits", "retries", "failures", "off_ladder"):
+    for key in ("calls", "cache_hits", "retries", "prompt_tokens", "completion_tokens"):
         if hasattr(s, key):
             parts.append(f"{getattr(s, key)} {key.replace('_', ' ')}")
     parts.append(f"{s.missing} without verdict")
+    errors = getattr(s, "errors", None)
+    if errors is not None:
+        causes = ", ".join(f"{k} {v}" for k, v in sorted(errors.items(), key=lambda x: -x[1]))
+        parts.append(f"{getattr(s, 'failures', 0)} failures" + (f" ({causes})" if causes else ""))
     print(f"rewardkit judge: {', '.join(parts)}", file=sys.stderr)
 
 
@@ -220,17 +282,20 @@ def cmd_score(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str)
 
 def cmd_openrlhf(args: argparse.Namespace) -> Iterator[str]:
     from .adapters.openrlhf import write_reward_file
+    from .judges.cache import CacheError
 
-    options = {"taxonomy": args.taxonomy} if args.taxonomy else {}
-    path = write_reward_file(
-        args.output,
-        group_size=args.group_size,
-        judge=args.judge,
-        rule=args.rule,
-        judge_options=options,
-        timeout=args.timeout,
-        unscored=args.unscored,
-    )
+    try:
+        path = write_reward_file(
+            args.output,
+            group_size=args.group_size,
+            judge=args.judge,
+            rule=args.rule,
+            judge_options=judge_options(args),
+            timeout=args.timeout,
+            unscored=args.unscored,
+        )
+    except (CacheError, TypeError) as e:
+        raise CLIError(str(e)) from None
     yield f"wrote {path}: pass --reward.remote_url {path.resolve()} to OpenRLHF"
 
 
@@ -273,6 +338,68 @@ def positive_int(text: str) -> int:
     return value
 
 
+def failure_rate(text: str) -> float | None:
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number in [0, 1] or none, got {text!r}"
+        ) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1] or none, got {value}")
+    return value
+
+
+def judge_arguments(p: argparse.ArgumentParser, call_timeout: str = "--timeout") -> None:
+    """The options that pick and configure a judge (``judge`` and ``openrlhf-reward``)."""
+    p.add_argument(
+        "--judge",
+        default="taxonomy",
+        help="taxonomy (default), openai, litellm, hf, or a plugin's judge",
+    )
+    p.add_argument("--taxonomy", help="taxonomy file (.json, .yaml) for the taxonomy judge")
+    p.add_argument("--model", help="judge model (openai, litellm, hf, vllm judges)")
+    p.add_argument("--api-base", help="server URL, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--ladder", help="ladder of the model judges (default speciarl)")
+    p.add_argument(
+        "--prompt", help="judge prompt: a prompt file (.json, .yaml, or text) or a prompt name"
+    )
+    p.add_argument(
+        "--constraint",
+        choices=("choice", "json_schema", "none"),
+        help="how the reply is held to the labels (default: choice for vLLM servers)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=64,
+        help="calls in flight per endpoint (default 64)",
+    )
+    p.add_argument("--cache", help="sqlite verdict cache file (off when not given)")
+    p.add_argument(
+        call_timeout,
+        dest="call_timeout",
+        type=float,
+        default=60.0,
+        help="seconds per call (default 60)",
+    )
+    p.add_argument("--retries", type=int, default=3, help="retries per call (default 3)")
+    p.add_argument(
+        "--max-failure-rate",
+        type=failure_rate,
+        default=0.2,
+        help="share of failed calls that stops the run with an error (default 0.2; 'none')",
+    )
+    p.add_argument(
+        "--judge-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an option for the judge (any registered judge); VALUE is JSON or text; repeatable",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -287,23 +414,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--output", "-o", help="output file (default: stdout)")
 
     p = sub.add_parser("judge", help="add a 'verdict' to rows with 'label' and 'prediction'")
+    judge_arguments(p)
     p.add_argument(
-        "--judge",
-        default="taxonomy",
-        help="taxonomy (default), openai, litellm, hf, or a plugin's judge",
+        "--completion-field",
+        help="judge raw completions in this field (the answer is extracted) instead of "
+        "'prediction'",
     )
-    p.add_argument("--taxonomy", help="taxonomy file (.json, .yaml) for the taxonomy judge")
-    p.add_argument("--model", help="judge model (openai, litellm, hf judges)")
-    p.add_argument("--api-base", help="server URL, e.g. http://127.0.0.1:8000/v1")
     p.add_argument(
-        "--concurrency",
-        type=positive_int,
-        default=64,
-        help="calls in flight per endpoint (default 64)",
+        "--tag",
+        default="answer",
+        help="answer tag with --completion-field (default answer; '' none)",
     )
-    p.add_argument("--cache", help="sqlite verdict cache file (off when not given)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per call (default 60)")
-    p.add_argument("--retries", type=int, default=3, help="retries per call (default 3)")
+    p.add_argument(
+        "--explain", action="store_true", help="add judge_reply and judge_error to each row"
+    )
     io(p)
     p.set_defaults(run=cmd_judge)
 
@@ -347,14 +471,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="OpenRLHF's --rollout.n_samples_per_prompt",
     )
     p.add_argument("--rule", default="speciarl", help="registered reward rule")
-    p.add_argument("--judge", default="taxonomy", help="registered judge name")
-    p.add_argument("--taxonomy", help="taxonomy file for the taxonomy judge")
     p.add_argument(
         "--timeout",
         type=float,
         default=120.0,
         help="seconds a sample waits for its group's siblings (default 120)",
     )
+    judge_arguments(p, call_timeout="--call-timeout")
     p.add_argument(
         "--unscored",
         type=float,

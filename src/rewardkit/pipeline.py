@@ -14,13 +14,13 @@ processes between them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .answers import extract_answers
-from .judges.base import Judge
+from .judges.base import Judge, Judgement
 from .ladders import MISSING, Ladder
 from .metrics import Scores, score
 from .rules import Batch, RewardRule, to_list
@@ -31,12 +31,14 @@ __all__ = ["Judged", "LadderReward"]
 @dataclass(frozen=True)
 class Judged:
     """Answers and verdicts of a batch: ``codes`` are rung codes (``MISSING`` where there
-    is no verdict), ``found`` flags completions whose answer could be extracted."""
+    is no verdict), ``found`` flags completions whose answer could be extracted, ``records``
+    the judge's :class:`~rewardkit.judges.base.Judgement` per completion (reply, error)."""
 
     ladder: Ladder
     answers: list[str | None]
     found: np.ndarray
     codes: np.ndarray
+    records: list[Judgement] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def verdicts(self) -> list[str | None]:
@@ -49,6 +51,13 @@ class Judged:
             "no_answer" if not f else "unscored" if v is None else v
             for v, f in zip(self.verdicts, self.found.tolist())
         ]
+
+    @property
+    def errors(self) -> list[str | None]:
+        """Per completion: why it has no verdict (``"no answer"``, a judge failure), or None."""
+        if not self.records:
+            return [None if c != MISSING else "no verdict" for c in self.codes.tolist()]
+        return [r.error for r in self.records]
 
     @property
     def correct(self) -> np.ndarray:
@@ -109,28 +118,48 @@ class LadderReward:
 
     # -- step 1: answers and verdicts ---------------------------------------------------------
 
-    def _prepare(self, completions: Sequence, labels: Sequence[str]) -> tuple[list, list, list]:
+    def _prepare(
+        self, completions: Sequence, labels: Sequence[str], questions: Sequence[str] | None
+    ) -> tuple[list, list, list]:
         if len(completions) != len(labels):
             raise ValueError(f"{len(completions)} completions but {len(labels)} labels")
         answers, found = extract_answers(
             completions, tag=self.tag, empty_is_missing=self.empty_is_missing
         )
-        return answers, found, list(zip(labels, answers))
+        if questions is None:
+            if self.judge.uses_question:
+                raise ValueError(
+                    f"judge {self.judge.name!r} reads each row's question: pass questions="
+                )
+            return answers, found, list(zip(labels, answers))
+        if len(questions) != len(labels):
+            raise ValueError(f"{len(questions)} questions but {len(labels)} labels")
+        return answers, found, list(zip(labels, answers, questions))
 
-    def _judged(self, answers: list, found: list, verdicts: list) -> Judged:
-        return Judged(
-            self.ladder, answers, np.asarray(found, dtype=bool), self.ladder.encode(verdicts)
-        )
+    def _judged(self, answers: list, found: list, records: list[Judgement]) -> Judged:
+        codes = self.ladder.encode([r.verdict for r in records])
+        return Judged(self.ladder, answers, np.asarray(found, dtype=bool), codes, records)
 
-    def judge_completions(self, completions: Sequence, labels: Sequence[str]) -> Judged:
-        """Extract each answer and judge the batch (identical pairs once)."""
-        answers, found, pairs = self._prepare(completions, labels)
-        return self._judged(answers, found, self.judge.judge(pairs))
+    def judge_completions(
+        self,
+        completions: Sequence,
+        labels: Sequence[str],
+        questions: Sequence[str] | None = None,
+    ) -> Judged:
+        """Extract each answer and judge the batch (identical pairs once). ``questions``
+        (the prompts, as text) reach judges whose prompt shows the question."""
+        answers, found, pairs = self._prepare(completions, labels, questions)
+        return self._judged(answers, found, self.judge.judge_records(pairs))
 
-    async def ajudge_completions(self, completions: Sequence, labels: Sequence[str]) -> Judged:
+    async def ajudge_completions(
+        self,
+        completions: Sequence,
+        labels: Sequence[str],
+        questions: Sequence[str] | None = None,
+    ) -> Judged:
         """Async :meth:`judge_completions`: a judge with an async path runs concurrently."""
-        answers, found, pairs = self._prepare(completions, labels)
-        return self._judged(answers, found, await self.judge.ajudge(pairs))
+        answers, found, pairs = self._prepare(completions, labels, questions)
+        return self._judged(answers, found, await self.judge.ajudge_records(pairs))
 
     # -- step 2: rewards ------------------------------------------------------------------------
 

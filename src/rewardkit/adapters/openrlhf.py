@@ -243,9 +243,11 @@ def write_reward_file(
         "timeout": timeout,
         "unscored": unscored,
     }
-    for key in ("taxonomy",):  # make file paths absolute: OpenRLHF runs elsewhere
-        if key in spec["judge_options"]:
-            spec["judge_options"][key] = str(Path(spec["judge_options"][key]).resolve())
+    options = spec["judge_options"]
+    for key in ("taxonomy", "cache", "prompt"):  # file paths made absolute: OpenRLHF runs elsewhere
+        value = options.get(key)
+        if isinstance(value, str) and (key != "prompt" or Path(value).is_file()):
+            options[key] = str(Path(value).resolve())
     RendezvousReward.from_spec(spec)  # fail now, not inside the trainer
     path = Path(path)
     path.write_text(

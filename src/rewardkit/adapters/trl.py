@@ -55,8 +55,10 @@ class TRLReward:
     ``args`` is the ``GRPOConfig`` (its ``num_generations`` sets the group size); or give
     ``num_generations`` directly. ``label_key`` names the dataset column with the ground truth.
     Per batch it logs correctness, specificity, HM, each rung's share, unscored and no-answer
-    counts through ``log_metric`` (as ``<name>/<metric>``), and each completion's verdict
-    through ``log_extra``. Unscored completions get ``None``, which TRL leaves out.
+    counts through ``log_metric`` (as ``<name>/<metric>``), and each completion's verdict and
+    judge error through ``log_extra`` (TRL's completions table). Unscored completions get
+    ``None``, which TRL leaves out. A judge whose prompt shows the question reads the
+    ``question_key`` column, or else the prompt's text.
 
     The call is synchronous on purpose: a cross-process gather must run on the trainer's
     main thread (TRL runs async reward functions on a side thread, where an NCCL collective
@@ -70,6 +72,7 @@ class TRLReward:
         *,
         num_generations: int | None = None,
         label_key: str = "label",
+        question_key: str = "question",
         name: str | None = None,
     ) -> None:
         if num_generations is None:
@@ -82,6 +85,7 @@ class TRLReward:
         if eval_generations and int(eval_generations) != self.group_sizes[0]:
             self.group_sizes.append(int(eval_generations))
         self.label_key = label_key
+        self.question_key = question_key
         self.__name__ = name or reward.name
 
     def __repr__(self) -> str:
@@ -101,7 +105,12 @@ class TRLReward:
                 f"truth (columns: {', '.join(columns) or 'none'}); set label_key="
             )
         labels = kwargs[self.label_key]
-        judged = self.reward.judge_completions(completions, labels)
+        questions = None
+        if self.reward.judge.uses_question:
+            questions = kwargs.get(self.question_key)
+            if questions is None:
+                questions = [_prompt_text(p) for p in prompts]
+        judged = self.reward.judge_completions(completions, labels, questions)
         rewards = self._rewards(judged, [_prompt_key(p, y) for p, y in zip(prompts, labels)])
         self._log(judged, rewards, kwargs.get("log_metric"), kwargs.get("log_extra"))
         return to_list(rewards)
@@ -150,6 +159,21 @@ class TRLReward:
                 log_metric(f"{self.__name__}/{key}", value)
         if log_extra is not None:
             log_extra("verdict", judged.outcomes)
+            log_extra("judge_error", [e or "" for e in judged.errors])
+
+
+def _prompt_text(prompt: Any) -> str:
+    """A prompt as text: a string, or the text parts of chat messages."""
+    if isinstance(prompt, str):
+        return prompt
+    parts = []
+    for message in prompt or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(p.get("text", "") for p in content if isinstance(p, dict))
+    return "\n".join(p for p in parts if p)
 
 
 def _prompt_key(prompt: Any, label: Any) -> bytes:

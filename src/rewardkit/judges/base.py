@@ -153,5 +153,16 @@ class Judge:
         return out
 
 
+def resolve_ladder(ladder: Ladder | str) -> Ladder:
+    """A ladder object, or the registered ladder of that name."""
+    if isinstance(ladder, str):
+        from ..plugins import get_ladder
+
+        return get_ladder(ladder)
+    if not isinstance(ladder, Ladder):
+        raise TypeError(f"ladder must be a Ladder or a registered name, got {ladder!r}")
+    return ladder
+
+
 def _record(verdict: str | None) -> Judgement:
     return Judgement(verdict, error=None if verdict is not None else "no verdict")

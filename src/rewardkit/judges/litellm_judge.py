@@ -162,7 +162,7 @@ def litellm_judge(
     model: str,
     *,
     api_base: str | None = None,
-    ladder: Ladder = SPECIARL,
+    ladder: Ladder | str = SPECIARL,
     constraint: str | None = None,
     mock_response: Any = None,
     temperature: float = 0.0,

@@ -17,7 +17,9 @@ errors, 429 and 5xx. What cannot be read is a failure, never a rung:
   first call (until one call succeeds, calls go one at a time, so a dead endpoint costs a few
   calls, not a batch);
 - more than ``max_failure_rate`` of a batch's calls failing raises
-  :class:`JudgeFailureRateError` with the causes (at least 5 failures, or all of them).
+  :class:`JudgeFailureRateError` with the causes; a batch of fewer than 100 calls is counted
+  with the calls before it, up to 100 (trainers that judge one sample at a time), and the
+  limit needs at least 10 calls and 5 failures.
 
 A failed pair follows ``on_failure``: ``"missing"`` (default, the reward rule leaves the
 completion unscored), ``"raise"``, or a rung slug (counted as a failure all the same).
@@ -37,12 +39,13 @@ import json
 import logging
 import random
 import weakref
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..ladders import SPECIARL, Ladder
-from .base import Judge, Judgement, JudgeStats
+from .base import Judge, Judgement, JudgeStats, resolve_ladder
 from .cache import VerdictCache
 from .prompt import PromptTemplate, get_prompt
 
@@ -135,7 +138,12 @@ _LIMITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 _FLUSH_EVERY = 256  # verdicts written to the cache while a batch is still running
 _PROBE_FAILURES = 3  # failed first pairs (no call succeeded yet) that stop a batch
-_MIN_RATE_FAILURES = 5  # the failure-rate limit needs this many failures (or all of a batch)
+# The failure-rate limit looks at the batch, or at the last _RATE_WINDOW calls when the batch is
+# smaller (trainers that judge a few samples per call), once there are _RATE_MIN_CALLS calls and
+# at least _RATE_MIN_FAILURES failures among them.
+_RATE_WINDOW = 100
+_RATE_MIN_CALLS = 10
+_RATE_MIN_FAILURES = 5
 _MAX_RETRY_AFTER = 120.0
 
 
@@ -170,7 +178,7 @@ class LLMJudge(Judge):
         self,
         transport: Transport,
         *,
-        ladder: Ladder = SPECIARL,
+        ladder: Ladder | str = SPECIARL,
         prompt: PromptTemplate | str | None = None,
         concurrency: int = 64,
         timeout: float = 60.0,
@@ -184,6 +192,7 @@ class LLMJudge(Judge):
         reply_chars: int = 1000,
     ) -> None:
         super().__init__()
+        ladder = resolve_ladder(ladder)
         if concurrency < 1 or retries < 0 or timeout <= 0:
             raise ValueError("concurrency >= 1, retries >= 0 and timeout > 0 are required")
         if on_failure not in ("missing", "raise") and on_failure not in ladder.slugs:
@@ -208,6 +217,7 @@ class LLMJudge(Judge):
         self.stats = LLMStats()
         self._random = random.Random(seed)
         self._healthy = False  # a call has succeeded: no more probing one at a time
+        self._recent: deque[str | None] = deque(maxlen=_RATE_WINDOW)
         self.identity = self._identity()
 
     def _identity(self) -> str:
@@ -262,16 +272,15 @@ class LLMJudge(Judge):
             return out  # type: ignore[return-value]
         batch = _Batch(asyncio.Lock())
         unwritten: list[tuple] = []
-        errors: dict[str, int] = {}
+        outcomes: list[str | None] = []  # failure cause or None, per call made
         tasks = [asyncio.create_task(self._judge_one(i, pairs[i], batch)) for i in todo]
         try:
             for next_done in asyncio.as_completed(tasks):
                 i, record, cause = await next_done
                 out[i] = record
+                outcomes.append(cause)
                 if cause is None:
                     unwritten.append((*keys[i], record.verdict))
-                else:
-                    errors[cause] = errors.get(cause, 0) + 1
                 if len(unwritten) >= _FLUSH_EVERY:
                     await self._flush(unwritten)
         finally:
@@ -280,7 +289,7 @@ class LLMJudge(Judge):
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.transport.aclose()
             await self._flush(unwritten)  # what was paid for is kept, whatever happened
-        self._check_failure_rate(len(todo), errors)
+        self._check_failure_rate(outcomes)
         return out  # type: ignore[return-value]
 
     async def _flush(self, rows: list[tuple]) -> None:
@@ -289,19 +298,26 @@ class LLMJudge(Judge):
             rows.clear()
             await asyncio.to_thread(self.cache.put, self.identity, batch)
 
-    def _check_failure_rate(self, judged: int, errors: dict[str, int]) -> None:
-        failed = sum(errors.values())
+    def _check_failure_rate(self, outcomes: list[str | None]) -> None:
+        if len(outcomes) >= _RATE_WINDOW:
+            considered, what = outcomes, "calls of the batch"
+        else:
+            earlier = list(self._recent)[len(self._recent) + len(outcomes) - _RATE_WINDOW :]
+            considered, what = earlier + outcomes, "recent calls"
+        self._recent.extend(outcomes)
         limit = self.max_failure_rate
-        if limit is None or not failed or failed <= limit * judged:
+        failed = [c for c in considered if c is not None]
+        if limit is None or len(considered) < _RATE_MIN_CALLS or len(failed) < _RATE_MIN_FAILURES:
             return
-        if failed < min(judged, _MIN_RATE_FAILURES):
+        if len(failed) <= limit * len(considered):
             return
-        causes = ", ".join(
-            f"{n} {cause}" for cause, n in sorted(errors.items(), key=lambda x: -x[1])
-        )
+        errors: dict[str, int] = {}
+        for cause in failed:
+            errors[cause] = errors.get(cause, 0) + 1
+        causes = ", ".join(f"{n} {c}" for c, n in sorted(errors.items(), key=lambda x: -x[1]))
         raise JudgeFailureRateError(
-            f"{self.name} judge at {self.transport.endpoint}: {failed} of {judged} calls failed "
-            f"({causes}), over max_failure_rate={limit:g}",
+            f"{self.name} judge at {self.transport.endpoint}: {len(failed)} of "
+            f"{len(considered)} {what} failed ({causes}), over max_failure_rate={limit:g}",
             errors,
         )
 

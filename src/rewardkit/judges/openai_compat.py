@@ -149,7 +149,7 @@ async def _read_capped(response: Any, cap: int) -> bytes:
     length = response.content_length
     if length is not None and length > cap:
         raise TransportError(
-            f"reply of {length} bytes is over the {cap}-byte limit",
+            f"reply too large: {length} bytes, over the {cap}-byte limit",
             retryable=False,
             kind="reply too large",
         )
@@ -158,7 +158,9 @@ async def _read_capped(response: Any, cap: int) -> bytes:
         size += len(chunk)
         if size > cap:
             raise TransportError(
-                f"reply is over the {cap}-byte limit", retryable=False, kind="reply too large"
+                f"reply too large: over the {cap}-byte limit",
+                retryable=False,
+                kind="reply too large",
             )
         chunks.append(chunk)
     return b"".join(chunks)
@@ -212,7 +214,7 @@ def openai_judge(
     model: str,
     api_base: str,
     *,
-    ladder: Ladder = SPECIARL,
+    ladder: Ladder | str = SPECIARL,
     constraint: str = "choice",
     api_key_env: str | None = "OPENAI_API_KEY",
     temperature: float = 0.0,
