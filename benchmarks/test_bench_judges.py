@@ -143,3 +143,30 @@ def test_dedup_and_cache_on_rollouts(benchmark, record, server_url, tmp_path):
         f"({len(pairs)} completions, {first.stats.calls} distinct pairs)"
     )
     assert second.stats.calls == 0
+
+
+# Replies as judges write them: bare labels, reasoning then a VERDICT line, JSON, and prose
+# that quotes labels (read as failures).
+REPLIES = [
+    "specific",
+    "Less specific.",
+    "The prediction names a close parent of the label, one level up.\nVERDICT: less_specific",
+    '{"verdict": "generic"}',
+    "<think>Dog is broader than samoyed.</think>\ngeneric",
+    "It is generic, not specific.",
+    "**More specific**",
+    "I cannot decide between specific and more specific.",
+] * 1250
+
+
+def test_parse_cost_per_reply(benchmark, record):
+    from rewardkit.ladders import SPECIARL
+
+    parse = SPECIARL.parse
+
+    def run_all():
+        for reply in REPLIES:
+            parse(reply)
+
+    benchmark(run_all)
+    record("Ladder.parse: 10,000 judge replies", items=len(REPLIES))

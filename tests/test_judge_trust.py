@@ -555,3 +555,29 @@ def test_cli_bad_cache_exits_before_calls(server, tmp_path):
         str(rows),
     )
     assert done.returncode == 2 and "verdict cache" in done.stderr and server.requests == []
+
+
+# -- one judge, many callers ---------------------------------------------------------------------
+
+
+def test_concurrent_batches_on_one_loop_and_on_many_threads(server):
+    # verl's reward manager runs many batches at once on one loop; OpenRLHF calls from threads,
+    # each with its own loop. One batch ending must not close another's connections.
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    server.delay = 0.01
+    judge = judge_for(server)
+    pairs = [
+        [("samoyed", f"dog {b} {i}") for i in range(5)] + [("samoyed", "dog")] for b in range(8)
+    ]
+
+    async def many():
+        return await asyncio.gather(*(judge.ajudge(p) for p in pairs))
+
+    for verdicts in asyncio.run(many()):
+        assert verdicts == ["wrong"] * 5 + ["generic"]
+    with ThreadPoolExecutor(8) as pool:
+        for verdicts in pool.map(judge.judge, pairs):
+            assert verdicts == ["wrong"] * 5 + ["generic"]
+    assert judge.stats.failures == 0

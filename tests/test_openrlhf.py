@@ -162,3 +162,37 @@ def test_reward_file_is_checked_when_written(tmp_path):
         write_reward_file(
             tmp_path / "r.py", group_size=4, rule="nope", judge_options={"taxonomy": str(ANIMALS)}
         )
+
+
+def test_the_command_writes_a_reward_file_with_an_llm_judge(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from .judge_server import JudgeServer
+
+    group = 4
+    labels = ["samoyed", "spitz", "dog", "samoyed"]
+    prompts = [f"classify {i} {y}" for i, y in enumerate(labels)]
+    script = make_script(prompts, group, seed=1)
+    expected_answers = {p: list(reversed(a)) for p, a in script.items()}
+    cache = tmp_path / "verdicts.sqlite"
+    with JudgeServer(rk.TaxonomyJudge(ANIMALS)) as server:
+        exe = os.path.join(os.path.dirname(sys.executable), "rewardkit")
+        cmd = [exe, "openrlhf-reward", "-o", str(tmp_path / "reward.py"), "-g", str(group)]
+        cmd += ["--judge", "openai", "--model", "m", "--api-base", server.url]
+        cmd += ["--cache", str(cache), "--judge-option", "api_key_env=null"]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        results = rollout(tmp_path / "reward.py", prompts, labels, script, group)
+        assert server.requests  # the judge was asked over HTTP
+    offline = rk.LadderReward("taxonomy", "speciarl", taxonomy=ANIMALS)
+    for prompt, label, outputs in zip(prompts, labels, results):
+        answers = expected_answers[prompt]
+        completions = [f"<answer>{a}</answer>" if a is not None else "none" for a in answers]
+        assert [float(o["reward"][0]) for o in outputs] == offline(
+            completions, [label] * group, group_size=group
+        )
+    from rewardkit.judges.cache import VerdictCache
+
+    assert cache.exists() and len(VerdictCache(str(cache))) > 0

@@ -218,6 +218,7 @@ class LLMJudge(Judge):
         self._random = random.Random(seed)
         self._healthy = False  # a call has succeeded: no more probing one at a time
         self._recent: deque[str | None] = deque(maxlen=_RATE_WINDOW)
+        self._batches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> count
         self.identity = self._identity()
 
     def _identity(self) -> str:
@@ -270,6 +271,8 @@ class LLMJudge(Judge):
         todo = [i for i, k in enumerate(keys) if k not in cached]
         if not todo:
             return out  # type: ignore[return-value]
+        loop = asyncio.get_running_loop()
+        self._batches[loop] = self._batches.get(loop, 0) + 1
         batch = _Batch(asyncio.Lock())
         unwritten: list[tuple] = []
         outcomes: list[str | None] = []  # failure cause or None, per call made
@@ -287,7 +290,9 @@ class LLMJudge(Judge):
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self.transport.aclose()
+            self._batches[loop] -= 1
+            if not self._batches[loop]:  # the last batch on this loop closes its connections
+                await self.transport.aclose()
             await self._flush(unwritten)  # what was paid for is kept, whatever happened
         self._check_failure_rate(outcomes)
         return out  # type: ignore[return-value]

@@ -26,6 +26,7 @@ import email.utils
 import json
 import os
 import time
+import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,7 +72,9 @@ class OpenAITransport:
         self.temperature, self.max_tokens = temperature, max_tokens
         self.extra_body = dict(extra_body or {})
         self.max_reply_bytes = max_reply_bytes
-        self._client = None
+        # One client session per event loop: a judge may be called from several threads at
+        # once (OpenRLHF's reward workers), each running its own loop.
+        self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def identity(self) -> dict[str, Any]:
         """Everything about the calls that can change a verdict (not the API key)."""
@@ -106,17 +109,19 @@ class OpenAITransport:
     async def complete(self, messages: list[dict], ladder: Ladder, timeout: float) -> Reply:
         import aiohttp
 
-        if self._client is None:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
             key = os.environ.get(self.api_key_env) if self.api_key_env else None
             headers = {"Authorization": f"Bearer {key}"} if key else {}
-            self._client = aiohttp.ClientSession(
+            client = self._clients[loop] = aiohttp.ClientSession(
                 headers=headers,
                 connector=aiohttp.TCPConnector(limit=0),
                 timeout=aiohttp.ClientTimeout(total=timeout),
             )
         url = f"{self.endpoint}/chat/completions"
         try:
-            async with self._client.post(url, json=self.body(messages, ladder)) as response:
+            async with client.post(url, json=self.body(messages, ladder)) as response:
                 status = response.status
                 retry_after = _retry_after(response.headers.get("Retry-After"))
                 raw = await _read_capped(response, self.max_reply_bytes)
@@ -140,9 +145,11 @@ class OpenAITransport:
         return read_reply(raw)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        """Close this event loop's session (the judge calls it when its last batch on the
+        loop ends)."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
 
 
 async def _read_capped(response: Any, cap: int) -> bytes:
