@@ -19,6 +19,8 @@ __version__ = "0.1.0"
 from .answers import Answer, extract_answer, extract_answers
 from .hookspecs import hookimpl
 from .judges import Judge, TaxonomyJudge
+from .judges.base import Judgement
+from .judges.prompt import PromptTemplate
 from .ladders import BINARY, MISSING, SPECIARL, Ladder, Rung
 from .metrics import Scores, best_of_n, group_best, score
 from .pipeline import Judged, LadderReward
@@ -43,6 +45,8 @@ __all__ = [
     "extract_answers",
     "hookimpl",
     "Judge",
+    "Judgement",
+    "PromptTemplate",
     "TaxonomyJudge",
     "BINARY",
     "MISSING",
