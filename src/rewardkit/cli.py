@@ -299,6 +299,117 @@ def cmd_openrlhf(args: argparse.Namespace) -> Iterator[str]:
     yield f"wrote {path}: pass --reward.remote_url {path.resolve()} to OpenRLHF"
 
 
+def cmd_agree(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str) -> Iterator[str]:
+    import time
+
+    from .agreement import agreement, save_heatmap
+    from .judges.cache import CacheError
+    from .judges.llm import JudgeError
+    from .plugins import get_judge, get_ladder
+
+    ladder = get_ladder(args.ladder)
+    columns = [args.a, args.b]
+    judges = [args.judge_a, args.judge_b]
+    for side, (column, judge) in enumerate(zip(columns, judges)):
+        letter = "ab"[side]
+        if bool(column) == bool(judge):
+            raise CLIError(f"give either --{letter} COLUMN or --judge-{letter} NAME")
+    names = [c or j for c, j in zip(columns, judges)]
+    if names[0] == names[1]:
+        names = [f"{names[0]} (a)", f"{names[1]} (b)"]
+    verdicts: list[list[str | None]] = []
+    cost: dict[str, dict[str, Any]] = {}
+    for side, (column, judge_name) in enumerate(zip(columns, judges)):
+        if column:
+            verdicts.append(_verdict_column(rows, name, ladder, column))
+            continue
+        letter = "ab"[side]
+        options: dict[str, Any] = {}
+        if args.taxonomy and judge_name == "taxonomy":
+            options["taxonomy"] = args.taxonomy
+        if args.cache and judge_name in _LLM_JUDGES:
+            options["cache"] = args.cache
+        for item in getattr(args, f"option_{letter}") or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key.isidentifier():
+                raise CLIError(f"--option-{letter} expects KEY=VALUE, got {item!r}")
+            options[key] = _option_value(value)
+        pairs = []
+        for row in rows:
+            label = field(row, "label", name, (str,), "a string")
+            prediction = field(row, "prediction", name, (str, type(None)), "a string or null")
+            pairs.append((label, prediction))
+        try:
+            judge = get_judge(judge_name, **options)
+            start = time.perf_counter()
+            records = judge.judge_records(pairs)
+            seconds = time.perf_counter() - start
+        except (CacheError, JudgeError, TypeError) as e:
+            raise CLIError(f"judge {names[side]}: {e}") from None
+        verdicts.append([r.verdict for r in records])
+        s = judge.stats
+        cost[names[side]] = {
+            "seconds": round(seconds, 4),
+            "verdicts_per_second": round(len(pairs) / seconds, 1) if seconds else None,
+            **{
+                key: getattr(s, key)
+                for key in ("calls", "cache_hits", "failures", "prompt_tokens", "completion_tokens")
+                if hasattr(s, key)
+            },
+        }
+        if getattr(s, "cost", 0):
+            cost[names[side]]["cost"] = s.cost
+    found = None
+    if args.group_size:
+        found = []
+        for row in rows:
+            flag = row[1].get("answer_found", True)
+            if not isinstance(flag, bool):
+                raise CLIError(f"{name}, line {row[0]}: field 'answer_found' must be true or false")
+            found.append(flag)
+        if len(rows) % args.group_size:
+            raise CLIError(
+                f"{name}: {len(rows)} rows do not split into groups of {args.group_size}"
+            )
+    report = agreement(
+        verdicts[0],
+        verdicts[1],
+        ladder,
+        names=(names[0], names[1]),
+        group_size=args.group_size,
+        rule=args.rule if args.group_size else None,
+        found=found,
+    )
+    report.cost = cost
+    if args.report:
+        os.makedirs(args.report, exist_ok=True)
+        write_lines(
+            [json.dumps(report.to_dict(), indent=2)], os.path.join(args.report, "agreement.json")
+        )
+        write_lines([report.markdown()], os.path.join(args.report, "agreement.md"))
+        try:
+            save_heatmap(report, os.path.join(args.report, "confusion.png"))
+        except ImportError:
+            print(
+                "rewardkit agree: no matplotlib, no heatmap (pip install rewardkit[demo])",
+                file=sys.stderr,
+            )
+    yield dump(report.to_dict())
+
+
+def _verdict_column(rows, name: str, ladder, column: str) -> list[str | None]:
+    out = []
+    for row in rows:
+        verdict = field(row, column, name, (str, type(None)), "a verdict slug or null")
+        if verdict is not None and verdict not in ladder.slugs:
+            raise CLIError(
+                f"{name}, line {row[0]}: unknown verdict {verdict!r} in {column!r}; "
+                f"ladder {ladder.name!r} has {', '.join(ladder.slugs)}"
+            )
+        out.append(verdict)
+    return out
+
+
 def cmd_demo(args: argparse.Namespace) -> Iterator[str]:
     """Run the SpeciaRL CPU demo from the source tree (it is an example, not package code)."""
     import runpy
@@ -460,6 +571,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     io(p)
     p.set_defaults(run=cmd_score)
+
+    p = sub.add_parser(
+        "agree",
+        help="how far two judges agree (kappa, confusion, reward effects)",
+        description="Compare judge B with judge A on labelled rows: verdict columns (--a, --b) "
+        "or judges run on the spot (--judge-a, --judge-b). Prints one JSON report. Example: "
+        "rewardkit agree --a human --b verdict -g 4 --rule speciarl --report out/ < rows.jsonl",
+    )
+    p.add_argument("--a", help="column with judge A's verdicts (the reference)")
+    p.add_argument("--b", help="column with judge B's verdicts (the candidate)")
+    p.add_argument("--judge-a", help="registered judge to run as A (rows need label, prediction)")
+    p.add_argument("--judge-b", help="registered judge to run as B")
+    p.add_argument("--option-a", action="append", metavar="KEY=VALUE", help="option for judge A")
+    p.add_argument("--option-b", action="append", metavar="KEY=VALUE", help="option for judge B")
+    p.add_argument("--taxonomy", help="taxonomy file for a taxonomy judge")
+    p.add_argument("--cache", help="sqlite verdict cache shared by LLM judges")
+    p.add_argument("--ladder", default="speciarl", help="ladder of the verdicts")
+    p.add_argument(
+        "--group-size", "-g", type=positive_int, help="consecutive rows per group: reward effects"
+    )
+    p.add_argument("--rule", default="speciarl", help="reward rule for the effects (speciarl)")
+    p.add_argument("--report", help="folder for agreement.json, agreement.md and confusion.png")
+    p.add_argument("--input", "-i", help="JSON Lines input file (default: stdin)")
+    p.set_defaults(run=cmd_agree, output=None)
 
     p = sub.add_parser("openrlhf-reward", help="write a reward file for OpenRLHF")
     p.add_argument("--output", "-o", required=True, help="the reward file to write (.py)")
