@@ -76,9 +76,9 @@ def test_reward_unscored_is_null_and_policies_apply(monkeypatch, capsys):
         (["score"], '{"verdict": "wrong"}\n[1]\n', "line 2: expected a JSON object"),
         (["score"], '{"verdict": "wrong"}\n\n{"x": 1}\n', "line 3: missing field 'verdict'"),
         (["score"], '{"verdict": "Wrong"}\n', "line 1: unknown verdict 'Wrong'"),
-        (["reward", "--rule", "speciarl"], '{"verdict": 3}\n', "line 1: field 'verdict' must be"),
+        (["reward", "--rule", "exact"], '{"verdict": 3}\n', "line 1: field 'verdict' must be"),
         (
-            ["reward", "--rule", "speciarl"],
+            ["reward", "--rule", "exact"],
             '{"verdict": "wrong", "answer_found": "yes"}\n',
             "line 1: field 'answer_found' must be true or false",
         ),

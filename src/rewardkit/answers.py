@@ -11,14 +11,31 @@ True
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Answer", "completion_text", "extract_answer", "extract_answers"]
+__all__ = ["Answer", "completion_text", "extract_answer", "extract_answers", "has_content"]
 
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.IGNORECASE | re.DOTALL)
-_TAGS: dict[str, re.Pattern[str]] = {}
+_TAGS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {}
+# Punctuation, separators, format and control characters: an answer made only of these
+# ("." "..." "\u200b") says nothing and counts as empty.
+_NO_CONTENT = ("P", "Z", "C")
+
+
+def has_content(text: str | None) -> bool:
+    """Whether ``text`` holds anything beyond punctuation, spaces and invisible characters.
+
+    >>> has_content("..."), has_content("\u200b"), has_content("+"), has_content("a.")
+    (False, False, True, True)
+    """
+    return bool(text) and any(
+        unicodedata.category(c)[0] not in _NO_CONTENT
+        for c in text  # type: ignore[union-attr]
+    )
 
 
 @dataclass(frozen=True)
@@ -31,7 +48,8 @@ class Answer:
 
     @property
     def empty(self) -> bool:
-        return self.found and not self.text
+        """Found, but nothing but punctuation, spaces or invisible characters."""
+        return self.found and not has_content(self.text)
 
 
 def completion_text(completion: str | Sequence[Mapping[str, Any]]) -> str:
@@ -69,14 +87,25 @@ def extract_answer(
     if tag is None:
         stripped = text.strip()
         return Answer(stripped, True)
-    pattern = _TAGS.get(tag)
-    if pattern is None:
+    patterns = _TAGS.get(tag)
+    if patterns is None:
         t = re.escape(tag)
-        pattern = _TAGS[tag] = re.compile(rf"<{t}>(.*?)</{t}>", re.IGNORECASE | re.DOTALL)
-    matches = pattern.findall(text)
-    if not matches:
+        patterns = _TAGS[tag] = (re.compile(f"<{t}>", re.I), re.compile(f"</{t}>", re.I))
+    opening, closing = patterns
+    # The last closing tag, then the last opening tag before it: two linear scans, so a
+    # completion that repeats "<answer>" a million times costs milliseconds, not hours.
+    close = _last(closing.finditer(text))
+    if close is None:
         return Answer(None, False)
-    return Answer(matches[-1].strip(), True)
+    start = _last(opening.finditer(text, 0, close.start()))
+    if start is None:
+        return Answer(None, False)
+    return Answer(text[start.end() : close.start()].strip(), True)
+
+
+def _last(matches: Iterable[re.Match[str]]) -> re.Match[str] | None:
+    last = deque(matches, maxlen=1)
+    return last[0] if last else None
 
 
 def extract_answers(

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TextIO
+from typing import Any
 
 __all__ = ["main"]
 
@@ -31,16 +32,29 @@ class CLIError(Exception):
 # -- JSON Lines ----------------------------------------------------------------------------------
 
 
-def read_rows(stream: TextIO, name: str) -> list[tuple[int, dict]]:
-    """(line number, object) for each non-blank line."""
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (numbers must be finite)")
+
+
+def read_rows(stream: Iterable[bytes | str], name: str) -> list[tuple[int, dict]]:
+    """(line number, object) for each non-blank line (UTF-8 JSON; text lines are taken as
+    they are)."""
     rows = []
-    for number, line in enumerate(stream, 1):
+    for number, raw in enumerate(stream, 1):
+        try:
+            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError as e:
+            raise CLIError(f"{name}, line {number}: not valid UTF-8 ({e.reason})") from None
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(line, parse_constant=_no_constant)
         except json.JSONDecodeError as e:
             raise CLIError(f"{name}, line {number}: not valid JSON ({e.msg})") from None
+        except ValueError as e:
+            raise CLIError(f"{name}, line {number}: {e}") from None
+        except RecursionError:
+            raise CLIError(f"{name}, line {number}: JSON nested too deeply") from None
         if not isinstance(row, dict):
             got = line.strip()[:60]
             raise CLIError(f"{name}, line {number}: expected a JSON object, got {got}")
@@ -66,15 +80,23 @@ def write_lines(lines: Iterable[str], path: str | None) -> None:
             out.write(line + "\n")
         out.flush()
         return
-    directory = os.path.dirname(os.path.abspath(path))
+    target = os.path.realpath(path)  # write through a symlink, never replace the link
+    directory = os.path.dirname(target)
+    try:
+        mode = os.stat(target).st_mode & 0o7777  # keep the mode of the file replaced
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".rewardkit-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             for line in lines:
                 f.write(line + "\n")
             f.flush()
+            os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         os.unlink(tmp)
         raise
@@ -229,10 +251,23 @@ def cmd_reward(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str
     ladder = get_ladder(args.ladder)
     options = {}
     if args.no_answer is not None:
-        options["no_answer"] = None if args.no_answer == "unscored" else float(args.no_answer)
+        options["no_answer"] = (
+            None if args.no_answer == "unscored" else _number(args.no_answer, "--no-answer")
+        )
     if args.unscored is not None:
-        options["unscored"] = float(args.unscored)
-    rule = get_rule(args.rule, **options)
+        options["unscored"] = _number(args.unscored, "--unscored")
+    try:
+        rule = get_rule(args.rule, **options)
+    except TypeError as e:
+        flags = " and ".join(f"--{k.replace('_', '-')}" for k in options) or "these options"
+        raise CLIError(f"rule {args.rule!r} does not take {flags} ({e})") from None
+    if args.group_size is None:
+        if rule.group_relative:
+            raise CLIError(
+                f"rule {args.rule!r} is group-relative: give --group-size (the completions per "
+                "prompt, consecutive in the input)"
+            )
+        args.group_size = 1
     verdicts, found = _verdicts(rows, name, ladder)
     if len(rows) % args.group_size:
         last = rows[-1][0] if rows else 0
@@ -243,6 +278,16 @@ def cmd_reward(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str
     batch = Batch(ladder, ladder.encode(verdicts), found, args.group_size)
     for (_, obj), reward in zip(rows, to_list(rule.compute(batch))):
         yield dump(dict(obj, reward=reward))
+
+
+def _number(text: str, flag: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise CLIError(f"{flag} expects a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise CLIError(f"{flag} must be finite, got {text!r}")
+    return value
 
 
 def _verdicts(rows, name, ladder) -> tuple[list[str | None], list[bool]]:
@@ -449,6 +494,26 @@ def positive_int(text: str) -> int:
     return value
 
 
+def finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text}")
+    return value
+
+
 def failure_rate(text: str) -> float | None:
     if text.lower() == "none":
         return None
@@ -492,7 +557,7 @@ def judge_arguments(p: argparse.ArgumentParser, call_timeout: str = "--timeout")
     p.add_argument(
         call_timeout,
         dest="call_timeout",
-        type=float,
+        type=positive_seconds,
         default=60.0,
         help="seconds per call (default 60)",
     )
@@ -548,8 +613,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--group-size",
         "-g",
         type=positive_int,
-        default=1,
-        help="completions per group: each run of G consecutive rows (default 1)",
+        help="completions per group: each run of G consecutive rows (needed by group rules; "
+        "default 1 for static rules)",
     )
     p.add_argument("--ladder", default="speciarl", help="ladder of the verdicts")
     p.add_argument(
@@ -608,14 +673,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", default="speciarl", help="registered reward rule")
     p.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         default=120.0,
         help="seconds a sample waits for its group's siblings (default 120)",
     )
     judge_arguments(p, call_timeout="--call-timeout")
     p.add_argument(
         "--unscored",
-        type=float,
+        type=finite_float,
         default=0.0,
         help="reward when the judge gives no verdict (default 0, logged)",
     )
@@ -646,14 +711,20 @@ def main(argv: list[str] | None = None) -> int:
             write_lines(args.command_fn(args), None)
             return 0
         run: Callable = args.run
+        if args.output:
+            directory = os.path.dirname(os.path.realpath(args.output))
+            if not os.path.isdir(directory):
+                raise CLIError(f"cannot write --output {args.output}: no directory {directory}")
         if args.input:
             try:
-                with open(args.input, encoding="utf-8") as f:
+                with open(args.input, "rb") as f:
                     rows = read_rows(f, args.input)
             except OSError as e:
                 raise CLIError(f"cannot read {args.input}: {e.strerror}") from None
         else:
-            rows = read_rows(sys.stdin, "<stdin>")
+            if sys.stdin is None:
+                raise CLIError("no input: stdin is closed; give --input FILE")
+            rows = read_rows(getattr(sys.stdin, "buffer", sys.stdin), "<stdin>")
         name = args.input or "<stdin>"
         lines = list(run(args, rows, name))  # everything is checked before anything is written
         write_lines(lines, args.output)

@@ -51,7 +51,13 @@ class Batch:
 
     def __post_init__(self) -> None:
         codes = np.asarray(self.codes)
-        found = np.asarray(self.answer_found, dtype=bool)
+        found = np.asarray(self.answer_found)
+        if found.dtype != bool:
+            bad = next(
+                (x for x in found.ravel().tolist() if not isinstance(x, bool)),
+                found.dtype,
+            )
+            raise TypeError(f"answer_found must be true/false flags, got {bad!r}")
         if codes.ndim != 1 or found.shape != codes.shape:
             raise ValueError(
                 f"codes and answer_found must be 1-D and of equal length, got shapes "
@@ -87,7 +93,7 @@ class Batch:
         """Build a batch from verdict slugs (``None`` for a missing verdict)."""
         codes = ladder.encode(verdicts)
         found = np.ones(len(codes), bool) if answer_found is None else list(answer_found)
-        return cls(ladder, codes, np.asarray(found, dtype=bool), group_size)
+        return cls(ladder, codes, np.asarray(found), group_size)
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -115,8 +121,8 @@ class RewardRule:
     group_relative: bool = False
 
     def __init__(self, *, no_answer: float | None = -1.0, unscored: float | None = None) -> None:
-        self.no_answer = no_answer
-        self.unscored = unscored
+        self.no_answer = _finite(no_answer, "no_answer", optional=True)
+        self.unscored = _finite(unscored, "unscored", optional=True)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(no_answer={self.no_answer}, unscored={self.unscored})"
@@ -162,6 +168,17 @@ class RewardRule:
         if not isinstance(other, RewardRule):
             return NotImplemented
         return WeightedSum(_terms(self) + _terms(other))
+
+
+def _finite(value, what: str, *, optional: bool = False):
+    """``value`` as a finite float (or ``None`` where allowed); a clear error otherwise."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{what} must be a number{' or None' if optional else ''}, got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{what} must be finite, got {value!r}")
+    return float(value)
 
 
 def _terms(rule: RewardRule) -> list[tuple[RewardRule, float]]:
@@ -238,7 +255,11 @@ class Graded(_TableRule):
 
     def __init__(self, scale: Mapping[str, float] | None = None, **policy: float | None) -> None:
         super().__init__(**policy)
-        self.scale = None if scale is None else dict(scale)
+        self.scale = (
+            None
+            if scale is None
+            else {k: _finite(v, f"graded scale[{k!r}]") for k, v in dict(scale).items()}
+        )
 
     def table(self, ladder: Ladder) -> np.ndarray:
         if self.scale is None:
@@ -263,8 +284,8 @@ class Format(RewardRule):
     name = "format"
 
     def __init__(self, found: float = 1.0, missing: float = 0.0) -> None:
-        super().__init__(no_answer=missing)
-        self.found = found
+        super().__init__(no_answer=_finite(missing, "missing"))
+        self.found = _finite(found, "found")
 
     def core(self, ladder: Ladder, codes: np.ndarray, group_size: int) -> np.ndarray:
         return np.full(len(codes), self.found, dtype=np.float64)

@@ -60,6 +60,7 @@ class Taxonomy:
         self.source = source
         self._names: list[str] = []  # display name per node
         self._parent: list[int] = []  # -1 for a root
+        self._depth: list[int] = []  # 0 for a root
         self._ids: dict[str, int] = {}  # normalised name or synonym -> node
         for i, path in enumerate(paths):
             if isinstance(path, str) or not isinstance(path, Sequence) or not path:
@@ -77,7 +78,6 @@ class Taxonomy:
                 self._alias(alias, node, f"synonyms[{key!r}]")
         if not self._names:
             raise TaxonomyError(f"{source}: no names (paths is empty)")
-        self._ancestors = [self._chain(node) for node in range(len(self._names))]
 
     # -- construction -------------------------------------------------------------------------
 
@@ -93,6 +93,7 @@ class Taxonomy:
             node = len(self._names)
             self._names.append(name)  # type: ignore[arg-type]
             self._parent.append(parent)
+            self._depth.append(0 if parent < 0 else self._depth[parent] + 1)
             self._ids[key] = node
         elif self._parent[node] != parent:
             was = self._parent[node]
@@ -112,14 +113,6 @@ class Taxonomy:
 
     def _label(self, node: int) -> str:
         return "the root" if node < 0 else repr(self._names[node])
-
-    def _chain(self, node: int) -> frozenset[int]:
-        seen: list[int] = []
-        parent = self._parent[node]
-        while parent >= 0:
-            seen.append(parent)
-            parent = self._parent[parent]
-        return frozenset(seen)
 
     @classmethod
     def from_dict(cls, data: Mapping, *, source: str = "taxonomy") -> Taxonomy:
@@ -188,7 +181,22 @@ class Taxonomy:
         return self._parent[node]
 
     def ancestors(self, node: int) -> frozenset[int]:
-        return self._ancestors[node]
+        """Every node above ``node`` (built on demand: memory stays linear in the taxonomy)."""
+        seen: list[int] = []
+        parent = self._parent[node]
+        while parent >= 0:
+            seen.append(parent)
+            parent = self._parent[parent]
+        return frozenset(seen)
+
+    def is_ancestor(self, ancestor: int, node: int) -> bool:
+        """Whether ``ancestor`` lies above ``node`` (a walk of at most the depth difference)."""
+        depth, parent = self._depth, self._parent
+        if ancestor < 0 or depth[ancestor] >= depth[node]:
+            return False
+        while depth[node] > depth[ancestor]:
+            node = parent[node]
+        return node == ancestor
 
     @property
     def names(self) -> list[str]:

@@ -118,11 +118,11 @@ class TaxonomyJudge(Judge):
                 append("specific")
             elif p < 0:
                 append("abstain" if p == _ABSTAIN else "wrong")
-            elif g in taxonomy.ancestors(p):
+            elif taxonomy.is_ancestor(g, p):
                 append("more_specific")
             elif p == taxonomy.parent(g):
                 append("less_specific")
-            elif p in taxonomy.ancestors(g):
+            elif taxonomy.is_ancestor(p, g):
                 append("generic")
             else:
                 append("wrong")
