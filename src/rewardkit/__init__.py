@@ -36,6 +36,7 @@ from .rules import (
     WeightedSum,
     to_list,
 )
+from .spec import RewardSpec, SpecError
 from .taxonomy import Taxonomy, TaxonomyError, UnknownLabelError, normalize
 
 __all__ = [
@@ -59,6 +60,8 @@ __all__ = [
     "score",
     "Judged",
     "LadderReward",
+    "RewardSpec",
+    "SpecError",
     "get_judge",
     "get_ladder",
     "get_rule",

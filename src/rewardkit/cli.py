@@ -163,7 +163,11 @@ def cmd_judge(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str)
     from .taxonomy import TaxonomyError, UnknownLabelError
 
     try:
-        judge = get_judge(args.judge, **judge_options(args))
+        if args.spec:
+            spec = _load_spec(args.spec)
+            judge = get_judge(spec.judge, **spec.judge_kwargs())
+        else:
+            judge = get_judge(args.judge, **judge_options(args))
     except CacheError as e:
         raise CLIError(str(e)) from None
     except TypeError as e:  # an option the judge does not take
@@ -248,8 +252,16 @@ def cmd_reward(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str
     from .plugins import get_ladder, get_rule
     from .rules import Batch, to_list
 
+    options: dict[str, Any] = {}
+    if not args.rule and not args.spec:
+        raise CLIError("give --rule NAME (or --spec reward_spec.json)")
+    if args.spec:
+        spec = _load_spec(args.spec)
+        args.rule, options = spec.rule, dict(spec.rule_options)
+        args.group_size = args.group_size or spec.group_size
+        if spec.ladder:
+            args.ladder = spec.ladder
     ladder = get_ladder(args.ladder)
-    options = {}
     if args.no_answer is not None:
         options["no_answer"] = (
             None if args.no_answer == "unscored" else _number(args.no_answer, "--no-answer")
@@ -278,6 +290,15 @@ def cmd_reward(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str
     batch = Batch(ladder, ladder.encode(verdicts), found, args.group_size)
     for (_, obj), reward in zip(rows, to_list(rule.compute(batch))):
         yield dump(dict(obj, reward=reward))
+
+
+def _load_spec(path: str):
+    from .spec import RewardSpec, SpecError
+
+    try:
+        return RewardSpec.load(path)
+    except SpecError as e:
+        raise CLIError(f"--spec {path}: {e}") from None
 
 
 def _number(text: str, flag: str) -> float:
@@ -604,11 +625,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--explain", action="store_true", help="add judge_reply and judge_error to each row"
     )
+    p.add_argument("--spec", help="a reward_spec.json (from a training run): its judge and options")
     io(p)
     p.set_defaults(run=cmd_judge)
 
     p = sub.add_parser("reward", help="add a 'reward' to rows with 'verdict'")
-    p.add_argument("--rule", required=True, help="registered reward rule, e.g. speciarl")
+    p.add_argument("--rule", help="registered reward rule, e.g. speciarl")
+    p.add_argument("--spec", help="a reward_spec.json (from a training run): its rule and groups")
     p.add_argument(
         "--group-size",
         "-g",

@@ -245,6 +245,9 @@ class GRPOLoop:
         with open(path, "a", encoding="utf-8") as f:
             if metrics["step"] == 1:
                 f.write(json.dumps({"config": asdict(self.config)}) + "\n")
+                if self.reward.spec is not None:  # the reward, rebuildable from the log
+                    spec = self.reward.to_spec(group_size=self.config.num_generations)
+                    spec.save(self.out / "reward_spec.json")
             f.write(json.dumps(metrics) + "\n")
             f.flush()
 

@@ -87,7 +87,26 @@ class LadderReward:
         **judge_options: Any,
     ) -> None:
         from .plugins import get_judge, get_rule
+        from .spec import RewardSpec, SpecError
 
+        #: The :class:`~rewardkit.spec.RewardSpec` this reward was built from (``None`` when
+        #: judge or rule were given as objects: such a reward cannot be rebuilt from data).
+        self.spec: RewardSpec | None = None
+        if isinstance(judge, str) and isinstance(rule, str):
+            options = dict(judge_options)
+            ladder = options.pop("ladder", None)
+            try:
+                self.spec = RewardSpec(
+                    judge=judge,
+                    judge_options=options,
+                    rule=rule,
+                    rule_options=dict(rule_options or {}),
+                    ladder=ladder,
+                    tag=tag,
+                    empty_is_missing=empty_is_missing,
+                )
+            except SpecError:  # options that are objects, not data: no spec
+                self.spec = None
         if isinstance(judge, str):
             judge = get_judge(judge, **judge_options)
         elif judge_options:
@@ -107,6 +126,38 @@ class LadderReward:
 
     def __repr__(self) -> str:
         return f"LadderReward(judge={self.judge.name!r}, rule={self.rule.name!r})"
+
+    @classmethod
+    def from_spec(cls, spec: Any) -> LadderReward:
+        """Build from a :class:`~rewardkit.spec.RewardSpec` (or its dict or JSON form)."""
+        from .spec import RewardSpec
+
+        if isinstance(spec, str):
+            spec = RewardSpec.from_json(spec)
+        elif isinstance(spec, Mapping):
+            spec = RewardSpec.from_dict(spec)
+        reward = cls(
+            spec.judge,
+            spec.rule,
+            tag=spec.tag,
+            empty_is_missing=spec.empty_is_missing,
+            rule_options=spec.rule_options,
+            **spec.judge_kwargs(),
+        )
+        reward.spec = spec
+        return reward
+
+    def to_spec(self, **changes: Any) -> Any:
+        """The :class:`~rewardkit.spec.RewardSpec` to rebuild this reward (``changes`` such
+        as ``group_size=10`` are applied)."""
+        from dataclasses import replace
+
+        if self.spec is None:
+            raise TypeError(
+                "this reward was built from judge or rule objects: it has no spec; build it "
+                "from registered names (or a RewardSpec) to record it"
+            )
+        return replace(self.spec, **changes) if changes else self.spec
 
     @property
     def ladder(self) -> Ladder:

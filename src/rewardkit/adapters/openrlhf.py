@@ -11,6 +11,7 @@ call. Static rules need no waiting and return at once.
 Fallback: if a group is not complete within ``timeout`` seconds (a sibling failed or never
 came), the members present are rewarded as a group of their own; a sibling that arrives later
 is rewarded against that group plus itself, at once. ``extra_logs`` reports ``partial_group``.
+The rules are :mod:`rewardkit.groups`' (the same for verl's reward manager).
 
 Write a reward file with :func:`write_reward_file` or ``rewardkit openrlhf-reward``.
 """
@@ -18,31 +19,20 @@ Write a reward file with :func:`write_reward_file` or ``rewardkit openrlhf-rewar
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..groups import GroupBuffer, ThreadGroups
 from ..pipeline import LadderReward
+from ..spec import RewardSpec
 
 __all__ = ["RendezvousReward", "write_reward_file", "END_MARKERS"]
 
 #: End-of-turn markers stripped from a decoded response before answer extraction.
 END_MARKERS = ("<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>", "<|end_of_text|>")
-
-
-@dataclass
-class _Group:
-    codes: list[int] = field(default_factory=list)
-    found: list[bool] = field(default_factory=list)
-    done: threading.Event = field(default_factory=threading.Event)
-    rewards: np.ndarray | None = None
-    partial: bool = False
-    closed_at: float = 0.0
 
 
 class RendezvousReward:
@@ -73,22 +63,18 @@ class RendezvousReward:
         self.timeout = timeout
         self.unscored = float(unscored)
         self.max_threads = max_threads
-        self._lock = threading.Lock()
-        self._open: dict[tuple, _Group] = {}
-        self._closed: dict[tuple, _Group] = {}  # partial groups that may still get late members
+        buffer = GroupBuffer(group_size, self._rewards, linger=10 * timeout)
+        self.groups = ThreadGroups(buffer, timeout)
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> RendezvousReward:
-        """Build from the JSON spec a generated reward file carries."""
-        spec = dict(spec)
-        reward = LadderReward(
-            spec.pop("judge", "taxonomy"),
-            spec.pop("rule", "speciarl"),
-            tag=spec.pop("tag", "answer"),
-            rule_options=spec.pop("rule_options", None),
-            **spec.pop("judge_options", {}),
-        )
-        return cls(reward, **spec)
+        """Build from what a generated reward file carries: ``{"reward": <RewardSpec>,
+        "timeout": ..., "unscored": ...}`` (the group size is the spec's)."""
+        options = dict(spec)
+        reward_spec = RewardSpec.from_dict(options.pop("reward"))
+        if reward_spec.group_size is None:
+            raise ValueError("the reward spec of an OpenRLHF reward file needs a group_size")
+        return cls(reward_spec.build(), reward_spec.group_size, **options)
 
     def widen_thread_pool(self) -> None:
         """Give the running event loop (OpenRLHF's engine) a large default thread pool."""
@@ -120,10 +106,9 @@ class RendezvousReward:
             rewards = self.reward.rewards(judged, 1).tolist()
             partial = [False] * len(rewards)
         else:
-            joined = [self._join((p, y), c, f) for p, y, c, f in zip(prompts, labels, codes, found)]
             rewards, partial = [], []
-            for key, (group, index) in zip(zip(prompts, labels), joined):
-                value, was_partial = self._await(key, group, index)
+            for key, code, flag in zip(zip(prompts, labels), codes, found):
+                value, was_partial = self.groups.reward(key, code, flag)
                 rewards.append(value)
                 partial.append(was_partial)
         unscored = [r != r for r in rewards]
@@ -139,50 +124,8 @@ class RendezvousReward:
             },
         }
 
-    # -- rendezvous -----------------------------------------------------------------------------
-
-    def _rewards(self, group: _Group) -> np.ndarray:
-        return self.reward.rewards_of(group.codes, group.found, len(group.codes))
-
-    def _join(self, key: tuple, code: int, found: bool) -> tuple[_Group, int]:
-        with self._lock:
-            late = self._closed.get(key)
-            if late is not None:
-                # A sibling of a group closed by the timeout: reward it against that group.
-                late.codes.append(code)
-                late.found.append(found)
-                index = len(late.codes) - 1
-                late.rewards = self._rewards(late)
-                if len(late.codes) >= self.group_size:
-                    del self._closed[key]
-                return late, index
-            group = self._open.setdefault(key, _Group())
-            group.codes.append(code)
-            group.found.append(found)
-            index = len(group.codes) - 1
-            if len(group.codes) == self.group_size:
-                del self._open[key]
-                group.rewards = self._rewards(group)
-                group.done.set()
-            return group, index
-
-    def _await(self, key: tuple, group: _Group, index: int) -> tuple[float, bool]:
-        if not group.done.wait(self.timeout):
-            with self._lock:
-                if not group.done.is_set():  # nobody closed it meanwhile: close it partial
-                    if self._open.get(key) is group:
-                        del self._open[key]
-                    group.partial, group.closed_at = True, time.monotonic()
-                    group.rewards = self._rewards(group)
-                    self._prune()
-                    self._closed[key] = group
-                    group.done.set()
-        return float(group.rewards[index]), group.partial
-
-    def _prune(self) -> None:
-        horizon = time.monotonic() - 10 * self.timeout
-        for key in [k for k, g in self._closed.items() if g.closed_at < horizon]:
-            del self._closed[key]
+    def _rewards(self, codes: list[int], found: list[bool]) -> np.ndarray:
+        return self.reward.rewards_of(codes, found, len(codes))
 
 
 def _response(query: str, prompt: str) -> str:
@@ -233,21 +176,22 @@ def write_reward_file(
     """
     from .. import __version__
 
-    spec = {
-        "judge": judge,
-        "rule": rule,
-        "judge_options": dict(judge_options or {}),
-        "rule_options": dict(rule_options or {}),
-        "tag": tag,
-        "group_size": group_size,
-        "timeout": timeout,
-        "unscored": unscored,
-    }
-    options = spec["judge_options"]
+    options = dict(judge_options or {})
     for key in ("taxonomy", "cache", "prompt"):  # file paths made absolute: OpenRLHF runs elsewhere
         value = options.get(key)
-        if isinstance(value, str) and (key != "prompt" or Path(value).is_file()):
+        if isinstance(value, (str, Path)) and (key != "prompt" or Path(value).is_file()):
             options[key] = str(Path(value).resolve())
+    reward_spec = RewardSpec.from_options(
+        {
+            "judge": judge,
+            "rule": rule,
+            "rule_options": dict(rule_options or {}),
+            "tag": tag,
+            "group_size": group_size,
+            **options,
+        }
+    )[0]
+    spec = {"reward": reward_spec.to_dict(), "timeout": timeout, "unscored": unscored}
     RendezvousReward.from_spec(spec)  # fail now, not inside the trainer
     path = Path(path)
     path.write_text(

@@ -58,7 +58,8 @@ class TRLReward:
     counts through ``log_metric`` (as ``<name>/<metric>``), and each completion's verdict and
     judge error through ``log_extra`` (TRL's completions table). Unscored completions get
     ``None``, which TRL leaves out. A judge whose prompt shows the question reads the
-    ``question_key`` column, or else the prompt's text.
+    ``question_key`` column, or else the prompt's text. On its first call it writes the
+    reward's :class:`~rewardkit.spec.RewardSpec` to ``reward_spec.json`` in ``args.output_dir``.
 
     The call is synchronous on purpose: a cross-process gather must run on the trainer's
     main thread (TRL runs async reward functions on a side thread, where an NCCL collective
@@ -86,6 +87,8 @@ class TRLReward:
             self.group_sizes.append(int(eval_generations))
         self.label_key = label_key
         self.question_key = question_key
+        self.output_dir = getattr(args, "output_dir", None) if args is not None else None
+        self._spec_written = False
         self.__name__ = name or reward.name
 
     def __repr__(self) -> str:
@@ -105,6 +108,8 @@ class TRLReward:
                 f"truth (columns: {', '.join(columns) or 'none'}); set label_key="
             )
         labels = kwargs[self.label_key]
+        if not self._spec_written:
+            self._write_spec()
         questions = None
         if self.reward.judge.uses_question:
             questions = kwargs.get(self.question_key)
@@ -114,6 +119,17 @@ class TRLReward:
         rewards = self._rewards(judged, [_prompt_key(p, y) for p, y in zip(prompts, labels)])
         self._log(judged, rewards, kwargs.get("log_metric"), kwargs.get("log_extra"))
         return to_list(rewards)
+
+    def _write_spec(self) -> None:
+        """``reward_spec.json`` in the trainer's output folder (rank 0), so the reward can be
+        rebuilt from the run."""
+        self._spec_written = True
+        if self.output_dir is None or self.reward.spec is None or _world()[0] != 0:
+            return
+        import os
+
+        spec = self.reward.to_spec(group_size=self.group_sizes[0])
+        spec.save(os.path.join(self.output_dir, "reward_spec.json"))
 
     # -- groups -------------------------------------------------------------------------------
 

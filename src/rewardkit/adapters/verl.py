@@ -28,24 +28,19 @@ from typing import Any
 import numpy as np
 
 from ..pipeline import LadderReward
+from ..spec import RewardSpec
 
 __all__ = ["compute_score", "compute_score_batch"]
 
-_OWN = ("judge", "rule", "tag", "unscored", "group_size")
+_OWN = ("unscored",)  # this adapter's own options; the rest make the RewardSpec
 # Keyword arguments verl itself may pass to compute_score; not judge options.
 _VERL_EXTRA = frozenset({"reward_router_address", "reward_model_tokenizer"})
 
 
 @lru_cache(maxsize=16)
-def _reward(spec: str) -> LadderReward:
-    options = json.loads(spec)
-    judge_options = {k: v for k, v in options.items() if k not in _OWN}
-    return LadderReward(
-        options.get("judge", "taxonomy"),
-        options.get("rule", "speciarl"),
-        tag=options.get("tag", "answer"),
-        **judge_options,
-    )
+def _reward(options: str) -> LadderReward:
+    spec, _ = RewardSpec.from_options(json.loads(options), own=_OWN)
+    return spec.build()
 
 
 def _build(kwargs: dict) -> LadderReward:

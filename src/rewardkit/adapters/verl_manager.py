@@ -7,7 +7,9 @@ tasks on one event loop, so this manager waits there for the ``n`` samples shari
 (``actor_rollout_ref.rollout.n``) and rewards them as a group. If a group is not complete within
 ``timeout`` seconds - its samples were split between two reward-loop workers, or one failed -
 the samples present are rewarded as a group of their own (``partial_group`` = 1 in the logged
-extra info). Keep each worker's chunk a multiple of ``n`` (batch size x n divisible by
+extra info), and a sample that arrives later is rewarded at once against that group plus itself
+(the rules of :mod:`rewardkit.groups`, the same as OpenRLHF's). Keep each worker's chunk a
+multiple of ``n`` (batch size x n divisible by
 ``reward_loop`` workers x n) so groups are never split.
 
 Configure with::
@@ -22,18 +24,19 @@ Importing this module imports verl.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import numpy as np
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
+from ..groups import AsyncGroups, GroupBuffer
 from ..pipeline import LadderReward
+from ..spec import RewardSpec
 from .verl import _results
 
 __all__ = ["RewardkitRewardManager"]
 
-_OWN = ("judge", "rule", "tag", "unscored", "timeout", "group_size")
+_OWN = ("unscored", "timeout")  # this manager's own options; the rest make the RewardSpec
 
 
 def _options(config: Any) -> dict:
@@ -55,18 +58,13 @@ class RewardkitRewardManager(RewardManagerBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(config, tokenizer, compute_score)
-        options = {**_options(config), **kwargs}
-        self.group_size = int(options.get("group_size") or config.actor_rollout_ref.rollout.n)
-        self.timeout = float(options.get("timeout", 300.0))
-        self.unscored = float(options.get("unscored", 0.0))
-        judge_options = {k: v for k, v in options.items() if k not in _OWN}
-        self.reward = LadderReward(
-            options.get("judge", "taxonomy"),
-            options.get("rule", "speciarl"),
-            tag=options.get("tag", "answer"),
-            **judge_options,
-        )
-        self._groups: dict[str, dict] = {}
+        spec, own = RewardSpec.from_options({**_options(config), **kwargs}, own=_OWN)
+        self.group_size = int(spec.group_size or config.actor_rollout_ref.rollout.n)
+        self.timeout = float(own.get("timeout", 300.0))
+        self.unscored = float(own.get("unscored", 0.0))
+        self.reward = LadderReward.from_spec(spec)
+        buffer = GroupBuffer(self.group_size, self._rewards, linger=10 * self.timeout)
+        self.groups = AsyncGroups(buffer, self.timeout)
 
     async def run_single(self, data) -> dict:
         item = data[-1:][0]
@@ -83,33 +81,10 @@ class RewardkitRewardManager(RewardManagerBase):
             "reward_extra_info": {**info, "partial_group": float(partial)},
         }
 
-    def _rewards(self, group: dict) -> np.ndarray:
-        return self.reward.rewards_of(group["codes"], group["found"], len(group["codes"]))
+    def _rewards(self, codes: list[int], found: list[bool]) -> np.ndarray:
+        return self.reward.rewards_of(codes, found, len(codes))
 
     async def _rendezvous(self, uid: str, code: int, found: bool) -> tuple[float, bool]:
         if self.group_size == 1 or not self.reward.rule.group_relative:
-            group = {"codes": [code], "found": [found]}
-            return float(self._rewards(group)[0]), False
-        group = self._groups.setdefault(
-            uid,
-            {"codes": [], "found": [], "done": asyncio.Event(), "rewards": None, "partial": False},
-        )
-        index = len(group["codes"])
-        group["codes"].append(code)
-        group["found"].append(found)
-        if len(group["codes"]) == self.group_size:
-            self._groups.pop(uid, None)
-            group["rewards"] = self._rewards(group)
-            group["done"].set()
-        else:
-            try:
-                await asyncio.wait_for(group["done"].wait(), self.timeout)
-            except asyncio.TimeoutError:
-                if not group["done"].is_set():  # close it with the members present
-                    self._groups.pop(uid, None)
-                    group["partial"] = True
-                    group["rewards"] = self._rewards(group)
-                    group["done"].set()
-        if index >= len(group["rewards"]):  # arrived after a partial close: its own group
-            return float(self._rewards({"codes": [code], "found": [found]})[0]), True
-        return float(group["rewards"][index]), group["partial"]
+            return float(self._rewards([code], [found])[0]), False
+        return await self.groups.reward(uid, code, found)

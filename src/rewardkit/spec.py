@@ -1,0 +1,154 @@
+"""A reward described as data: the one way every adapter builds a :class:`LadderReward`.
+
+A :class:`RewardSpec` names the judge and its options, the rule and its options, the ladder,
+the group size and the answer tag. It round-trips through JSON, so a training run writes the
+spec it used next to its metrics and the reward can be rebuilt from the log; the CLI
+(``--spec``), the OpenRLHF reward file, verl's ``reward_kwargs``, the TRL adapter and the own
+GRPO loop all go through it. A run's ``reward_spec.json`` rebuilds its reward:
+``LadderReward.from_spec(RewardSpec.load("run/reward_spec.json"))``. (Which predictions count
+as the same is the ladder's canonicaliser, so the ladder's name records it.)
+
+>>> spec = RewardSpec(judge="taxonomy", judge_options={"taxonomy": "examples/data/animals.json"},
+...                   group_size=4)
+>>> RewardSpec.from_json(spec.to_json()) == spec
+True
+>>> spec.build()([f"<answer>{a}</answer>" for a in ("dog", "spitz", "cat", "samoyed")],
+...              ["samoyed"] * 4, group_size=4)
+[0.0, 0.0, 0.0, 1.0]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .pipeline import LadderReward
+
+__all__ = ["RewardSpec", "SpecError"]
+
+
+class SpecError(ValueError):
+    """A reward spec that cannot be read: unknown keys, wrong types, not JSON."""
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    """``judge`` and ``rule`` are registered names; ``ladder`` (a registered name) is passed
+    to judges that take one; ``group_size`` is the GRPO group (``None``: the trainer's)."""
+
+    judge: str = "taxonomy"
+    judge_options: Mapping[str, Any] = field(default_factory=dict)
+    rule: str = "speciarl"
+    rule_options: Mapping[str, Any] = field(default_factory=dict)
+    ladder: str | None = None
+    group_size: int | None = None
+    tag: str | None = "answer"
+    empty_is_missing: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("judge", "rule"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise SpecError(f"reward spec: {name} must be a registered name, got {value!r}")
+        for name in ("judge_options", "rule_options"):
+            value = getattr(self, name)
+            if not isinstance(value, Mapping):
+                raise SpecError(f"reward spec: {name} must be an object, got {value!r}")
+            # Paths are data: kept as strings.
+            clean = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in value.items()}
+            object.__setattr__(self, name, clean)
+        if self.ladder is not None and not isinstance(self.ladder, str):
+            raise SpecError(f"reward spec: ladder must be a registered name, got {self.ladder!r}")
+        size = self.group_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise SpecError(f"reward spec: group_size must be a positive integer, got {size!r}")
+        if self.tag is not None and not isinstance(self.tag, str):
+            raise SpecError(f"reward spec: tag must be a string or null, got {self.tag!r}")
+        if not isinstance(self.empty_is_missing, bool):
+            raise SpecError("reward spec: empty_is_missing must be true or false")
+        try:
+            self.to_json()
+        except (TypeError, ValueError) as e:
+            raise SpecError(f"reward spec: options must be JSON data ({e})") from None
+
+    # -- data ------------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RewardSpec:
+        if not isinstance(data, Mapping):
+            raise SpecError(f"reward spec must be an object, got {data!r}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SpecError(
+                f"reward spec: unknown key(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> RewardSpec:
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            raise SpecError(f"reward spec: not valid JSON ({e})") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_options(
+        cls, options: Mapping[str, Any], *, own: Iterable[str] = ()
+    ) -> tuple[RewardSpec, dict[str, Any]]:
+        """A spec from flat options (verl's ``reward_kwargs``): spec keys are read as such,
+        ``own`` keys (an adapter's, such as ``unscored``) are returned apart, and everything
+        else is a judge option. Returns (spec, the adapter's own options)."""
+        options = dict(options)
+        mine = {k: options.pop(k) for k in list(options) if k in set(own)}
+        known = {f.name for f in fields(cls)}
+        data = {k: options.pop(k) for k in list(options) if k in known}
+        judge_options = {**dict(data.pop("judge_options", {}) or {}), **options}
+        return cls(judge_options=judge_options, **data), mine
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the spec as JSON, atomically (a training run writes it beside its metrics as
+        ``reward_spec.json``)."""
+        import tempfile
+
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".reward_spec-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> RewardSpec:
+        try:
+            with open(path, encoding="utf-8") as f:
+                return cls.from_json(f.read())
+        except OSError as e:
+            raise SpecError(f"cannot read reward spec {os.fspath(path)}: {e.strerror}") from None
+
+    # -- building --------------------------------------------------------------------------------
+
+    def build(self) -> LadderReward:
+        """The :class:`~rewardkit.LadderReward` this spec describes."""
+        from .pipeline import LadderReward
+
+        return LadderReward.from_spec(self)
+
+    def judge_kwargs(self) -> dict[str, Any]:
+        """The options the judge factory receives (the ladder included where set)."""
+        kwargs = dict(self.judge_options)
+        if self.ladder is not None:
+            kwargs["ladder"] = self.ladder
+        return kwargs
