@@ -8,6 +8,7 @@ import pytest
 import rewardkit
 from rewardkit import Ladder, Rung, hookimpl
 from rewardkit.plugins import (
+    PluginError,
     RegistryError,
     get_judge,
     get_ladder,
@@ -123,6 +124,10 @@ def test_installed_plugin_is_found_through_its_entry_point(installed_plugin):
     assert plugins["math"]["package"] == "rewardkit-math"
     assert plugins["math"]["version"] == "0.1.0"
     assert plugins["math"]["hooks"] == ["register_judges", "register_ladders"]
+    assert plugins["math"]["ladders"] == ["math"] and plugins["math"]["judges"] == ["numeric"]
+    builtins = plugins["rewardkit.builtins"]
+    assert "speciarl" in builtins["rules"] and builtins["metrics"] == ["grpo"]
+    assert "vllm" in builtins["judges"] and builtins["ladders"] == ["binary", "speciarl"]
 
     code = (
         "import rewardkit as rk\n"
@@ -144,6 +149,10 @@ def test_env_var_limits_which_plugins_load(installed_plugin):
     assert run_with(installed_plugin, code, REWARDKIT_LOAD_PLUGINS="rewardkit-math").strip() == (
         "['math', 'rewardkit.builtins']"
     )
+    # ... or by the name `rewardkit plugins` prints.
+    assert run_with(installed_plugin, code, REWARDKIT_LOAD_PLUGINS="math").strip() == (
+        "['math', 'rewardkit.builtins']"
+    )
 
 
 def test_plugins_load_lazily(installed_plugin):
@@ -152,3 +161,43 @@ def test_plugins_load_lazily(installed_plugin):
         " rewardkit.get_ladder('math'); print('rewardkit_math' in sys.modules)"
     )
     assert run_with(installed_plugin, code).split() == ["False", "True"]
+
+
+def test_a_misspelled_hook_is_an_error_naming_it():
+    class Typo:
+        @hookimpl
+        def register_reward(self, register):  # the hook is register_rewards
+            register("x", rewardkit.Exact)
+
+    plugin = Typo()
+    pm.register(plugin, name="typo-test")
+    try:
+        with pytest.raises(PluginError, match="register_reward.*register_rewards"):
+            get_rule("exact")
+    finally:
+        pm.unregister(plugin)
+    assert get_rule("exact")(["specific"]) == [1.0]
+
+
+def test_a_plugin_metric_is_logged_by_the_pipeline():
+    class Lengths:
+        @hookimpl
+        def register_metrics(self, register):
+            register("answers", lambda judged, rewards, g: {"found": float(judged.found.sum())})
+
+    plugin = Lengths()
+    pm.register(plugin, name="metric-test")
+    try:
+        reward = rewardkit.LadderReward("taxonomy", "speciarl", taxonomy=ANIMALS)
+        judged = reward.judge_completions(
+            ["<answer>dog</answer>", "x", "<answer>spitz</answer>", "<answer>spitz</answer>"],
+            ["samoyed"] * 4,
+        )
+        m = reward.metrics(judged, reward.rewards(judged, 2), 2)
+    finally:
+        pm.unregister(plugin)
+    assert m["answers/found"] == 3.0
+    # The built-in GRPO diagnostics: group 1 gets [0, -1] (varies), group 2 [1, 1] (flat).
+    assert m["grpo/zero_variance_groups"] == 0.5
+    assert m["grpo/no_answer_share"] == 0.25 and m["grpo/unscored_share"] == 0.0
+    assert m["grpo/group_best_rung"] == rewardkit.SPECIARL.index("less_specific") - 0.5

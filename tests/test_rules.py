@@ -249,3 +249,20 @@ def test_large_batch_runs_as_arrays():
     rewards = SpeciaRL().compute(Batch(SPECIARL, codes, found, 10))
     assert set(np.unique(rewards[~np.isnan(rewards)])) <= {-1.0, 0.0, 1.0}
     assert np.isnan(rewards).sum() == np.count_nonzero((codes == MISSING) & found)
+
+
+def test_a_weighted_sum_keeps_its_parts():
+    import rewardkit as rk
+    from rewardkit.rules import Batch
+
+    rule = rk.Exact() + 0.5 * rk.Format() + rk.Exact()
+    batch = Batch.from_verdicts(["specific", "generic", None], answer_found=[True, True, False])
+    parts = rule.parts(batch)
+    assert list(parts) == ["exact", "format", "exact#2"]
+    assert parts["format"].tolist() == [1.0, 1.0, 0.0]
+    total = rule.compute(batch)
+    assert total.tolist() == [2.5, 0.5, -2.0]
+    reward = rk.LadderReward("taxonomy", rule, taxonomy="examples/data/animals.json")
+    judged = reward.judge_completions(["<answer>samoyed</answer>", "x"], ["samoyed"] * 2)
+    m = reward.metrics(judged, reward.rewards(judged, 1), 1)
+    assert m["part/exact"] == 0.0 and m["part/format"] == 0.5  # (1 + -1) / 2, (1 + 0) / 2

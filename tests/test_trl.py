@@ -61,7 +61,8 @@ def test_grpo_trainer_runs_with_the_reward_and_logs_metrics(tmp_path, vision):
         assert isinstance(calls[0]["completions"][0], list)  # chat-format completions
     history = json.loads((tmp_path / "log_history.json").read_text())
     step = next(h for h in history if "reward" in h)
-    for key in ("correctness", "specificity", "hm", "unscored", "no_answer", "rung/wrong"):
+    keys = ("correctness", "specificity", "hm", "unscored", "no_answer", "rung/wrong")
+    for key in (*keys, "grpo/zero_variance_groups", "grpo/no_answer_share"):
         assert f"speciarl_taxonomy/{key}" in step, sorted(step)
     assert "rewards/speciarl_taxonomy/mean" in step
     spec = rk.RewardSpec.load(tmp_path / "trainer" / "reward_spec.json")

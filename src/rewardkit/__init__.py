@@ -17,6 +17,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .answers import Answer, extract_answer, extract_answers
+from .errors import RewardkitError
 from .hookspecs import hookimpl
 from .judges import Judge, TaxonomyJudge
 from .judges.base import Judgement
@@ -61,6 +62,7 @@ __all__ = [
     "Judged",
     "LadderReward",
     "RewardSpec",
+    "RewardkitError",
     "SpecError",
     "get_judge",
     "get_ladder",

@@ -56,3 +56,10 @@ def register_judges(register):
 def register_rewards(register):
     for rule in (rules.SpeciaRL, rules.Exact, rules.Correct, rules.Graded, rules.Format):
         register(rule.name, rule)
+
+
+@hookimpl
+def register_metrics(register):
+    from .metrics import grpo_diagnostics
+
+    register("grpo", grpo_diagnostics)

@@ -22,10 +22,12 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .errors import RewardkitError
+
 __all__ = ["main"]
 
 
-class CLIError(Exception):
+class CLIError(RewardkitError):
     """A user-facing error: printed without a traceback."""
 
 

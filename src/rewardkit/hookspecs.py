@@ -1,31 +1,67 @@
 """Plugin hooks. A plugin implements any of them with :data:`rewardkit.hookimpl`.
 
-Each hook receives a ``register`` callback; rewardkit owns the registries.
+Each hook receives a ``register`` callback; rewardkit owns the registries. A misspelled hook
+(``register_reward`` for ``register_rewards``) is an error when the plugin loads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
+
+if TYPE_CHECKING:
+    from .judges.base import Judge
+    from .ladders import Ladder
+    from .pipeline import Judged
+    from .rules import RewardRule
 
 hookspec = pluggy.HookspecMarker("rewardkit")
 hookimpl = pluggy.HookimplMarker("rewardkit")
 
 
+class RegisterLadder(Protocol):
+    def __call__(self, ladder: Ladder) -> None: ...
+
+
+class RegisterJudge(Protocol):
+    def __call__(self, name: str, factory: Callable[..., Judge]) -> None: ...
+
+
+class RegisterRule(Protocol):
+    def __call__(self, name: str, factory: Callable[..., RewardRule]) -> None: ...
+
+
+#: ``metric(judged, rewards, group_size) -> {name: value}`` for one batch.
+Metric = Callable[["Judged", Any, int], dict[str, float]]
+
+
+class RegisterMetric(Protocol):
+    def __call__(self, name: str, metric: Metric) -> None: ...
+
+
 @hookspec
-def register_ladders(register: Callable) -> None:
+def register_ladders(register: RegisterLadder) -> None:
     """Register ladders: ``register(ladder)`` with a :class:`rewardkit.Ladder`; its ``name``
     is the registry key."""
 
 
 @hookspec
-def register_judges(register: Callable) -> None:
+def register_judges(register: RegisterJudge) -> None:
     """Register judge factories: ``register(name, factory)``, where ``factory(**options)``
     returns a :class:`rewardkit.judges.Judge`."""
 
 
 @hookspec
-def register_rewards(register: Callable) -> None:
+def register_rewards(register: RegisterRule) -> None:
     """Register reward rule factories: ``register(name, factory)``, where
     ``factory(**options)`` returns a :class:`rewardkit.rules.RewardRule`."""
+
+
+@hookspec
+def register_metrics(register: RegisterMetric) -> None:
+    """Register batch metrics: ``register(name, metric)``, where
+    ``metric(judged, rewards, group_size)`` returns ``{key: value}`` for one batch (rewards
+    are a float array, NaN where unscored). Every adapter logs them, each key as
+    ``<name>/<key>``."""

@@ -143,7 +143,7 @@ class GRPOLoop:
             "loss": loss,
             "kl": kl,
             "completion_tokens": float(batch["mask"].sum(1).float().mean()),
-            **{k: v for k, v in self.reward.metrics(judged).items()},
+            **{k: v for k, v in self.reward.metrics(judged, rewards, cfg.num_generations).items()},
             "time/generate_s": t1 - t0,
             "time/reward_s": t2 - t1,
             "time/update_s": t3 - t2,

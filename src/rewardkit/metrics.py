@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
 from .ladders import MISSING, SPECIARL, Ladder
 
-__all__ = ["Scores", "score", "group_best", "best_of_n"]
+__all__ = ["Scores", "score", "group_best", "best_of_n", "grpo_diagnostics"]
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,29 @@ def best_of_n(
 ) -> Scores:
     """Metrics of each group's best verdict (the best-of-N upper bound)."""
     return score(group_best(verdicts, group_size, ladder), ladder)
+
+
+def grpo_diagnostics(judged: Any, rewards: np.ndarray, group_size: int) -> dict[str, float]:
+    """GRPO health of a batch: ``zero_variance_groups``, the share of groups whose scored
+    rewards are all equal (they give no learning signal); ``group_best_rung``, the mean ladder
+    index of each group's best verdict; ``unscored_share`` and ``no_answer_share`` (shares of
+    the batch). Registered as the built-in metric ``grpo``."""
+    n = len(judged.codes)
+    out = (
+        {
+            "unscored_share": float(np.count_nonzero((judged.codes == MISSING) & judged.found)) / n,
+            "no_answer_share": float(np.count_nonzero(~judged.found)) / n,
+        }
+        if n
+        else {}
+    )
+    if not n or group_size < 1 or n % group_size:
+        return out
+    r = np.asarray(rewards, dtype=np.float64).reshape(-1, group_size)
+    lo = np.where(np.isnan(r), np.inf, r).min(axis=1)
+    hi = np.where(np.isnan(r), -np.inf, r).max(axis=1)
+    out["zero_variance_groups"] = float(np.mean(~(hi > lo)))
+    best = group_best(np.where(judged.found, judged.codes, MISSING), group_size, judged.ladder)
+    if (best != MISSING).any():
+        out["group_best_rung"] = float(best[best != MISSING].mean())
+    return out

@@ -232,9 +232,21 @@ class LadderReward:
 
     # -- step 3: metrics ------------------------------------------------------------------------
 
-    def metrics(self, judged: Judged, rewards: np.ndarray | None = None) -> dict[str, float]:
-        """Flat metrics of a batch for a trainer's log: correctness, specificity, hm, the
-        share of each rung, ``unscored`` and ``no_answer`` counts, and the mean reward."""
+    def reward_parts(self, judged: Judged, group_size: int = 1) -> dict[str, np.ndarray]:
+        """Each term's rewards (unweighted) for a composed rule (``a + 0.5 * b``), by term
+        name; a plain rule is its own one part."""
+        batch = Batch(self.ladder, judged.codes, judged.found, group_size)
+        return self.rule.parts(batch)
+
+    def metrics(
+        self, judged: Judged, rewards: np.ndarray | None = None, group_size: int | None = None
+    ) -> dict[str, float]:
+        """Flat metrics of a batch for a trainer's log. Units: ``no_answer`` and ``unscored``
+        are counts; ``rung/<slug>`` are shares of the judged completions; ``correctness``,
+        ``specificity`` and ``hm`` as in :func:`rewardkit.score`; ``reward_mean``. With
+        ``group_size``: each term of a composed rule as ``part/<term>`` (its mean), and every
+        registered metric (``register_metrics``), such as the built-in GRPO diagnostics
+        ``grpo/...``, under its name."""
         codes = np.where(judged.found, judged.codes, MISSING)
         s: Scores = score(codes, self.ladder)
         out: dict[str, float] = {
@@ -246,4 +258,20 @@ class LadderReward:
             out.update({f"rung/{slug}": count / s.n for slug, count in s.counts.items()})
         if rewards is not None and np.isfinite(rewards).any():
             out["reward_mean"] = float(np.nanmean(rewards))
+        if group_size is not None:
+            parts = self.reward_parts(judged, group_size)
+            if len(parts) > 1:
+                for term, values in parts.items():
+                    if np.isfinite(values).any():
+                        out[f"part/{term}"] = float(np.nanmean(values))
+            if rewards is not None:
+                from .plugins import metrics as registered
+
+                for name, metric in registered().items():
+                    out.update(
+                        {
+                            f"{name}/{k}": float(v)
+                            for k, v in metric(judged, rewards, group_size).items()
+                        }
+                    )
         return out

@@ -3,8 +3,9 @@
 Plugins are found through the ``rewardkit`` entry-point group, loaded lazily (on the first
 registry lookup) and once; a plugin registered at run time with ``pm.register(plugin)`` is
 picked up on the next lookup. ``REWARDKIT_LOAD_PLUGINS`` limits which installed plugin packages
-load: a comma-separated list of distribution names, or empty for none. rewardkit's built-ins
-always load.
+load: a comma-separated list of the names ``rewardkit plugins`` prints (plugin or package
+names), or empty for none. rewardkit's built-ins always load. A plugin that implements a hook
+rewardkit does not have (a misspelling) is a :class:`PluginError` when it loads.
 
 >>> get_ladder("speciarl").slugs[0]
 'wrong'
@@ -23,6 +24,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .errors import RewardkitError
 from .ladders import Ladder
 
 __all__ = [
@@ -35,7 +37,9 @@ __all__ = [
     "get_judge",
     "rules",
     "get_rule",
+    "metrics",
     "RegistryError",
+    "PluginError",
 ]
 
 ENTRY_POINT_GROUP = "rewardkit"
@@ -46,15 +50,27 @@ pm.add_hookspecs(hookspecs)
 
 _lock = threading.Lock()
 _loaded = False
-_registry: dict[str, dict[str, Any]] = {}
+_registry: dict[str, Any] = {}
 _dists: dict[str, importlib.metadata.Distribution] = {}  # plugin name -> its package
 
 
-class RegistryError(LookupError):
+class RegistryError(RewardkitError, LookupError):
     """An unknown or doubly registered ladder, judge or rule name."""
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class PluginError(RewardkitError, RuntimeError):
+    """A plugin that cannot be loaded as written (a hook rewardkit does not have)."""
+
+
+_KINDS = {
+    "ladder": "register_ladders",
+    "judge": "register_judges",
+    "rule": "register_rewards",
+    "metric": "register_metrics",
+}
 
 
 def load_plugins() -> None:
@@ -72,32 +88,45 @@ def load_plugins() -> None:
         allow = None if allowed is None else {n.strip() for n in allowed.split(",") if n.strip()}
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist.name if ep.dist else None
-            if allow is not None and dist not in allow:
-                continue
             if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+                continue
+            if allow is not None and dist not in allow and ep.name not in allow:
                 continue
             pm.register(ep.load(), name=ep.name)
             if ep.dist is not None:
                 _dists[ep.name] = ep.dist
+        _check()
         _loaded = True
 
 
-def _current() -> dict[str, dict[str, Any]]:
+def _check() -> None:
+    """Every hook a plugin implements must be one of rewardkit's (pluggy's check_pending)."""
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as e:
+        raise PluginError(
+            f"{e}; rewardkit's hooks are {', '.join(sorted(_KINDS.values()))}"
+        ) from None
+
+
+def _current() -> dict[str, Any]:
     """The registries, rebuilt when a plugin was registered or unregistered at run time."""
     load_plugins()
     names = frozenset(name for name, _ in pm.list_name_plugin())
     if _registry.get("names") != names:
         with _lock:
+            _check()
             _registry.clear()
             _registry.update(_collect(), names=names)
     return _registry
 
 
-def _collect() -> dict[str, dict[str, Any]]:
-    registry: dict[str, dict[str, Any]] = {"ladder": {}, "judge": {}, "rule": {}}
+def _collect() -> dict[str, Any]:
+    registry: dict[str, Any] = {kind: {} for kind in _KINDS}
+    owners: dict[tuple[str, str], str] = {}
 
-    def adder(kind: str) -> Callable:
-        def register(name: str, factory: Callable | None = None) -> None:
+    def adder(kind: str, plugin: str) -> Callable:
+        def register(name: Any, factory: Callable | None = None) -> None:
             if kind == "ladder":
                 if not isinstance(name, Ladder):
                     raise TypeError(f"register_ladders expects a Ladder, got {name!r}")
@@ -105,14 +134,19 @@ def _collect() -> dict[str, dict[str, Any]]:
             elif not callable(factory):
                 raise TypeError(f"{kind} {name!r}: factory must be callable, got {factory!r}")
             if name in registry[kind]:
-                raise RegistryError(f"{kind} {name!r} is registered twice")
+                raise RegistryError(
+                    f"{kind} {name!r} is registered twice (by {owners[kind, name]} and {plugin})"
+                )
             registry[kind][name] = factory
+            owners[kind, name] = plugin
 
         return register
 
-    pm.hook.register_ladders(register=adder("ladder"))
-    pm.hook.register_judges(register=adder("judge"))
-    pm.hook.register_rewards(register=adder("rule"))
+    for kind, hook in _KINDS.items():
+        # Each implementation on its own, so the registry knows which plugin added what.
+        for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+            impl.function(register=adder(kind, impl.plugin_name))
+    registry["owners"] = owners
     return registry
 
 
@@ -154,9 +188,15 @@ def get_rule(name: str, **options: Any):
     return _lookup("rule", name)(**options)
 
 
+def metrics() -> dict[str, Callable]:
+    """All registered batch metrics by name."""
+    return dict(_current()["metric"])
+
+
 def get_plugins() -> list[dict[str, Any]]:
-    """The loaded plugins: name, hooks, and version where the plugin is a package."""
-    load_plugins()
+    """The loaded plugins: name, hooks, what each registered (ladders, judges, rules,
+    metrics), and version and package where the plugin is a package."""
+    owners = _current()["owners"]
     out = []
     for plugin in pm.get_plugins():
         name = pm.get_name(plugin)
@@ -164,6 +204,10 @@ def get_plugins() -> list[dict[str, Any]]:
             "name": name,
             "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
         }
+        for kind in _KINDS:
+            info[f"{kind}s"] = sorted(
+                n for (k, n), who in owners.items() if k == kind and who == name
+            )
         dist = _dists.get(name)
         if dist is not None:
             info["version"] = dist.version

@@ -144,6 +144,10 @@ class RewardRule:
             rewards[~found] = np.nan if self.no_answer is None else self.no_answer
         return rewards
 
+    def parts(self, batch: Batch) -> dict[str, np.ndarray]:
+        """Rewards per term (a plain rule is one term, under its name)."""
+        return {self.name: self.compute(batch)}
+
     def __call__(
         self,
         verdicts: Sequence[str | None],
@@ -317,8 +321,25 @@ class WeightedSum(RewardRule):
     def __repr__(self) -> str:
         return " + ".join(f"{w:g} * {rule!r}" for rule, w in self.terms)
 
+    def parts(self, batch: Batch) -> dict[str, np.ndarray]:
+        """Each term's own rewards (before its weight), by name (``exact``, ``format``; a
+        name used twice gets ``#2``), so a trainer can log every part of the sum.
+
+        >>> batch = Batch.from_verdicts(["specific", "generic"], answer_found=[True, False])
+        >>> {k: v.tolist() for k, v in (Exact() + 0.5 * Format()).parts(batch).items()}
+        {'exact': [1.0, -1.0], 'format': [1.0, 0.0]}
+        """
+        out: dict[str, np.ndarray] = {}
+        for rule, _ in self.terms:
+            name, k = rule.name, 1
+            while name in out:
+                k += 1
+                name = f"{rule.name}#{k}"
+            out[name] = rule.compute(batch)
+        return out
+
     def compute(self, batch: Batch) -> np.ndarray:
         total = np.zeros(len(batch), dtype=np.float64)
-        for rule, weight in self.terms:
-            total += weight * rule.compute(batch)
+        for (_, weight), values in zip(self.terms, self.parts(batch).values()):
+            total += weight * values
         return total

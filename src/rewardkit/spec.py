@@ -25,13 +25,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from .errors import RewardkitError
+
 if TYPE_CHECKING:
     from .pipeline import LadderReward
 
 __all__ = ["RewardSpec", "SpecError"]
 
 
-class SpecError(ValueError):
+class SpecError(RewardkitError, ValueError):
     """A reward spec that cannot be read: unknown keys, wrong types, not JSON."""
 
 

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 
+from .errors import RewardkitError
+
 __all__ = ["normalize", "Taxonomy", "TaxonomyError", "UnknownLabelError"]
 
 _NON_WORD = re.compile(r"[\W_]+")
@@ -36,11 +38,11 @@ def normalize(text: str) -> str:
     return _NON_WORD.sub(" ", text.casefold()).strip()
 
 
-class TaxonomyError(ValueError):
+class TaxonomyError(RewardkitError, ValueError):
     """A malformed taxonomy."""
 
 
-class UnknownLabelError(KeyError):
+class UnknownLabelError(RewardkitError, KeyError):
     """A ground-truth label that is not in the taxonomy."""
 
     def __str__(self) -> str:  # KeyError would print the repr of its argument

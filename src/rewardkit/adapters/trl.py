@@ -21,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import RewardkitError
 from ..pipeline import Judged, LadderReward
 from ..rules import to_list
 
 __all__ = ["TRLReward", "GroupLayoutError"]
 
 
-class GroupLayoutError(ValueError):
+class GroupLayoutError(RewardkitError, ValueError):
     """The completions of a group do not share one prompt: the layout is not what GRPO uses."""
 
 
@@ -150,6 +151,10 @@ class TRLReward:
         start = sum(len(p[0]) for p in parts[:rank])
         return rewards[start : start + n]
 
+    def _local_group_size(self, n: int) -> int | None:
+        """The group size for this process's own batch, when its groups are whole."""
+        return next((g for g in self.group_sizes if n % g == 0), None)
+
     def _group_size(self, keys: list[bytes]) -> int:
         for size in self.group_sizes:
             if len(keys) % size == 0 and all(
@@ -171,7 +176,8 @@ class TRLReward:
         log_extra: Callable[[str, list], None] | None,
     ) -> None:
         if log_metric is not None:
-            for key, value in self.reward.metrics(judged, rewards).items():
+            size = self._local_group_size(len(judged))
+            for key, value in self.reward.metrics(judged, rewards, size).items():
                 log_metric(f"{self.__name__}/{key}", value)
         if log_extra is not None:
             log_extra("verdict", judged.outcomes)

@@ -23,6 +23,8 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 
+from ..errors import RewardkitError
+
 __all__ = ["VerdictCache", "CacheError"]
 
 SCHEMA_VERSION = 2
@@ -40,7 +42,7 @@ _COLUMNS = ["judge", "truth", "prediction", "context", "verdict"]
 _CHUNK = 300  # pairs per SELECT (3 parameters each, under SQLite's limit)
 
 
-class CacheError(RuntimeError):
+class CacheError(RewardkitError, RuntimeError):
     """The verdict cache cannot be used: unreadable, unwritable, corrupt or of another schema."""
 
 

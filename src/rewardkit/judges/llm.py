@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..errors import RewardkitError
 from ..ladders import SPECIARL, Ladder
 from .base import Judge, Judgement, JudgeStats, resolve_ladder
 from .cache import VerdictCache
@@ -63,7 +64,7 @@ __all__ = [
 log = logging.getLogger("rewardkit.judges")
 
 
-class JudgeError(RuntimeError):
+class JudgeError(RewardkitError, RuntimeError):
     """A judge call failed after its retries (raised with ``on_failure="raise"``)."""
 
 
@@ -79,7 +80,7 @@ class JudgeFailureRateError(JudgeError):
         self.errors = errors
 
 
-class TransportError(Exception):
+class TransportError(RewardkitError):
     """A failed call. ``kind`` names the cause for counts ("http 500", "connection", ...);
     ``retryable`` for timeouts, connection errors, 429 and 5xx; ``fatal`` for errors no other
     pair can escape (401, 403, 404, an invalid URL); ``retry_after`` from the server."""
