@@ -4,18 +4,19 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench package clean
 
 # torch is pinned here (not in the package) to the CPU build this machine carries; users keep
 # their own torch. OpenRLHF and verl go in without their dependencies (their pins clash;
-# see docs/trainers), plus what their reward loaders import.
+# see docs/trainers), plus what their reward loaders import - last, so pip's resolver has
+# nothing to report about their (deliberately) missing pins.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[test]'
-	$(PY) -m pip install --quiet --no-deps openrlhf==0.11.2 pylatexenc verl==0.9.1
-	$(PY) -m pip install --quiet aiohttp ray omegaconf codetiming "tensordict>=0.8,<=0.10"
+	$(PY) -m pip install --quiet aiohttp ray omegaconf codetiming "tensordict>=0.8,<=0.10" pylatexenc
+	$(PY) -m pip install --quiet --no-deps openrlhf==0.11.2 verl==0.9.1
 	touch $@
 
 demo: $(VENV)/.installed
@@ -23,10 +24,25 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed
 	$(PY) -m pytest benchmarks
 
+# The wheel and the sdist, each installed into a fresh virtual environment (core only) and
+# run: the quick start and the command line, from outside the source tree.
+package: $(VENV)/.installed
+	rm -rf dist build/pkg
+	$(PY) -m build --no-isolation --outdir dist . > build.log 2>&1 || (cat build.log; exit 1)
+	for kind in whl tar.gz; do \
+	  $(PYTHON) -m venv build/pkg/$$kind && \
+	  build/pkg/$$kind/bin/python -m pip install --quiet dist/*.$$kind && \
+	  (cd build/pkg && $$kind/bin/python ../../examples/quickstart.py > /dev/null && \
+	   $$kind/bin/rewardkit plugins > /dev/null) || exit 1; \
+	  echo "package ($$kind): installs and runs"; \
+	done
+	rm -f build.log
+
 clean:
-	rm -rf $(VENV) .pytest_cache .benchmarks build dist src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .benchmarks build dist src/*.egg-info

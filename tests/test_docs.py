@@ -1,8 +1,10 @@
 """Every example in README.md and docs/ runs, and prints what it says it prints.
 
 In ```python blocks, ``print(...)  # -> expected`` (or ``# -> expected`` on the next line)
-states the printed line; the blocks of one file share a namespace and run in order. ```bash
-blocks run in a shell from the repository root. ```sh blocks (installs, make) are not run.
+states the printed line. Every block runs on its own, in a fresh namespace, as a reader would
+paste it (imports included); the example plugin's module is importable as if installed, as the
+plugin guide's install step would make it. ```bash blocks run in a shell from the repository
+root. ```sh blocks (installs, make) are not run.
 """
 
 import contextlib
@@ -46,8 +48,9 @@ def test_every_page_has_examples():
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_python_examples(page, monkeypatch):
     monkeypatch.chdir(ROOT)
-    namespace: dict = {"__name__": "__docs__"}
+    monkeypatch.syspath_prepend(str(ROOT / "plugins" / "rewardkit-math" / "src"))
     for code in blocks(page, "python"):
+        namespace: dict = {"__name__": "__docs__"}
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):
             exec(compile(code, str(page), "exec"), namespace)

@@ -581,3 +581,22 @@ def test_concurrent_batches_on_one_loop_and_on_many_threads(server):
         for verdicts in pool.map(judge.judge, pairs):
             assert verdicts == ["wrong"] * 5 + ["generic"]
     assert judge.stats.failures == 0
+
+
+def test_a_trl_reward_with_an_llm_judge_and_a_cache_survives_pickle(server, tmp_path):
+    # TRL's async GRPO pickles reward functions into its workers.
+    import pickle
+
+    from rewardkit.adapters.trl import TRLReward
+
+    cache = str(tmp_path / "c.sqlite")
+    judge = judge_for(server, cache=cache)
+    reward = TRLReward(rk.LadderReward(judge, "speciarl"), num_generations=2)
+    completions = ["<answer>dog</answer>", "<answer>spitz</answer>"]
+    assert reward(["p", "p"], completions, label=["samoyed"] * 2) == [0.0, 1.0]
+    again = pickle.loads(pickle.dumps(reward))
+    assert again(["p", "p"], completions, label=["samoyed"] * 2) == [0.0, 1.0]
+    assert again.reward.judge.stats.cache_hits == 2  # the cache file reopened
+    more = ["<answer>cat</answer>", "<answer>samoyed</answer>"]
+    assert again(["q", "q"], more, label=["samoyed"] * 2) == [0.0, 1.0]  # new clients, new calls
+    assert len(server.requests) == 4

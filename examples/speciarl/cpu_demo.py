@@ -221,6 +221,7 @@ def run(preset: str, seed: int, out: Path, rules: list[str], trainer: str = "own
         policy = copy.deepcopy(base)
         reward = rk.LadderReward(judge, rule, tag=None)
         train = train_trl if trainer == "trl" else train_own_loop
+        rule_started = time.perf_counter()
         history, policy = train(policy, tokenizer, reward, data, cfg, seed, out / "train" / rule)
         results["training"][rule] = [
             {
@@ -237,8 +238,9 @@ def run(preset: str, seed: int, out: Path, rules: list[str], trainer: str = "own
             "shifted": evaluate(policy, tokenizer, judge, shifted),
         }
         print(
-            f"GRPO ({trainer}) with {rule}: {cfg['rl_steps']} steps "
-            f"({time.perf_counter() - started:.0f} s)",
+            f"GRPO ({trainer}) with {rule}: {cfg['rl_steps']} steps in "
+            f"{time.perf_counter() - rule_started:.0f} s (run so far "
+            f"{time.perf_counter() - started:.0f} s)",
             flush=True,
         )
     results["seconds"] = round(time.perf_counter() - started, 1)

@@ -237,7 +237,7 @@ def agreement(
 
 
 def save_heatmap(report: Agreement, path: str) -> None:
-    """The confusion matrix as a PNG heatmap (needs matplotlib, ``rewardkit[demo]``)."""
+    """The confusion matrix as a PNG heatmap (needs matplotlib, ``rewardkit-rl[demo]``)."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -251,6 +251,8 @@ def _summary(judge, n: int) -> None:
 
 
 def cmd_reward(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str) -> Iterator[str]:
+    import numpy as np
+
     from .plugins import get_ladder, get_rule
     from .rules import Batch, to_list
 
@@ -289,7 +291,7 @@ def cmd_reward(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str
             f"{name}: {len(rows)} rows (last at line {last}) do not split into groups of "
             f"{args.group_size}"
         )
-    batch = Batch(ladder, ladder.encode(verdicts), found, args.group_size)
+    batch = Batch(ladder, ladder.encode(verdicts), np.asarray(found, bool), args.group_size)
     for (_, obj), reward in zip(rows, to_list(rule.compute(batch))):
         yield dump(dict(obj, reward=reward))
 
@@ -459,7 +461,7 @@ def cmd_agree(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str)
             save_heatmap(report, os.path.join(args.report, "confusion.png"))
         except ImportError:
             print(
-                "rewardkit agree: no matplotlib, no heatmap (pip install rewardkit[demo])",
+                "rewardkit agree: no matplotlib, no heatmap (pip install rewardkit-rl[demo])",
                 file=sys.stderr,
             )
     yield dump(report.to_dict())
@@ -599,6 +601,10 @@ def judge_arguments(p: argparse.ArgumentParser, call_timeout: str = "--timeout")
     )
 
 
+def example(text: str) -> str:
+    return "example:\n  " + text
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -612,7 +618,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--input", "-i", help="JSON Lines input file (default: stdin)")
         p.add_argument("--output", "-o", help="output file (default: stdout)")
 
-    p = sub.add_parser("judge", help="add a 'verdict' to rows with 'label' and 'prediction'")
+    p = sub.add_parser(
+        "judge",
+        help="add a 'verdict' to rows with 'label' and 'prediction'",
+        description="Add a 'verdict' to rows with 'label' and 'prediction'.",
+        epilog=example(
+            "rewardkit judge --taxonomy tax.json -i rollouts.jsonl -o judged.jsonl\n"
+            "  rewardkit judge --judge openai --model M --api-base http://127.0.0.1:8000/v1 "
+            "--explain < rows.jsonl"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     judge_arguments(p)
     p.add_argument(
         "--completion-field",
@@ -631,7 +647,16 @@ def build_parser() -> argparse.ArgumentParser:
     io(p)
     p.set_defaults(run=cmd_judge)
 
-    p = sub.add_parser("reward", help="add a 'reward' to rows with 'verdict'")
+    p = sub.add_parser(
+        "reward",
+        help="add a 'reward' to rows with 'verdict'",
+        description="Add a 'reward' to rows with 'verdict'.",
+        epilog=example(
+            "rewardkit reward --rule speciarl --group-size 10 < judged.jsonl\n"
+            "  rewardkit reward --spec runs/x/reward_spec.json < judged.jsonl"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--rule", help="registered reward rule, e.g. speciarl")
     p.add_argument("--spec", help="a reward_spec.json (from a training run): its rule and groups")
     p.add_argument(
@@ -651,7 +676,13 @@ def build_parser() -> argparse.ArgumentParser:
     io(p)
     p.set_defaults(run=cmd_reward)
 
-    p = sub.add_parser("score", help="metrics of rows with 'verdict'")
+    p = sub.add_parser(
+        "score",
+        help="metrics of rows with 'verdict'",
+        description="Metrics of rows with 'verdict'.",
+        epilog=example("rewardkit score --group-size 10 < judged.jsonl"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--ladder", default="speciarl", help="ladder of the verdicts")
     p.add_argument(
         "--group-size",
@@ -666,8 +697,9 @@ def build_parser() -> argparse.ArgumentParser:
         "agree",
         help="how far two judges agree (kappa, confusion, reward effects)",
         description="Compare judge B with judge A on labelled rows: verdict columns (--a, --b) "
-        "or judges run on the spot (--judge-a, --judge-b). Prints one JSON report. Example: "
-        "rewardkit agree --a human --b verdict -g 4 --rule speciarl --report out/ < rows.jsonl",
+        "or judges run on the spot (--judge-a, --judge-b). Prints one JSON report.",
+        epilog=example("rewardkit agree --a human --b verdict -g 4 --report out/ < rows.jsonl"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--a", help="column with judge A's verdicts (the reference)")
     p.add_argument("--b", help="column with judge B's verdicts (the candidate)")
@@ -686,7 +718,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", "-i", help="JSON Lines input file (default: stdin)")
     p.set_defaults(run=cmd_agree, output=None)
 
-    p = sub.add_parser("openrlhf-reward", help="write a reward file for OpenRLHF")
+    p = sub.add_parser(
+        "openrlhf-reward",
+        help="write a reward file for OpenRLHF",
+        description="Write a reward file for OpenRLHF.",
+        epilog=example("rewardkit openrlhf-reward -o reward.py -g 8 --taxonomy tax.json"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--output", "-o", required=True, help="the reward file to write (.py)")
     p.add_argument(
         "--group-size",
@@ -715,11 +753,19 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="run the SpeciaRL CPU demo (from a clone)",
         description="Run examples/speciarl/cpu_demo.py; options pass through "
-        "(--preset quick|full, --seed N, --out DIR, --rules a,b).",
+        "(--preset quick|full, --seed N, --out DIR, --rules a,b, --trainer own|trl).",
+        epilog=example("rewardkit demo --preset quick --trainer trl"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.set_defaults(run=None, command_fn=cmd_demo)
 
-    p = sub.add_parser("plugins", help="list the loaded plugins as JSON")
+    p = sub.add_parser(
+        "plugins",
+        help="list the loaded plugins as JSON",
+        description="List the loaded plugins as JSON.",
+        epilog=example("rewardkit plugins"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.set_defaults(run=None, command_fn=cmd_plugins)
     return parser
 

@@ -9,7 +9,7 @@ Unscored completions (no verdict) are left out of the loss.
 Metrics go to ``output_dir/metrics.jsonl`` (one JSON line per step, flushed as written), and a
 checkpoint (model, optimiser, random states, step) to ``output_dir/checkpoint.pt`` every
 ``save_every`` steps; ``train()`` resumes from it and continues exactly as an uninterrupted run.
-Needs ``rewardkit[torch]``.
+Needs ``rewardkit-rl[torch]``.
 """
 
 from __future__ import annotations

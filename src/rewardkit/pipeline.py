@@ -254,7 +254,10 @@ class LadderReward:
             "unscored": float(np.count_nonzero((judged.codes == MISSING) & judged.found)),
         }
         if s.n:
-            out.update(correctness=s.correctness, specificity=s.specificity, hm=s.hm)
+            for key in ("correctness", "specificity", "hm"):
+                value = getattr(s, key)
+                if value is not None:
+                    out[key] = float(value)
             out.update({f"rung/{slug}": count / s.n for slug, count in s.counts.items()})
         if rewards is not None and np.isfinite(rewards).any():
             out["reward_mean"] = float(np.nanmean(rewards))

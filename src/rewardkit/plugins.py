@@ -208,7 +208,7 @@ def get_plugins() -> list[dict[str, Any]]:
             info[f"{kind}s"] = sorted(
                 n for (k, n), who in owners.items() if k == kind and who == name
             )
-        dist = _dists.get(name)
+        dist = _dists.get(name) if name else None
         if dist is not None:
             info["version"] = dist.version
             info["package"] = dist.metadata["Name"]

@@ -143,7 +143,7 @@ class Taxonomy:
                 import yaml
             except ImportError:
                 raise TaxonomyError(
-                    f"{path}: reading YAML needs PyYAML (pip install 'rewardkit[yaml]')"
+                    f"{path}: reading YAML needs PyYAML (pip install 'rewardkit-rl[yaml]')"
                 ) from None
             try:
                 data = yaml.safe_load(text)

@@ -2,7 +2,7 @@
 
 Nothing here downloads: the tokenizer is a word-level vocabulary built in-process and the
 models are randomly initialised Qwen2 / Qwen2.5-VL configs of about 100k parameters.
-Needs ``rewardkit[trl]`` (torch, transformers, tokenizers).
+Needs ``rewardkit-rl[trl]`` (torch, transformers, tokenizers).
 
 Example::
 
@@ -110,7 +110,9 @@ def tiny_vision_lm(
     try:
         from transformers import Qwen2VLImageProcessorPil as ImageProcessor
     except ImportError:  # older transformers
-        from transformers import Qwen2VLImageProcessor as ImageProcessor
+        from transformers import (  # type: ignore[assignment]
+            Qwen2VLImageProcessor as ImageProcessor,
+        )
 
     class Processor(Qwen2_5_VLProcessor):
         # Without torchvision there is no video processor; accept None for it.
@@ -126,7 +128,7 @@ def tiny_vision_lm(
         "mrope_section": [2, 3, 3],
         "rope_theta": 1e6,
     }
-    config = Qwen2_5_VLConfig(
+    config = Qwen2_5_VLConfig(  # type: ignore[call-arg]
         text_config=text,
         vision_config=dict(
             depth=2,

@@ -70,7 +70,8 @@ class RewardkitRewardManager(RewardManagerBase):
         item = data[-1:][0]
         response_ids = item.batch["responses"]
         length = int(item.batch["attention_mask"][-response_ids.shape[-1] :].sum())
-        response = self.tokenizer.decode(response_ids[:length], skip_special_tokens=True)
+        tokenizer: Any = self.tokenizer
+        response = tokenizer.decode(response_ids[:length], skip_special_tokens=True)
         truth = item.non_tensor_batch["reward_model"]["ground_truth"]
         uid = str(item.non_tensor_batch.get("uid", id(item)))
         judged = await self.reward.ajudge_completions([response], [truth])

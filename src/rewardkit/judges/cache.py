@@ -53,6 +53,7 @@ class VerdictCache:
 
     def __init__(self, path: str | os.PathLike, *, timeout: float = 60.0) -> None:
         self.path = str(path)
+        self.timeout = timeout
         self._lock = threading.Lock()
         try:
             if self.path != ":memory:":
@@ -138,6 +139,14 @@ class VerdictCache:
     def __len__(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0]
+
+    # A pickled cache (TRL pickles reward functions) reopens its file where it is unpickled;
+    # a ":memory:" cache starts empty there.
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "timeout": self.timeout}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["path"], timeout=state["timeout"])  # type: ignore[misc]
 
     def close(self) -> None:
         with self._lock:

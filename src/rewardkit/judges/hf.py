@@ -1,5 +1,5 @@
 """A local transformers judge: scores every rung label by its log-likelihood. Needs
-``rewardkit[torch]``.
+``rewardkit-rl[torch]``.
 
 No sampling: for each pair the judge prompt (rendered from the ladder, through the tokenizer's
 chat template when it has one) is followed by each rung's label, and the verdict is the label
@@ -109,6 +109,6 @@ class HFJudge(Judge):
         p = np.exp(ll)
         return p / p.sum(axis=1, keepdims=True)
 
-    def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str]:
+    def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
         best = self.log_likelihoods(pairs).argmax(axis=1)
         return [self.ladder.choices[j] for j in best]

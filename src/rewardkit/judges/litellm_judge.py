@@ -1,5 +1,5 @@
 """A LiteLLM transport: any provider LiteLLM speaks (``openai/...``, ``anthropic/...``,
-``hosted_vllm/NAME`` with an ``api_base``). Needs ``rewardkit[litellm]``.
+``hosted_vllm/NAME`` with an ``api_base``). Needs ``rewardkit-rl[litellm]``.
 
 litellm is imported on first use, with ``LITELLM_LOCAL_MODEL_COST_MAP=True`` set by default so
 the import does not fetch a cost map from the internet. rewardkit's own reliability layer

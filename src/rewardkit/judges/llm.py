@@ -175,6 +175,8 @@ class LLMJudge(Judge):
     or a prompt file (default: rewardkit's own, rendered from the ladder).
     """
 
+    stats: LLMStats
+
     def __init__(
         self,
         transport: Transport,
@@ -221,6 +223,15 @@ class LLMJudge(Judge):
         self._recent: deque[str | None] = deque(maxlen=_RATE_WINDOW)
         self._batches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> count
         self.identity = self._identity()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_batches"] = None  # per event loop: made anew
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._batches = weakref.WeakKeyDictionary()
 
     def _identity(self) -> str:
         """What verdicts are cached under: a hash of everything that can change a verdict."""

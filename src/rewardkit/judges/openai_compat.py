@@ -76,6 +76,15 @@ class OpenAITransport:
         # once (OpenRLHF's reward workers), each running its own loop.
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_clients"] = None  # sessions belong to their event loops: made anew
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._clients = weakref.WeakKeyDictionary()
+
     def identity(self) -> dict[str, Any]:
         """Everything about the calls that can change a verdict (not the API key)."""
         return {

@@ -98,9 +98,12 @@ class TaxonomyJudge(Judge):
 
     def verdict(self, ground_truth: str, prediction: str) -> str:
         """The verdict of one pair."""
-        return self.judge_unique([(ground_truth, prediction)])[0]
+        return self._verdicts([(ground_truth, prediction)])[0]
 
-    def judge_unique(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
+    def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
+        return list(self._verdicts(pairs))
+
+    def _verdicts(self, pairs: Sequence[tuple[str, ...]]) -> list[str]:
         taxonomy = self.taxonomy
         cache = self._predictions
         if len(cache) > _CACHE_LIMIT:
@@ -128,5 +131,5 @@ class TaxonomyJudge(Judge):
                 append("wrong")
         return out
 
-    async def ajudge_unique(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
+    async def ajudge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
         return self.judge_unique(pairs)  # pure CPU and fast: no thread needed

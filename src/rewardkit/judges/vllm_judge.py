@@ -1,5 +1,5 @@
 """An in-process vLLM judge: one ``LLM.chat`` call over the whole batch, output constrained
-to the ladder's labels. Needs ``rewardkit[vllm]`` and a GPU.
+to the ladder's labels. Needs ``rewardkit-rl[vllm]`` and a GPU.
 
 vLLM could not be installed where rewardkit is developed (its wheel needs a CUDA build of
 torch), so this module is kept thin and was **not run against vLLM**. What it does without
