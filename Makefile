@@ -35,7 +35,7 @@ bench: $(VENV)/.installed
 package: $(VENV)/.installed
 	rm -rf dist build/pkg
 	$(PY) -m build --no-isolation --outdir dist . > build.log 2>&1 || (cat build.log; exit 1)
-	for kind in whl tar.gz; do \
+	@for kind in whl tar.gz; do \
 	  $(PYTHON) -m venv build/pkg/$$kind && \
 	  build/pkg/$$kind/bin/python -m pip install --quiet dist/*.$$kind && \
 	  (cd build/pkg && $$kind/bin/python ../../examples/quickstart.py > /dev/null && \

@@ -41,7 +41,7 @@ def drive(kind, waves, group_size=3, linger=100.0, clock=None):
 
         def one(member):
             start = time.monotonic()
-            reward, partial = groups.reward(*member)
+            reward, partial, _ = groups.reward(*member)
             return reward, partial, time.monotonic() - start
 
         size = max(len(w) for w in waves if not callable(w))
@@ -56,7 +56,7 @@ def drive(kind, waves, group_size=3, linger=100.0, clock=None):
 
         async def one(member):
             start = time.monotonic()
-            reward, partial = await groups.reward(*member)
+            reward, partial, _ = await groups.reward(*member)
             return reward, partial, time.monotonic() - start
 
         async def main():
@@ -159,7 +159,7 @@ def test_both_wrappers_give_identical_rewards_on_a_random_stream():
 def test_a_group_of_one_and_bad_arguments():
     buffer = GroupBuffer(1, speciarl)
     ticket = buffer.join("p", SP, True, now=0.0)
-    assert buffer.result(ticket) == (1.0, False)
+    assert buffer.result(ticket) == (1.0, False, True)
     with pytest.raises(ValueError, match="group_size"):
         GroupBuffer(0, speciarl)
     with pytest.raises(ValueError, match="timeout"):
@@ -167,3 +167,11 @@ def test_a_group_of_one_and_bad_arguments():
     unfinished = GroupBuffer(2, speciarl).join("p", SP, True, now=0.0)
     with pytest.raises(RuntimeError, match="not done"):
         GroupBuffer(2, speciarl).result(unfinished)
+
+
+def test_a_flat_group_is_flagged():
+    buffer = GroupBuffer(3, speciarl)
+    tickets = [buffer.join("p", c, True, now=0.0) for c in (G, G, W)]  # 1, 1, 0
+    assert [buffer.result(t).flat for t in tickets] == [False] * 3
+    tickets = [buffer.join("q", c, True, now=0.0) for c in (W, W, W)]  # 0, 0, 0
+    assert [buffer.result(t).flat for t in tickets] == [True] * 3

@@ -98,8 +98,10 @@ def test_rewards_equal_offline_group_rewards_with_many_samples_in_flight(tmp_pat
         # so output i carries answers[i].
         got = [float(o["reward"][0]) for o in outputs]
         assert got == want, (prompt, answers)
+        flat = float(len({w for w in want if w == w}) <= 1)  # one reward for all: no signal
         for o in outputs:
             assert float(o["extra_logs"]["partial_group"][0]) == 0.0
+            assert float(o["extra_logs"]["zero_variance_group"][0]) == flat
             assert 0.0 <= float(o["scores"][0]) <= 1.0
 
 

@@ -67,7 +67,8 @@ def test_grpo_trainer_runs_with_the_reward_and_logs_metrics(tmp_path, vision):
     assert "rewards/speciarl_taxonomy/mean" in step
     spec = rk.RewardSpec.load(tmp_path / "trainer" / "reward_spec.json")
     assert spec.group_size == 2 and spec.rule == "speciarl" and spec.tag is None
-    assert spec.build()(calls[0]["completions"], calls[0]["labels"], 2) == calls[0]["rewards"]
+    rebuilt = rk.LadderReward.from_spec(spec)
+    assert rebuilt(calls[0]["completions"], calls[0]["labels"], 2) == calls[0]["rewards"]
 
 
 @pytest.mark.parametrize("batch, group", [(3, 2), (2, 4)])

@@ -150,6 +150,10 @@ def test_verl_09_reward_loop_manager_groups_by_uid():
     )
     assert [o["reward_score"] for o in out] == [want[i] for i in order]
     assert all(o["reward_extra_info"]["partial_group"] == 0.0 for o in out)
+    for o, i in zip(out, order):
+        g = i // group
+        rewards = {r for r in want[g * group : (g + 1) * group] if r == r}
+        assert o["reward_extra_info"]["zero_variance_group"] == float(len(rewards) <= 1)
 
 
 def test_verl_09_manager_falls_back_when_a_sibling_never_comes():

@@ -14,8 +14,6 @@ turns verdicts into rewards (static or group-relative), and **metrics** summaris
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from .answers import Answer, extract_answer, extract_answers
 from .errors import RewardkitError
 from .hookspecs import hookimpl
@@ -39,6 +37,7 @@ from .rules import (
 )
 from .spec import RewardSpec, SpecError
 from .taxonomy import Taxonomy, TaxonomyError, UnknownLabelError, normalize
+from .version import __version__
 
 __all__ = [
     "__version__",

@@ -606,7 +606,7 @@ def example(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .version import __version__
 
     parser = argparse.ArgumentParser(
         prog="rewardkit", description="Reward shaping for RL with verifiable rewards."

@@ -26,7 +26,7 @@ its rules are tested once; :class:`ThreadGroups` (OpenRLHF's worker threads) and
 False
 >>> second = buffer.join("p", 5, True, now=0.1)
 >>> buffer.result(first), buffer.result(second)
-((3.0, False), (5.0, False))
+(Member(reward=3.0, partial=False, flat=False), Member(reward=5.0, partial=False, flat=False))
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Group", "Ticket", "GroupBuffer", "ThreadGroups", "AsyncGroups"]
+__all__ = ["Group", "Member", "Ticket", "GroupBuffer", "ThreadGroups", "AsyncGroups"]
 
 #: ``score(codes, found) -> rewards`` for one group's members, in join order.
 Score = Callable[[list[int], list[bool]], np.ndarray]
@@ -55,6 +55,15 @@ class Group:
     partial: bool = False
     closed_at: float = 0.0
     signal: Any = None  # the wrapper's event, set when ``done``
+
+
+class Member(NamedTuple):
+    """What a member gets: its ``reward``, whether its group was ``partial``, and whether its
+    group was ``flat`` (every scored member got the same reward: no learning signal)."""
+
+    reward: float
+    partial: bool
+    flat: bool
 
 
 @dataclass(frozen=True)
@@ -122,12 +131,14 @@ class GroupBuffer:
         self.prune(now)
         self.closed[ticket.key] = group
 
-    def result(self, ticket: Ticket) -> tuple[float, bool]:
-        """(reward, whether the group was partial) of a member whose group is done."""
+    def result(self, ticket: Ticket) -> Member:
+        """The :class:`Member` result of a member whose group is done."""
         group = ticket.group
         if not group.done or group.rewards is None:
             raise RuntimeError("the group of this member is not done yet")
-        return float(group.rewards[ticket.index]), group.partial
+        scored = group.rewards[np.isfinite(group.rewards)]
+        flat = bool(scored.size < 2 or scored.min() == scored.max())
+        return Member(float(group.rewards[ticket.index]), group.partial, flat)
 
     def prune(self, now: float) -> None:
         """Forget closed groups older than ``linger``."""
@@ -155,8 +166,8 @@ class ThreadGroups:
         self.buffer, self.timeout, self.clock = buffer, timeout, clock
         self._lock = threading.Lock()
 
-    def reward(self, key: Hashable, code: int, found: bool) -> tuple[float, bool]:
-        """Join and wait for the group; (reward, partial)."""
+    def reward(self, key: Hashable, code: int, found: bool) -> Member:
+        """Join and wait for the group."""
         with self._lock:
             ticket = self.buffer.join(key, code, found, self.clock())
             group = ticket.group
@@ -180,8 +191,8 @@ class AsyncGroups:
             raise ValueError(f"timeout must be > 0, got {timeout}")
         self.buffer, self.timeout, self.clock = buffer, timeout, clock
 
-    async def reward(self, key: Hashable, code: int, found: bool) -> tuple[float, bool]:
-        """Join and wait for the group; (reward, partial)."""
+    async def reward(self, key: Hashable, code: int, found: bool) -> Member:
+        """Join and wait for the group."""
         ticket = self.buffer.join(key, code, found, self.clock())
         group = ticket.group
         if group.signal is None:

@@ -213,7 +213,7 @@ def get_plugins() -> list[dict[str, Any]]:
             info["version"] = dist.version
             info["package"] = dist.metadata["Name"]
         elif name == "rewardkit.builtins":
-            from . import __version__
+            from .version import __version__
 
             info["version"] = __version__
         out.append(info)

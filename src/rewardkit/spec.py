@@ -12,9 +12,10 @@ as the same is the ladder's canonicaliser, so the ladder's name records it.)
 ...                   group_size=4)
 >>> RewardSpec.from_json(spec.to_json()) == spec
 True
->>> spec.build()([f"<answer>{a}</answer>" for a in ("dog", "spitz", "cat", "samoyed")],
-...              ["samoyed"] * 4, group_size=4)
-[0.0, 0.0, 0.0, 1.0]
+>>> from rewardkit import LadderReward
+>>> LadderReward.from_spec(spec)([f"<answer>{a}</answer>" for a in ("dog", "spitz", "samoyed")],
+...                              ["samoyed"] * 3, group_size=3)
+[0.0, 0.0, 1.0]
 """
 
 from __future__ import annotations
@@ -23,12 +24,9 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import RewardkitError
-
-if TYPE_CHECKING:
-    from .pipeline import LadderReward
 
 __all__ = ["RewardSpec", "SpecError"]
 
@@ -139,14 +137,6 @@ class RewardSpec:
                 return cls.from_json(f.read())
         except OSError as e:
             raise SpecError(f"cannot read reward spec {os.fspath(path)}: {e.strerror}") from None
-
-    # -- building --------------------------------------------------------------------------------
-
-    def build(self) -> LadderReward:
-        """The :class:`~rewardkit.LadderReward` this spec describes."""
-        from .pipeline import LadderReward
-
-        return LadderReward.from_spec(self)
 
     def judge_kwargs(self) -> dict[str, Any]:
         """The options the judge factory receives (the ladder included where set)."""

@@ -74,7 +74,7 @@ class RendezvousReward:
         reward_spec = RewardSpec.from_dict(options.pop("reward"))
         if reward_spec.group_size is None:
             raise ValueError("the reward spec of an OpenRLHF reward file needs a group_size")
-        return cls(reward_spec.build(), reward_spec.group_size, **options)
+        return cls(LadderReward.from_spec(reward_spec), reward_spec.group_size, **options)
 
     def widen_thread_pool(self) -> None:
         """Give the running event loop (OpenRLHF's engine) a large default thread pool."""
@@ -102,15 +102,18 @@ class RendezvousReward:
         responses = [_response(q, p) for q, p in zip(queries, prompts)]
         judged = self.reward.judge_completions(responses, list(labels))
         codes, found = judged.codes.tolist(), judged.found.tolist()
-        if self.group_size == 1 or not self.reward.rule.group_relative:
+        grouped = self.group_size > 1 and self.reward.rule.group_relative
+        if not grouped:
             rewards = self.reward.rewards(judged, 1).tolist()
-            partial = [False] * len(rewards)
+            partial = flat = [False] * len(rewards)
         else:
-            rewards, partial = [], []
-            for key, code, flag in zip(zip(prompts, labels), codes, found):
-                value, was_partial = self.groups.reward(key, code, flag)
-                rewards.append(value)
-                partial.append(was_partial)
+            members = [
+                self.groups.reward(key, code, flag)
+                for key, code, flag in zip(zip(prompts, labels), codes, found)
+            ]
+            rewards = [m.reward for m in members]
+            partial = [m.partial for m in members]
+            flat = [m.flat for m in members]
         unscored = [r != r for r in rewards]
         values = [self.unscored if u else r for r, u in zip(rewards, unscored)]
         return {
@@ -121,6 +124,11 @@ class RendezvousReward:
                 "no_answer": torch.tensor([float(not f) for f in found]),
                 "unscored": torch.tensor([float(u) for u in unscored]),
                 "partial_group": torch.tensor([float(p) for p in partial]),
+                **(
+                    {"zero_variance_group": torch.tensor([float(f) for f in flat])}
+                    if grouped
+                    else {}
+                ),
             },
         }
 
@@ -174,7 +182,7 @@ def write_reward_file(
     ...                   judge_options={"taxonomy": "examples/data/animals.json"})
     PosixPath('/tmp/reward.py')
     """
-    from .. import __version__
+    from ..version import __version__
 
     options = dict(judge_options or {})
     for key in ("taxonomy", "cache", "prompt"):  # file paths made absolute: OpenRLHF runs elsewhere

@@ -40,7 +40,7 @@ _VERL_EXTRA = frozenset({"reward_router_address", "reward_model_tokenizer"})
 @lru_cache(maxsize=16)
 def _reward(options: str) -> LadderReward:
     spec, _ = RewardSpec.from_options(json.loads(options), own=_OWN)
-    return spec.build()
+    return LadderReward.from_spec(spec)
 
 
 def _build(kwargs: dict) -> LadderReward:

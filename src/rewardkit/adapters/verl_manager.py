@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
-from ..groups import AsyncGroups, GroupBuffer
+from ..groups import AsyncGroups, GroupBuffer, Member
 from ..pipeline import LadderReward
 from ..spec import RewardSpec
 from .verl import _results
@@ -75,17 +75,21 @@ class RewardkitRewardManager(RewardManagerBase):
         truth = item.non_tensor_batch["reward_model"]["ground_truth"]
         uid = str(item.non_tensor_batch.get("uid", id(item)))
         judged = await self.reward.ajudge_completions([response], [truth])
-        value, partial = await self._rendezvous(uid, int(judged.codes[0]), bool(judged.found[0]))
-        (info,) = _results(judged, np.array([value]), self.unscored)
+        member = await self._rendezvous(uid, int(judged.codes[0]), bool(judged.found[0]))
+        (info,) = _results(judged, np.array([member.reward]), self.unscored)
         return {
             "reward_score": info.pop("score"),
-            "reward_extra_info": {**info, "partial_group": float(partial)},
+            "reward_extra_info": {
+                **info,
+                "partial_group": float(member.partial),
+                "zero_variance_group": float(member.flat),
+            },
         }
 
     def _rewards(self, codes: list[int], found: list[bool]) -> np.ndarray:
         return self.reward.rewards_of(codes, found, len(codes))
 
-    async def _rendezvous(self, uid: str, code: int, found: bool) -> tuple[float, bool]:
+    async def _rendezvous(self, uid: str, code: int, found: bool) -> Member:
         if self.group_size == 1 or not self.reward.rule.group_relative:
-            return float(self._rewards([code], [found])[0]), False
+            return Member(float(self._rewards([code], [found])[0]), False, True)
         return await self.groups.reward(uid, code, found)

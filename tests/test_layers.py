@@ -1,0 +1,80 @@
+"""The import graph runs one way: no module imports one of a layer above it - at the top of the
+file or inside a function. The registry (``plugins``) and the shared leaves (``errors``,
+``hookspecs``) may be used from any layer; imports only for type checking do not count."""
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "rewardkit"
+
+# Lowest first. A module may import modules of its own layer or below.
+LAYERS = [
+    {"errors", "version", "ladders", "answers", "taxonomy", "groups", "hookspecs", "tiny"},
+    {"judges"},
+    {"rules"},
+    {"metrics", "spec"},
+    {"pipeline", "agreement", "builtins", "plugins"},
+    {"loop", "adapters"},
+    {"cli", "__init__"},
+]
+ANYWHERE = {"plugins", "errors", "hookspecs"}
+
+
+def layer_of(name: str) -> int:
+    top = name.split(".")[0]
+    for i, layer in enumerate(LAYERS):
+        if top in layer:
+            return i
+    raise AssertionError(f"module {name!r} is in no layer: add it to LAYERS")
+
+
+def imports(path: Path) -> list[tuple[str, int]]:
+    """(rewardkit module, line) imported by ``path``, skipping ``if TYPE_CHECKING:`` blocks."""
+    tree = ast.parse(path.read_text())
+    package = path.relative_to(SRC).with_suffix("").parts[:-1]
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip |= {id(n) for n in ast.walk(node)}
+    out = []
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(package[: len(package) - node.level + 1])
+                mod = ".".join(base + ([node.module] if node.module else []))
+                names = [mod] if node.module else [f"{mod}.{a.name}".strip(".") for a in node.names]
+                # ``from . import __version__``: a name from a package's __init__, not a module.
+                names = [
+                    n if _is_module(n) else (n.rsplit(".", 1)[0] if "." in n else "__init__")
+                    for n in names
+                ]
+                out += [(n if n != "" else "__init__", node.lineno) for n in names]
+            elif node.module and node.module.startswith("rewardkit"):
+                out.append(
+                    (node.module.removeprefix("rewardkit").strip(".") or "__init__", node.lineno)
+                )
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("rewardkit."):
+                    out.append((a.name.removeprefix("rewardkit."), node.lineno))
+    return out
+
+
+def _is_module(name: str) -> bool:
+    path = SRC.joinpath(*name.split("."))
+    return path.with_suffix(".py").exists() or path.is_dir()
+
+
+def test_no_module_imports_a_layer_above_it():
+    wrong = []
+    for path in sorted(SRC.rglob("*.py")):
+        me = ".".join(path.relative_to(SRC).with_suffix("").parts)
+        mine = layer_of(me)
+        for name, line in imports(path):
+            if not name or name.split(".")[0] in ANYWHERE:
+                continue
+            if layer_of(name) > mine:
+                wrong.append(f"{me}:{line} imports {name} (layer {layer_of(name)} > {mine})")
+    assert not wrong, "\n".join(wrong)
