@@ -13,7 +13,12 @@ hold for every wrapper:
 - **late member**: a member that joins a group closed by the timeout is rewarded at once
   against that group plus itself (the group's rewards are recomputed for it), also
   ``partial``; once the group has ``group_size`` members it accepts no more;
-- **pruning**: closed groups are forgotten ``linger`` seconds after they closed.
+- **pruning**: closed groups are forgotten ``linger`` seconds after they closed;
+- **keys used once** (``keep_complete=True``, for verl's per-step ``uid``): a complete group
+  also stays joinable for ``linger`` seconds, so an extra copy of a member (verl pads a batch
+  with copies of its first samples to split it evenly between workers) is rewarded at once
+  instead of opening a new group that would wait for the timeout. Keys that recur (OpenRLHF's
+  prompt and label, asked again next epoch) keep the default.
 
 :class:`GroupBuffer` is pure bookkeeping - no threads, no clock of its own, no event loop - so
 its rules are tested once; :class:`ThreadGroups` (OpenRLHF's worker threads) and
@@ -82,12 +87,15 @@ class GroupBuffer:
     by the timeout still takes late members. Not thread-safe: wrappers hold a lock.
     """
 
-    def __init__(self, group_size: int, score: Score, *, linger: float = 3000.0) -> None:
+    def __init__(
+        self, group_size: int, score: Score, *, linger: float = 3000.0, keep_complete: bool = False
+    ) -> None:
         if group_size < 1:
             raise ValueError(f"group_size must be >= 1, got {group_size}")
         self.group_size = group_size
         self.score = score
         self.linger = linger
+        self.keep_complete = keep_complete
         self.open: dict[Hashable, Group] = {}
         self.closed: dict[Hashable, Group] = {}  # partial groups that may get late members
         self.completed = 0
@@ -103,7 +111,7 @@ class GroupBuffer:
             late.codes.append(code)
             late.found.append(found)
             late.rewards = self.score(late.codes, late.found)
-            if len(late.codes) >= self.group_size:
+            if len(late.codes) >= self.group_size and not self.keep_complete:
                 del self.closed[key]
             self.late += 1
             return Ticket(key, late, len(late.codes) - 1)
@@ -114,8 +122,10 @@ class GroupBuffer:
         if len(group.codes) >= self.group_size:
             del self.open[key]
             group.rewards = self.score(group.codes, group.found)
-            group.done = True
+            group.done, group.closed_at = True, now
             self.completed += 1
+            if self.keep_complete:
+                self.closed[key] = group
         return ticket
 
     def close(self, ticket: Ticket, now: float) -> None:

@@ -1,25 +1,33 @@
 """A verl (>= 0.9) reward manager for group-relative rules, grouping rollouts by ``uid``.
 
 verl 0.9's trainer resolves reward managers from its reward-loop registry, whose managers
-score one sample per ``run_single`` call (the ``batch`` manager is no longer among them). Each
-reward-loop worker runs ``run_single`` for all samples of its chunk concurrently, as asyncio
-tasks on one event loop, so this manager waits there for the ``n`` samples sharing a ``uid``
-(``actor_rollout_ref.rollout.n``) and rewards them as a group. If a group is not complete within
-``timeout`` seconds - its samples were split between two reward-loop workers, or one failed -
-the samples present are rewarded as a group of their own (``partial_group`` = 1 in the logged
-extra info), and a sample that arrives later is rewarded at once against that group plus itself
-(the rules of :mod:`rewardkit.groups`, the same as OpenRLHF's). Keep each worker's chunk a
-multiple of ``n`` (batch size x n divisible by
-``reward_loop`` workers x n) so groups are never split.
+score one sample per ``run_single`` call. verl runs ``reward.num_workers`` reward-loop workers
+(8 by default), each a Ray actor with its own manager, and the samples of one group reach
+different workers: at random while rolling out (the agent loop streams each finished sample to
+a random worker), or in contiguous chunks of a batch reordered by ``balance_batch``.
 
-Configure with::
+So each manager judges its own sample (judging stays parallel) and hands the verdict to the
+run's **group actor** (:mod:`rewardkit.adapters.ray_groups`), one named Ray actor that
+assembles the ``n`` samples sharing a ``uid`` (``actor_rollout_ref.rollout.n``) and answers each
+with its reward. Outside Ray (a test, a single process) the manager keeps an in-process buffer.
+The rules are :mod:`rewardkit.groups`': a group not complete within ``timeout`` seconds (a
+worker died) is rewarded with the members present (``partial_group`` = 1 in the logged extra
+info); a sample that arrives later is rewarded at once against that group plus itself.
+
+Configure with (either path works)::
 
     reward.reward_manager.source=importlib
     reward.reward_manager.name=RewardkitRewardManager
-    reward.reward_manager.module.path=<this file>
+    reward.reward_manager.module.path=pkg://rewardkit.adapters.verl_manager
     +reward.reward_kwargs={judge: taxonomy, rule: speciarl, taxonomy: /data/tax.json}
 
-Importing this module imports verl.
+``reward_kwargs`` are a :class:`~rewardkit.spec.RewardSpec` plus this manager's own
+``timeout`` (default 300), ``unscored`` (default 0.0), ``group_backend`` (``ray`` when running
+inside Ray, else ``local``) and ``group_actor`` (the actor's name; default
+``rewardkit-groups-<project>-<experiment>`` from verl's ``trainer`` config).
+
+Importing this module imports verl. Its imports are absolute so verl can also load it by
+file path (``module.path=/path/to/verl_manager.py``), which executes it outside its package.
 """
 
 from __future__ import annotations
@@ -29,14 +37,15 @@ from typing import Any
 import numpy as np
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
-from ..groups import AsyncGroups, GroupBuffer, Member
-from ..pipeline import LadderReward
-from ..spec import RewardSpec
-from .verl import _results
+from rewardkit.adapters.verl import _results
+from rewardkit.groups import AsyncGroups, GroupBuffer, Member
+from rewardkit.pipeline import LadderReward
+from rewardkit.spec import RewardSpec
 
 __all__ = ["RewardkitRewardManager"]
 
-_OWN = ("unscored", "timeout")  # this manager's own options; the rest make the RewardSpec
+# This manager's own options; the rest make the RewardSpec.
+_OWN = ("unscored", "timeout", "group_backend", "group_actor", "group_ttl")
 
 
 def _options(config: Any) -> dict:
@@ -45,6 +54,24 @@ def _options(config: Any) -> dict:
     except AttributeError:
         kwargs = {}
     return dict(kwargs)
+
+
+def _run_name(config: Any) -> str:
+    try:
+        trainer = config.get("trainer") or {}
+        parts = [str(trainer.get("project_name") or ""), str(trainer.get("experiment_name") or "")]
+    except AttributeError:
+        parts = []
+    suffix = "-".join(p for p in parts if p)
+    return f"rewardkit-groups-{suffix}" if suffix else "rewardkit-groups"
+
+
+def _in_ray() -> bool:
+    try:
+        import ray
+    except ImportError:
+        return False
+    return ray.is_initialized()
 
 
 class RewardkitRewardManager(RewardManagerBase):
@@ -63,7 +90,15 @@ class RewardkitRewardManager(RewardManagerBase):
         self.timeout = float(own.get("timeout", 300.0))
         self.unscored = float(own.get("unscored", 0.0))
         self.reward = LadderReward.from_spec(spec)
-        buffer = GroupBuffer(self.group_size, self._rewards, linger=10 * self.timeout)
+        self.backend = own.get("group_backend") or ("ray" if _in_ray() else "local")
+        if self.backend not in ("ray", "local"):
+            raise ValueError(f"group_backend must be ray or local, got {self.backend!r}")
+        self.actor_name = str(own.get("group_actor") or _run_name(config))
+        self.actor_ttl = float(own.get("group_ttl", 3600.0))
+        self._actor: Any = None
+        buffer = GroupBuffer(
+            self.group_size, self._rewards, linger=10 * self.timeout, keep_complete=True
+        )
         self.groups = AsyncGroups(buffer, self.timeout)
 
     async def run_single(self, data) -> dict:
@@ -92,4 +127,17 @@ class RewardkitRewardManager(RewardManagerBase):
     async def _rendezvous(self, uid: str, code: int, found: bool) -> Member:
         if self.group_size == 1 or not self.reward.rule.group_relative:
             return Member(float(self._rewards([code], [found])[0]), False, True)
-        return await self.groups.reward(uid, code, found)
+        if self.backend == "local":
+            return await self.groups.reward(uid, code, found)
+        from rewardkit.adapters.ray_groups import group_actor, remote_reward
+
+        if self._actor is None:
+            self._actor = group_actor(
+                self.actor_name,
+                group_size=self.group_size,
+                ladder=self.reward.ladder,
+                rule=self.reward.rule,
+                timeout=self.timeout,
+                ttl=self.actor_ttl,
+            )
+        return await remote_reward(self._actor, uid, code, found)

@@ -1,0 +1,102 @@
+"""Group assembly across Ray workers: one named actor per run holds the one group buffer.
+
+verl runs ``reward.num_workers`` reward-loop workers (8 by default), each a Ray actor with its
+own reward manager, and sends a group's samples to different workers (at random while
+rolling out, or in contiguous chunks of a reordered batch). Each worker judges its own sample -
+judging stays parallel - then hands the verdict code to this actor, which assembles the group
+with :class:`rewardkit.groups.GroupBuffer` and answers every member once the group is complete.
+The rules are the in-process buffer's: complete groups at once, a timeout fallback for a
+sibling that never comes (a worker died), a late sibling rewarded against its closed group.
+
+The actor is named (``get_if_exists``: the first worker creates it, the others find it), takes
+no CPU, is detached from the worker that created it (a worker's death does not take the
+groups with it), and exits by itself once idle for ``ttl`` seconds with no group open.
+Importing this module imports ray.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import numpy as np
+import ray
+
+from ..groups import AsyncGroups, GroupBuffer, Member
+from ..ladders import Ladder
+from ..rules import Batch, RewardRule
+
+__all__ = ["GroupActor", "group_actor", "DEFAULT_NAME"]
+
+DEFAULT_NAME = "rewardkit-groups"
+NAMESPACE = "rewardkit"  # named, so the actor can be found from any job of the cluster
+
+
+class GroupActor:
+    """The state of one run's groups (run as an async Ray actor: calls wait concurrently)."""
+
+    def __init__(
+        self,
+        group_size: int,
+        ladder: Ladder,
+        rule: RewardRule,
+        timeout: float,
+        *,
+        ttl: float = 3600.0,
+    ) -> None:
+        self.ladder, self.rule, self.ttl = ladder, rule, ttl
+        self.buffer = GroupBuffer(group_size, self._score, linger=10 * timeout, keep_complete=True)
+        self.groups = AsyncGroups(self.buffer, timeout)
+        self.last_call = time.monotonic()
+        self._watchdog: asyncio.Task | None = None
+
+    def _score(self, codes: list[int], found: list[bool]) -> np.ndarray:
+        batch = Batch(self.ladder, np.asarray(codes, np.int16), np.asarray(found, bool), len(codes))
+        return self.rule.compute(batch)
+
+    async def reward(self, key: str, code: int, found: bool) -> tuple[float, bool, bool]:
+        """Join the group of ``key`` and wait for it: (reward, partial, flat)."""
+        self.last_call = time.monotonic()
+        if self._watchdog is None:
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch())
+        member = await self.groups.reward(key, code, found)
+        self.last_call = time.monotonic()
+        return tuple(member)  # type: ignore[return-value]
+
+    def stats(self) -> dict[str, int]:
+        return self.buffer.stats()
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(min(self.ttl, 30.0))
+            idle = time.monotonic() - self.last_call
+            if idle >= self.ttl and not self.buffer.open:
+                ray.actor.exit_actor()
+
+
+def group_actor(
+    name: str,
+    *,
+    group_size: int,
+    ladder: Ladder,
+    rule: RewardRule,
+    timeout: float,
+    ttl: float = 3600.0,
+) -> Any:
+    """The run's group actor named ``name``, created if it does not exist yet."""
+    cls = ray.remote(GroupActor)
+    return cls.options(  # type: ignore[attr-defined]
+        name=name,
+        namespace=NAMESPACE,
+        get_if_exists=True,
+        lifetime="detached",
+        num_cpus=0,
+        max_concurrency=100_000,
+    ).remote(group_size, ladder, rule, timeout, ttl=ttl)
+
+
+async def remote_reward(handle: Any, key: str, code: int, found: bool) -> Member:
+    """Ask the group actor for a member's reward (awaitable from a worker's event loop)."""
+    reward, partial, flat = await handle.reward.remote(key, code, found)
+    return Member(reward, partial, flat)
