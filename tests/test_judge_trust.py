@@ -577,6 +577,8 @@ def test_concurrent_batches_on_one_loop_and_on_many_threads(server):
 
     for verdicts in asyncio.run(many()):
         assert verdicts == ["wrong"] * 5 + ["generic"]
+    # The pair every batch holds was judged once; the other batches awaited that call.
+    assert sent_predictions(server).count("dog") == 1 and judge.stats.shared == 7
     with ThreadPoolExecutor(8) as pool:
         for verdicts in pool.map(judge.judge, pairs):
             assert verdicts == ["wrong"] * 5 + ["generic"]

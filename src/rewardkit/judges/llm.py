@@ -131,6 +131,7 @@ class LLMStats(JudgeStats):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
+    shared: int = 0  # pairs another batch was judging at the time: awaited, not judged again
     errors: dict = field(default_factory=dict)  # cause -> count
 
 
@@ -222,16 +223,18 @@ class LLMJudge(Judge):
         self._healthy = False  # a call has succeeded: no more probing one at a time
         self._recent: deque[str | None] = deque(maxlen=_RATE_WINDOW)
         self._batches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> count
+        self._inflight: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> futures
         self.identity = self._identity()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_batches"] = None  # per event loop: made anew
+        state["_batches"] = state["_inflight"] = None  # per event loop: made anew
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._batches = weakref.WeakKeyDictionary()
+        self._inflight = weakref.WeakKeyDictionary()
 
     def _identity(self) -> str:
         """What verdicts are cached under: a hash of everything that can change a verdict."""
@@ -280,9 +283,41 @@ class LLMJudge(Judge):
         out: list[Judgement | None] = [
             Judgement(cached[k], cached=True) if k in cached else None for k in keys
         ]
-        todo = [i for i, k in enumerate(keys) if k not in cached]
-        if not todo:
-            return out  # type: ignore[return-value]
+        loop = asyncio.get_running_loop()
+        # A pair another batch on this loop is judging right now is awaited, not judged again
+        # (verl's manager judges each sample in its own task, all at once).
+        inflight = self._inflight.setdefault(loop, {})
+        todo, shared = [], {}
+        for i, k in enumerate(keys):
+            if k in cached:
+                continue
+            if k in inflight:
+                shared[i] = inflight[k]
+            else:
+                inflight[k] = loop.create_future()
+                todo.append(i)
+        self.stats.shared += len(shared)
+        try:
+            if todo:
+                await self._judge_batch(pairs, keys, todo, out, inflight)
+        finally:
+            for i in todo:  # what this batch did not settle (an error stopped it) fails alike
+                future = inflight.pop(keys[i], None)
+                if future is not None and not future.done():
+                    future.set_exception(JudgeError("the batch judging this pair failed"))
+                    future.exception()  # retrieved: no "never retrieved" warning if unused
+        for i, future in shared.items():
+            out[i] = await future
+        return out  # type: ignore[return-value]
+
+    async def _judge_batch(
+        self,
+        pairs: Sequence[tuple[str, ...]],
+        keys: list,
+        todo: list[int],
+        out: list[Judgement | None],
+        inflight: dict,
+    ) -> None:
         loop = asyncio.get_running_loop()
         self._batches[loop] = self._batches.get(loop, 0) + 1
         batch = _Batch(asyncio.Lock())
@@ -293,6 +328,9 @@ class LLMJudge(Judge):
             for next_done in asyncio.as_completed(tasks):
                 i, record, cause = await next_done
                 out[i] = record
+                future = inflight.pop(keys[i], None)
+                if future is not None and not future.done():
+                    future.set_result(record)
                 outcomes.append(cause)
                 if cause is None:
                     unwritten.append((*keys[i], record.verdict))
@@ -307,7 +345,6 @@ class LLMJudge(Judge):
                 await self.transport.aclose()
             await self._flush(unwritten)  # what was paid for is kept, whatever happened
         self._check_failure_rate(outcomes)
-        return out  # type: ignore[return-value]
 
     async def _flush(self, rows: list[tuple]) -> None:
         if self.cache is not None and rows:
