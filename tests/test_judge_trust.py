@@ -602,3 +602,43 @@ def test_a_trl_reward_with_an_llm_judge_and_a_cache_survives_pickle(server, tmp_
     more = ["<answer>cat</answer>", "<answer>samoyed</answer>"]
     assert again(["q", "q"], more, label=["samoyed"] * 2) == [0.0, 1.0]  # new clients, new calls
     assert len(server.requests) == 4
+
+
+# -- the SpeciaRL authors' prompt ----------------------------------------------------------------
+
+
+def test_the_paper_prompt_ships_verbatim_with_its_labels(server):
+    from rewardkit.judges.prompt import PROMPTS
+
+    paper = PROMPTS["speciarl-paper"]
+    assert paper.version == "ver_base_single" and "s-angheben/SpeciaRL" in paper.source
+    assert paper.system.startswith("\n**Role**: You are an expert AI classifier.")
+    assert '`prediction: "robin or cardinal"`, `ground_truth: "bird"`' in paper.system
+    assert paper.choices(rk.SPECIARL) == [
+        "wrong",
+        "abstain",
+        "generic",
+        "less specific",
+        "specific",
+        "more specific",
+    ]
+    server.replies.update({"spitz": "less specific", "husky": "more specific"})
+    judge = judge_for(server, prompt="speciarl-paper")
+    assert judge.judge([("samoyed", "spitz"), ("dog", "husky")]) == [
+        "less_specific",
+        "more_specific",
+    ]
+    body = server.requests[0]
+    assert body["structured_outputs"] == {"choice": paper.choices(rk.SPECIARL)}
+    system, user = body["messages"]
+    assert system["content"] == paper.system
+    assert user["content"].endswith('INPUT:\n{"ground_truth":"samoyed","prediction":"spitz"}\n')
+    assert judge.identity != judge_for(server).identity
+
+
+def test_prompt_labels_must_read_back_as_their_rungs():
+    bad = PromptTemplate(user="{{input}}", labels={"generic": "broad"})
+    with pytest.raises(ValueError, match="'broad' does not read back as rung 'generic'"):
+        bad.choices(rk.SPECIARL)
+    with pytest.raises(ValueError, match="rungs \\['nope'\\]"):
+        PromptTemplate(user="{{input}}", labels={"nope": "x"}).choices(rk.SPECIARL)

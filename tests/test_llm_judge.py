@@ -331,3 +331,15 @@ def test_cli_judge_with_the_openai_transport_and_cache(server, tmp_path):
         [exe, "judge", "--judge", "openai", "-i", str(rows)], capture_output=True, text=True
     )
     assert bad.returncode == 2 and "needs --model" in bad.stderr
+
+
+def test_the_paper_noise_scheme_merges_specific_and_more_specific():
+    top = Fixed("more_specific")
+    assert NoisyJudge(top, 1.0)([("a", "b")] * 20) == ["less_specific"] * 20  # only down
+    assert NoisyJudge(Fixed("specific"), 1.0)([("a", "b")] * 5) == ["less_specific"] * 5
+    up = NoisyJudge(Fixed("less_specific"), 1.0, seed=1)([("a", "b")] * 200)
+    assert set(up) == {"generic", "specific"}  # never more_specific: the tier lands on specific
+    rungs = NoisyJudge(top, 1.0, scheme="rungs")([("a", "b")] * 5)
+    assert rungs == ["specific"] * 5  # the six-rung scheme steps to the next rung
+    with pytest.raises(ValueError, match="scheme"):
+        NoisyJudge(top, 0.1, scheme="tiers")

@@ -231,11 +231,12 @@ class Ladder:
         """One line per rung, best first, as a judge should read them."""
         return "\n".join(f"- {r.slug}: {r.description or r.name}" for r in reversed(self.rungs))
 
-    def json_schema(self) -> dict:
-        """A JSON schema for a structured judge reply: ``{"verdict": <one of the slugs>}``."""
+    def json_schema(self, choices: Sequence[str] | None = None) -> dict:
+        """A JSON schema for a structured judge reply: ``{"verdict": <one of the labels>}``
+        (``choices``, by default the slugs)."""
         return {
             "type": "object",
-            "properties": {"verdict": {"type": "string", "enum": self.choices}},
+            "properties": {"verdict": {"type": "string", "enum": list(choices or self.choices)}},
             "required": ["verdict"],
             "additionalProperties": False,
         }

@@ -54,27 +54,51 @@ class MajorityJudge(Judge):
 
 
 class NoisyJudge(Judge):
-    """Flips a ``rate`` fraction of verdicts one rung up or down (at random, with ``seed``),
+    """Moves a ``rate`` fraction of verdicts one step up or down (at random, with ``seed``),
     staying on the ladder; missing verdicts stay missing. Each completion is flipped on its
-    own, after the inner judge's de-duplication."""
+    own, after the inner judge's de-duplication.
 
-    def __init__(self, judge: Judge, rate: float, *, seed: int = 0) -> None:
+    ``scheme="paper"`` (default) is the SpeciaRL authors' noise ablation: steps are between
+    *tiers* - rungs of equal score merged (More specific counts as Specific), so on the SpeciaRL
+    ladder there are five, and the top tier can only move down (to Less specific). A verdict
+    landing on a merged tier becomes its lowest rung (Specific). ``scheme="rungs"`` steps
+    between the six rungs instead.
+    """
+
+    def __init__(self, judge: Judge, rate: float, *, seed: int = 0, scheme: str = "paper") -> None:
         super().__init__()
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"rate must be in [0, 1], got {rate}")
-        self.inner, self.rate = judge, rate
+        if scheme not in ("paper", "rungs"):
+            raise ValueError(f"scheme must be paper or rungs, got {scheme!r}")
+        self.inner, self.rate, self.scheme = judge, rate, scheme
         self.ladder, self.name = judge.ladder, f"noisy({judge.name},{rate:g})"
+        self.uses_question = judge.uses_question
         self._random = random.Random(seed)
         self.flipped = 0
+        # tier of each rung, and the rung each tier lands on
+        ladder = self.ladder
+        if scheme == "rungs":
+            self._tier = list(range(len(ladder)))
+        else:
+            keys: list = []
+            self._tier = []
+            for rung in ladder:
+                key = ("score", rung.score) if rung.correct else ("rung", rung.slug)
+                if key not in keys:
+                    keys.append(key)
+                self._tier.append(keys.index(key))
+        self._tiers = max(self._tier) + 1
+        self._landing = [self._tier.index(t) for t in range(self._tiers)]
 
     def _flip(self, records: list[Judgement]) -> list[Judgement]:
         out = []
-        top = len(self.ladder) - 1
+        top = self._tiers - 1
         for r in records:
             if r.verdict is not None and self._random.random() < self.rate:
-                i = self.ladder.index(r.verdict)
-                step = self._random.choice((-1, 1)) if 0 < i < top else (1 if i == 0 else -1)
-                r = replace(r, verdict=self.ladder.slugs[i + step])
+                t = self._tier[self.ladder.index(r.verdict)]
+                step = self._random.choice((-1, 1)) if 0 < t < top else (1 if t == 0 else -1)
+                r = replace(r, verdict=self.ladder.slugs[self._landing[t + step]])
                 self.flipped += 1
             out.append(r)
         return out

@@ -50,10 +50,11 @@ class HFJudge(Judge):
         self.model = model.to(self.device).eval()
         self.tokenizer, self.ladder, self.batch_size = tokenizer, ladder, batch_size
         self.prompt = get_prompt(prompt)
+        self.choices = self.prompt.choices(ladder)
         self.uses_question = self.prompt.uses_question
         self.name = f"hf:{getattr(model.config, '_name_or_path', '') or type(model).__name__}"
         self._labels = [
-            tokenizer(" " + s, add_special_tokens=False)["input_ids"] for s in ladder.choices
+            tokenizer(" " + s, add_special_tokens=False)["input_ids"] for s in self.choices
         ]
         if any(not ids for ids in self._labels):
             raise ValueError("a rung label tokenizes to nothing")
@@ -111,4 +112,4 @@ class HFJudge(Judge):
 
     def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
         best = self.log_likelihoods(pairs).argmax(axis=1)
-        return [self.ladder.choices[j] for j in best]
+        return [self.ladder.slugs[j] for j in best]

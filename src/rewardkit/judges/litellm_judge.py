@@ -66,7 +66,14 @@ class LiteLLMTransport:
             "kwargs": {k: v for k, v in sorted(self.completion_kwargs.items()) if not _secret(k)},
         }
 
-    def kwargs(self, messages: list[dict], ladder: Ladder, timeout: float) -> dict:
+    def kwargs(
+        self,
+        messages: list[dict],
+        ladder: Ladder,
+        timeout: float,
+        choices: list[str] | None = None,
+    ) -> dict:
+        choices = choices or ladder.choices
         kw: dict[str, Any] = dict(
             model=self.model,
             messages=messages,
@@ -81,22 +88,32 @@ class LiteLLMTransport:
         if self.constraint == "choice":
             kw["extra_body"] = {
                 **(kw.get("extra_body") or {}),
-                "structured_outputs": {"choice": ladder.choices},
+                "structured_outputs": {"choice": choices},
             }
         elif self.constraint == "json_schema":
             kw["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": "verdict", "schema": ladder.json_schema(), "strict": True},
+                "json_schema": {
+                    "name": "verdict",
+                    "schema": ladder.json_schema(choices),
+                    "strict": True,
+                },
             }
             kw["max_tokens"] = max(self.max_tokens, 32)
         if self.mock_response is not None:
             kw["mock_response"] = self.mock_response
         return kw
 
-    async def complete(self, messages: list[dict], ladder: Ladder, timeout: float) -> Reply:
+    async def complete(
+        self,
+        messages: list[dict],
+        ladder: Ladder,
+        timeout: float,
+        choices: list[str] | None = None,
+    ) -> Reply:
         litellm = _litellm()
         try:
-            response = await litellm.acompletion(**self.kwargs(messages, ladder, timeout))
+            response = await litellm.acompletion(**self.kwargs(messages, ladder, timeout, choices))
         except litellm.Timeout as e:
             raise TimeoutError(str(e)) from None
         except (

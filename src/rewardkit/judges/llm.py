@@ -116,7 +116,15 @@ class Transport(Protocol):
 
     def identity(self) -> dict[str, Any]: ...
 
-    async def complete(self, messages: list[dict], ladder: Ladder, timeout: float) -> Reply: ...
+    async def complete(
+        self,
+        messages: list[dict],
+        ladder: Ladder,
+        timeout: float,
+        choices: list[str] | None = None,
+    ) -> Reply:
+        """One call; ``choices`` are the labels the prompt asks for (default the slugs)."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -210,6 +218,7 @@ class LLMJudge(Judge):
         self.ladder = ladder
         self.prompt = get_prompt(prompt)
         self.uses_question = self.prompt.uses_question
+        self.choices = self.prompt.choices(ladder)  # checked now: each reads back as its rung
         self.name = transport.name
         self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
         self.backoff, self.max_backoff = backoff, max_backoff
@@ -438,7 +447,7 @@ class LLMJudge(Judge):
                 async with limit:
                     self.stats.calls += 1
                     reply = await asyncio.wait_for(
-                        self.transport.complete(messages, self.ladder, self.timeout),
+                        self.transport.complete(messages, self.ladder, self.timeout, self.choices),
                         self.timeout,
                     )
             except (asyncio.TimeoutError, TimeoutError):

@@ -97,7 +97,8 @@ class OpenAITransport:
             "extra_body": self.extra_body,
         }
 
-    def body(self, messages: list[dict], ladder: Ladder) -> dict:
+    def body(self, messages: list[dict], ladder: Ladder, choices: list[str] | None = None) -> dict:
+        choices = choices or ladder.choices
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -106,16 +107,26 @@ class OpenAITransport:
             **self.extra_body,
         }
         if self.constraint == "choice":
-            body["structured_outputs"] = {"choice": ladder.choices}
+            body["structured_outputs"] = {"choice": choices}
         elif self.constraint == "json_schema":
             body["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": "verdict", "schema": ladder.json_schema(), "strict": True},
+                "json_schema": {
+                    "name": "verdict",
+                    "schema": ladder.json_schema(choices),
+                    "strict": True,
+                },
             }
             body["max_tokens"] = max(self.max_tokens, 32)
         return body
 
-    async def complete(self, messages: list[dict], ladder: Ladder, timeout: float) -> Reply:
+    async def complete(
+        self,
+        messages: list[dict],
+        ladder: Ladder,
+        timeout: float,
+        choices: list[str] | None = None,
+    ) -> Reply:
         import aiohttp
 
         loop = asyncio.get_running_loop()
@@ -130,7 +141,8 @@ class OpenAITransport:
             )
         url = f"{self.endpoint}/chat/completions"
         try:
-            async with client.post(url, json=self.body(messages, ladder)) as response:
+            body = self.body(messages, ladder, choices)
+            async with client.post(url, json=body) as response:
                 status = response.status
                 retry_after = _retry_after(response.headers.get("Retry-After"))
                 raw = await _read_capped(response, self.max_reply_bytes)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -49,14 +50,28 @@ FIELDS = _PER_PAIR | _PER_LADDER
 @dataclass(frozen=True)
 class PromptTemplate:
     """A judge prompt: ``system`` (may be empty) and ``user`` templates, a ``name`` and a
-    ``version`` (both part of the verdict cache's identity, with the full text)."""
+    ``version`` (both part of the verdict cache's identity, with the full text).
+
+    ``labels`` maps rung slugs to the labels the prompt asks for when they differ (the SpeciaRL
+    paper writes "less specific"); they are what a constrained decoder may answer, and each
+    must read back as its rung (:meth:`~rewardkit.ladders.Ladder.label`). ``json_style``
+    ``"compact"`` writes ``{{input}}`` without spaces after separators. ``source`` says where a
+    reproduced prompt comes from (not part of the identity).
+    """
 
     user: str
     system: str = ""
     name: str = "custom"
     version: str = "1"
+    labels: Mapping[str, str] | tuple[tuple[str, str], ...] = ()
+    json_style: str = "spaced"
+    source: str = ""
 
     def __post_init__(self) -> None:
+        if isinstance(self.labels, Mapping):
+            object.__setattr__(self, "labels", tuple(sorted(self.labels.items())))
+        if self.json_style not in ("spaced", "compact"):
+            raise ValueError(f"prompt {self.name!r}: json_style must be spaced or compact")
         for part, text in (("system", self.system), ("user", self.user)):
             if not isinstance(text, str):
                 raise TypeError(f"prompt {self.name!r}: {part} must be a string")
@@ -86,6 +101,24 @@ class PromptTemplate:
     def uses_question(self) -> bool:
         return "question" in self.fields
 
+    def choices(self, ladder: Ladder) -> list[str]:
+        """The labels a judge may answer with, in ladder order (the prompt's own where it
+        names them)."""
+        own = dict(self.labels)
+        unknown = sorted(set(own) - set(ladder.slugs))
+        if unknown:
+            raise ValueError(
+                f"prompt {self.name!r}: labels for rungs {unknown} that ladder {ladder.name!r} "
+                "does not have"
+            )
+        out = [own.get(slug, slug) for slug in ladder.slugs]
+        for slug, label in zip(ladder.slugs, out):
+            if ladder.label(label) != slug:
+                raise ValueError(
+                    f"prompt {self.name!r}: label {label!r} does not read back as rung {slug!r}"
+                )
+        return out
+
     def system_text(self, ladder: Ladder) -> str:
         """The system part, filled in for ``ladder`` (the same for every pair)."""
         return _system_text(self, ladder)
@@ -106,8 +139,9 @@ class PromptTemplate:
         data = {"ground_truth": ground_truth, "prediction": prediction}
         if question is not None:
             data["question"] = question
+        separators = (",", ":") if self.json_style == "compact" else None
         values.update(
-            input=json.dumps(data, ensure_ascii=False),
+            input=json.dumps(data, ensure_ascii=False, separators=separators),
             prediction=json.dumps(prediction, ensure_ascii=False),
             ground_truth=ground_truth,
             question=question or "",
@@ -118,9 +152,16 @@ class PromptTemplate:
             {"role": "user", "content": user}
         ]
 
-    def identity(self, ladder: Ladder) -> list[str]:
+    def identity(self, ladder: Ladder) -> list:
         """Everything about the prompt that can change a verdict (for cache keys)."""
-        return [self.name, self.version, self.system_text(ladder), self.user]
+        return [
+            self.name,
+            self.version,
+            self.system_text(ladder),
+            self.user,
+            list(self.labels),
+            self.json_style,
+        ]
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> PromptTemplate:
@@ -145,11 +186,16 @@ class PromptTemplate:
                 data = yaml.safe_load(text)
             if not isinstance(data, dict) or "user" not in data:
                 raise ValueError(f"prompt file {path}: expected a mapping with a 'user' field")
-            extra = sorted(set(data) - {"user", "system", "name", "version"})
+            known = {"user", "system", "name", "version", "labels", "json_style", "source"}
+            extra = sorted(set(data) - known)
             if extra:
                 raise ValueError(f"prompt file {path}: unknown field(s) {', '.join(extra)}")
             data.setdefault("name", stem)
-            return cls(**{k: str(v) for k, v in data.items()})
+            labels = data.pop("labels", None) or {}
+            if not isinstance(labels, dict):
+                raise ValueError(f"prompt file {path}: labels must map rung slugs to labels")
+            fields = {k: str(v) for k, v in data.items()}
+            return cls(**fields, labels={str(k): str(v) for k, v in labels.items()})
         return cls(user=text, name=stem)
 
 
@@ -183,8 +229,21 @@ DEFAULT_PROMPT = PromptTemplate(
     user="{{input}}",
 )
 
+_SHIPPED = os.path.join(os.path.dirname(__file__), "prompts")
+
 #: Prompts by name (``--prompt NAME`` or ``prompt="NAME"``); anything else is read as a file.
-PROMPTS: dict[str, PromptTemplate] = {DEFAULT_PROMPT.name: DEFAULT_PROMPT}
+#: ``speciarl-paper`` is the SpeciaRL authors' judge prompt, verbatim (see NOTICE).
+PROMPTS: dict[str, PromptTemplate] = {
+    DEFAULT_PROMPT.name: DEFAULT_PROMPT,
+    **{
+        t.name: t
+        for t in (
+            PromptTemplate.load(os.path.join(_SHIPPED, f))
+            for f in sorted(os.listdir(_SHIPPED))
+            if f.endswith(".json")
+        )
+    },
+}
 
 
 def get_prompt(prompt: PromptTemplate | str | os.PathLike | None) -> PromptTemplate:

@@ -22,8 +22,10 @@ from .prompt import PromptTemplate, get_prompt
 __all__ = ["VLLMJudge", "sampling_params"]
 
 
-def sampling_params(ladder: Ladder, max_tokens: int = 16) -> Any:
-    """Greedy sampling constrained to the ladder's labels, for whichever vLLM is installed."""
+def sampling_params(ladder: Ladder, max_tokens: int = 16, choices: list[str] | None = None) -> Any:
+    """Greedy sampling constrained to the ladder's labels (or ``choices``), for whichever vLLM
+    is installed."""
+    choices = choices or ladder.choices
     from vllm import SamplingParams
 
     try:  # vLLM >= 0.10
@@ -32,7 +34,7 @@ def sampling_params(ladder: Ladder, max_tokens: int = 16) -> Any:
         return SamplingParams(
             temperature=0.0,
             max_tokens=max_tokens,
-            structured_outputs=StructuredOutputsParams(choice=ladder.choices),
+            structured_outputs=StructuredOutputsParams(choice=choices),
         )
     except ImportError:  # older releases
         from vllm.sampling_params import GuidedDecodingParams
@@ -40,7 +42,7 @@ def sampling_params(ladder: Ladder, max_tokens: int = 16) -> Any:
         return SamplingParams(
             temperature=0.0,
             max_tokens=max_tokens,
-            guided_decoding=GuidedDecodingParams(choice=ladder.choices),
+            guided_decoding=GuidedDecodingParams(choice=choices),
         )
 
 
@@ -67,8 +69,9 @@ class VLLMJudge(Judge):
 
             llm = LLM(model=llm, **llm_options)
         self.llm, self.ladder = llm, ladder
-        self.params = params if params is not None else sampling_params(ladder)
         self.prompt = get_prompt(prompt)
+        choices = self.prompt.choices(ladder)
+        self.params = params if params is not None else sampling_params(ladder, choices=choices)
         self.uses_question = self.prompt.uses_question
         self.name = "vllm"
         self.off_ladder = 0
