@@ -201,6 +201,8 @@ def test_paper_preset_dry_run_checks_the_whole_configuration(tmp_path):
         "--data-root",
         str(root),
         "--dry-run",
+        "--judge",
+        "taxonomy",
         "--output-dir",
         str(tmp_path / "out"),
     )
@@ -222,6 +224,58 @@ def test_dry_run_names_a_missing_image(tmp_path):
     (root / "images" / first).unlink()
     done = run_train("--preset", "paper", "--data-root", str(root), "--dry-run")
     assert done.returncode != 0 and "missing image file" in done.stderr
+
+
+def test_the_paper_preset_trains_with_the_paper_judge_and_settings(tmp_path):
+    root = make_cub(tmp_path / "CUB_200_2011")
+    out = tmp_path / "out"
+    done = run_train(
+        "--preset", "paper", "--data-root", str(root), "--dry-run", "--output-dir", str(out)
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout[done.stdout.index("{") :])
+    spec = summary["judge_spec"]
+    assert spec["judge"] == "openai" and spec["model"] == "Qwen/Qwen3-30B-A3B-Instruct-2507-FP8"
+    assert spec["prompt"] == "speciarl-paper" and spec["temperature"] == 0.0
+    assert spec["extra_body"] == {"chat_template_kwargs": {"enable_thinking": False}}
+    assert summary["loss_type"] == "dapo" and summary["weight_decay"] == 0.01
+    assert summary["policy_prompt"].startswith("Classify the image.\nOutput the thinking process")
+    assert (out / "verdicts.sqlite").exists()  # the judge's cache, opened (and checked) up front
+
+
+@pytest.mark.parametrize(
+    "preset, checks",
+    [
+        ("paper-drgrpo", {"loss_type": "dr_grpo", "scale_rewards": "none", "beta": 0.0}),
+        ("paper-dapo", {"epsilon": 0.2, "epsilon_high": 0.28, "beta": 0.0}),
+        ("paper-n5", {"num_generations": 5}),
+        ("paper-n15", {"num_generations": 15}),
+    ],
+)
+def test_show_config_needs_nothing_and_shows_each_preset(preset, checks):
+    done = run_train("--preset", preset, "--show-config")
+    assert done.returncode == 0, done.stderr[-2000:]
+    config = json.loads(done.stdout)
+    for key, value in checks.items():
+        assert config["trainer"][key] == value, key
+    if preset == "paper-dapo":
+        assert config["trainer"]["overlong_buffer"] == 512
+    assert config["judge"]["prompt"] == "speciarl-paper"
+    assert config["policy_prompt"]["system"] == ""
+
+
+def test_data_scaling_presets_and_the_overlong_penalty():
+    sys.path.insert(0, str(SPECIARL))
+    import train
+
+    assert [train.PRESETS[f"paper-data{n}"]["train_images"] for n in (128, 1024, 2048)] == [
+        128,
+        1024,
+        2048,
+    ]
+    penalty = train.OverlongPenalty(max_length=2048, buffer=512)
+    lengths = [100, 1536, 1792, 2048, 4000]
+    assert penalty(None, None, [[0] * n for n in lengths]) == [0.0, 0.0, -0.5, -1.0, -1.0]
 
 
 def test_gpu_smoke_preset_runs_on_cpu(tmp_path):

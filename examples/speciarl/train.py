@@ -8,8 +8,12 @@
     # the same pipeline with a tiny random Qwen2.5-VL: a few steps on one GPU (or the CPU)
     python examples/speciarl/train.py --preset gpu-smoke
 
-The judge is any registered rewardkit judge (``--judge NAME --judge-option key=value``); the
-default is the taxonomy judge over the CUB taxonomy built from the eBird taxonomy.
+The paper presets train with the paper's LLM judge: Qwen3-30B-A3B-Instruct-2507-FP8 served by
+vLLM (``vllm serve ... --tensor-parallel-size 2``, see docs/speciarl.md), temperature 0, output
+constrained to the six labels, thinking off, the authors' ``speciarl-paper`` judge prompt, verdicts
+cached in the output folder. ``--judge taxonomy`` is the offline alternative (the CUB taxonomy
+built from the eBird taxonomy); any registered judge works (``--judge NAME --judge-option k=v``).
+``--show-config`` prints the effective configuration and exits, with no data, weights or GPU.
 """
 
 from __future__ import annotations
@@ -28,9 +32,20 @@ from loaders import DataError, Sample, cub_subset, load  # noqa: E402
 
 import rewardkit as rk  # noqa: E402
 
-PROMPT = (
-    "Classify the image. Think step by step inside <think> </think>, then give the final "
-    "answer inside <answer> </answer> as a single label, or the word None to abstain."
+# The authors' policy prompt (general_base, empty system prompt), verbatim; see NOTICE.
+_GENERAL_BASE = json.loads((Path(__file__).parent / "prompts" / "general_base.ndjson").read_text())
+PROMPT: str = _GENERAL_BASE["user_prompt_template"]
+
+# The paper's training judge (the authors' scripts/train/config.env.yml and their vLLM client).
+PAPER_JUDGE = dict(
+    judge="openai",
+    model="Qwen/Qwen3-30B-A3B-Instruct-2507-FP8",
+    api_base="http://127.0.0.1:8000/v1",
+    prompt="speciarl-paper",
+    constraint="choice",
+    temperature=0.0,
+    extra_body={"chat_template_kwargs": {"enable_thinking": False}},
+    api_key_env=None,
 )
 
 PRESETS: dict[str, dict] = {
@@ -52,7 +67,7 @@ PRESETS: dict[str, dict] = {
         world_size=4,
         max_prompt_length=2048,
         max_completion_length=2048,
-        loss_type="grpo",
+        loss_type="dapo",
         scale_rewards="group",
         bf16=True,
         use_vllm=True,
@@ -60,6 +75,14 @@ PRESETS: dict[str, dict] = {
         seed=42,
         rule="speciarl",
         save_strategy="steps",
+        # verl's defaults the authors ran with: loss averaged over all tokens of the batch
+        # (loss_agg_mode=token-mean: TRL's "dapo" normalises by the active tokens of the whole
+        # accumulated batch; "bnpo" would use each process's local batch), AdamW weight decay
+        # 0.01, low-variance KL (TRL's k3 estimator) at beta 0.01.
+        weight_decay=0.01,
+        epsilon_high=None,
+        overlong_buffer=None,
+        judge=PAPER_JUDGE,
     ),
     "gpu-smoke": dict(
         model="tiny",
@@ -85,8 +108,24 @@ PRESETS: dict[str, dict] = {
         seed=0,
         rule="speciarl",
         save_strategy="no",
+        weight_decay=0.01,
+        epsilon_high=None,
+        overlong_buffer=None,
+        judge=None,  # the taxonomy judge over the generated images' birds
     ),
 }
+
+# The paper's other runs (the authors' configs/rl_methods, main_cub and datascaling scripts).
+PRESETS["paper-drgrpo"] = dict(
+    PRESETS["paper"], loss_type="dr_grpo", scale_rewards="none", beta=0.0
+)  # loss_agg_mode=seq-mean-token-sum-norm, no std normalisation, no KL loss
+PRESETS["paper-dapo"] = dict(
+    PRESETS["paper"], beta=0.0, epsilon=0.2, epsilon_high=0.28, overlong_buffer=512
+)  # clip 0.2 / 0.28, no KL, overlong buffer 512 tokens (penalty factor 1)
+for _n in (5, 15):
+    PRESETS[f"paper-n{_n}"] = dict(PRESETS["paper"], num_generations=_n)
+for _size in (128, 1024, 2048):
+    PRESETS[f"paper-data{_size}"] = dict(PRESETS["paper"], train_images=_size)
 
 
 def grpo_config(preset: dict, output_dir: str, cpu: bool):
@@ -120,6 +159,7 @@ def grpo_config(preset: dict, output_dir: str, cpu: bool):
         max_completion_length=preset["max_completion_length"],
         loss_type=preset["loss_type"],
         scale_rewards=preset["scale_rewards"],
+        weight_decay=preset["weight_decay"],
         bf16=preset["bf16"] and not cpu,
         use_cpu=cpu,
         use_vllm=preset["use_vllm"],
@@ -130,11 +170,92 @@ def grpo_config(preset: dict, output_dir: str, cpu: bool):
         save_steps=50,
         remove_unused_columns=False,
     )
+    if preset["epsilon_high"] is not None:
+        kwargs["epsilon_high"] = preset["epsilon_high"]
     if "max_steps" in preset:
         kwargs["max_steps"] = preset["max_steps"]
     else:
         kwargs["num_train_epochs"] = preset["num_train_epochs"]
     return GRPOConfig(**kwargs)
+
+
+class OverlongPenalty:
+    """DAPO's soft overlong punishment as a second reward function: 0 up to
+    ``max_length - buffer`` completion tokens, then falling linearly to ``-factor`` at
+    ``max_length`` (the authors' reward_model.overlong_buffer settings)."""
+
+    __name__ = "overlong_penalty"
+
+    def __init__(self, max_length: int, buffer: int, factor: float = 1.0) -> None:
+        self.max_length, self.buffer, self.factor = max_length, buffer, factor
+
+    def __call__(self, prompts, completions, completion_ids, **kwargs):
+        start = self.max_length - self.buffer
+        return [
+            max(-self.factor, min(0.0, (start - len(ids)) / self.buffer * self.factor))
+            for ids in completion_ids
+        ]
+
+
+def effective_config(preset_name: str, preset: dict, args) -> dict:
+    """What a run would use, as JSON: trainer arguments, judge, policy prompt, generation."""
+    judge = judge_spec(args, preset)
+    g = preset["num_generations"]
+    return {
+        "preset": preset_name,
+        "model": preset["model"],
+        "policy_prompt": {"system": _GENERAL_BASE["system_prompt"], "user": PROMPT},
+        "judge": judge,
+        "rule": args.rule or preset["rule"],
+        "trainer": {
+            k: preset[k]
+            for k in (
+                "learning_rate",
+                "lr_scheduler_type",
+                "weight_decay",
+                "num_generations",
+                "temperature",
+                "beta",
+                "epsilon",
+                "epsilon_high",
+                "loss_type",
+                "scale_rewards",
+                "max_completion_length",
+                "bf16",
+                "use_vllm",
+                "seed",
+                "world_size",
+                "per_device_train_batch_size",
+                "prompts_per_step",
+                "prompts_per_minibatch",
+            )
+        }
+        | {
+            "completions_per_step": preset["prompts_per_step"] * g,
+            "epochs_or_steps": preset.get("max_steps") or preset.get("num_train_epochs"),
+            "lora": preset["lora"],
+            "overlong_buffer": preset["overlong_buffer"],
+            "max_prompt_length": preset["max_prompt_length"],
+        },
+        "data": {"train_images": preset["train_images"], "subset_seed": preset["seed"]},
+        "not_in_trl": {
+            "max_prompt_length": "TRL's GRPOConfig has no prompt truncation (verl filters "
+            "prompts over 2,048 tokens; the paper's prompts are far shorter)",
+        },
+    }
+
+
+def judge_spec(args, preset: dict) -> dict:
+    """The judge a run uses: --judge overrides the preset's (the paper's LLM judge)."""
+    if args.judge or preset["judge"] is None:
+        options = dict(kv.split("=", 1) for kv in args.judge_option)
+        return {"judge": args.judge or "taxonomy", **options}
+    spec = dict(preset["judge"])
+    if args.judge_api_base:
+        spec["api_base"] = args.judge_api_base
+    if args.judge_model:
+        spec["model"] = args.judge_model
+    return spec
 
 
 def synthetic_samples(n: int, seed: int) -> tuple[list[Sample], dict]:
@@ -161,13 +282,16 @@ def build_rows(samples: list[Sample]) -> dict:
     }
 
 
-def judge_from_args(args, taxonomy_dict: dict | None):
-    options = dict(kv.split("=", 1) for kv in args.judge_option)
-    if args.judge == "taxonomy" and "taxonomy" not in options:
+def judge_from_args(args, preset: dict, taxonomy_dict: dict | None, output_dir: str):
+    spec = judge_spec(args, preset)
+    name = spec.pop("judge")
+    if name == "taxonomy" and "taxonomy" not in spec:
         if taxonomy_dict is None:
             raise ValueError("the taxonomy judge needs --judge-option taxonomy=FILE")
-        options["taxonomy"] = rk.Taxonomy.from_dict(taxonomy_dict, source="CUB taxonomy")
-    return rk.get_judge(args.judge, **options)
+        spec["taxonomy"] = rk.Taxonomy.from_dict(taxonomy_dict, source="CUB taxonomy")
+    if name in ("openai", "litellm"):
+        spec.setdefault("cache", str(Path(output_dir) / "verdicts.sqlite"))
+    return rk.get_judge(name, **spec)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,8 +302,17 @@ def main(argv: list[str] | None = None) -> int:
         help="CUB_200_2011 folder (synthetic images if absent with the gpu-smoke preset)",
     )
     parser.add_argument("--output-dir", default="runs/speciarl-train")
-    parser.add_argument("--judge", default="taxonomy")
+    parser.add_argument(
+        "--judge", help="a registered judge (default: the preset's - the paper's LLM judge)"
+    )
     parser.add_argument("--judge-option", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--judge-api-base", help="the paper judge's server (default local :8000)")
+    parser.add_argument("--judge-model", help="the paper judge's model name on that server")
+    parser.add_argument(
+        "--show-config",
+        action="store_true",
+        help="print the effective configuration as JSON and exit (no data, weights or GPU)",
+    )
     parser.add_argument("--rule", help="reward rule (default: the preset's, speciarl)")
     parser.add_argument(
         "--dry-run",
@@ -189,15 +322,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     preset = dict(PRESETS[args.preset])
     rule = args.rule or preset["rule"]
+    if args.show_config:
+        print(json.dumps(effective_config(args.preset, preset, args), indent=1))
+        return 0
+    uses_taxonomy = judge_spec(args, preset)["judge"] == "taxonomy"
 
     if args.data_root:
         samples = cub_subset(
             load("cub", args.data_root, "train"), preset["train_images"], preset["seed"]
         )
         taxonomy_dict = None
-        if args.judge == "taxonomy" and not any(
-            o.startswith("taxonomy=") for o in args.judge_option
-        ):
+        if uses_taxonomy and not any(o.startswith("taxonomy=") for o in args.judge_option):
             from taxonomies import cub_taxonomy
 
             names = sorted(
@@ -215,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         parser.error(f"--preset {args.preset} needs --data-root")
     rows = build_rows(samples)
-    judge = judge_from_args(args, taxonomy_dict)
+    judge = judge_from_args(args, preset, taxonomy_dict, args.output_dir)
     if hasattr(judge, "check_labels"):
         judge.check_labels(sorted(set(rows["label"])))
     reward = rk.LadderReward(judge, rule)
@@ -229,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
         "model": preset["model"],
         "rule": rule,
         "judge": judge.name,
+        "judge_spec": {k: v for k, v in judge_spec(args, preset).items() if k != "taxonomy"},
+        "policy_prompt": PROMPT,
+        "loss_type": config.loss_type,
+        "weight_decay": config.weight_decay,
         "train_images": len(samples),
         "classes": len(set(rows["label"])),
         "generations": config.num_generations,
@@ -293,9 +432,14 @@ def train(preset, config, rows, reward, summary, output_dir) -> int:
         from peft import LoraConfig
 
         peft_config = LoraConfig(task_type="CAUSAL_LM", **preset["lora"])
+    reward_funcs: list = [TRLReward(reward, config)]
+    if preset["overlong_buffer"]:
+        reward_funcs.append(
+            OverlongPenalty(preset["max_completion_length"], preset["overlong_buffer"])
+        )
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=[TRLReward(reward, config)],
+        reward_funcs=reward_funcs,
         args=config,
         train_dataset=data,
         processing_class=processor,
