@@ -86,12 +86,17 @@ def test_table_per_data_set_with_best_of_n_and_group_averages(tmp_path):
     assert (tmp_path / "out" / "chart.png").stat().st_size > 5000
 
 
-def test_a_data_set_without_a_judge_is_named(tmp_path):
+def test_a_data_set_without_a_taxonomy_goes_to_the_llm_judge(tmp_path):
     write_rows(
-        tmp_path / "p.jsonl", [{"dataset": "food101", "label": "pizza", "prediction": "pizza"}]
+        tmp_path / "p.jsonl",
+        [{"dataset": "food101", "label": "pizza", "prediction": "<answer>pizza</answer>"}],
     )
-    done = run(tmp_path / "p.jsonl")
-    assert done.returncode != 0 and "no judge for data set 'food101'" in done.stderr
+    # No taxonomy for food101: the paper's LLM judge - here at a port where nothing listens.
+    done = run(
+        tmp_path / "p.jsonl", "--judge-api-base", "http://127.0.0.1:9/v1", "--out", tmp_path / "o"
+    )
+    assert done.returncode != 0 and "cannot reach http://127.0.0.1:9/v1" in done.stderr
+    assert "Traceback" not in done.stderr
     write_rows(tmp_path / "q.jsonl", [{"dataset": "pets", "label": "samoyed"}])
     done = run(tmp_path / "q.jsonl", "--taxonomy", f"pets={ANIMALS}")
     assert done.returncode != 0 and "line 1: missing field 'prediction'" in done.stderr
@@ -139,3 +144,101 @@ def test_predictions_from_a_vision_language_model(tmp_path):
     assert cub["n"] == len(samples) and cub["best_of_n"]["n_samples"] == 2
     # A random tiny model writes no <answer> tags: every answer counts as wrong, never skipped.
     assert cub["greedy"]["counts"]["wrong"] == len(samples)
+
+
+def test_batched_inputs_give_each_image_its_own_next_token_scores(tmp_path):
+    # Images of different sizes take different numbers of tokens, so a batch is padded:
+    # Qwen2.5-VL's processor pads on the right by default, which puts pads between a prompt and
+    # its answer and corrupts batched greedy output. Left padding: the scores of the next token
+    # are the same in a batch as alone (and greedy output then is too).
+    import torch
+
+    sys.path.insert(0, str(EVALUATE.parent))
+    import evaluate
+    from loaders import Sample
+    from PIL import Image
+    from train import PROMPT
+
+    from rewardkit.tiny import tiny_vision_lm, word_tokenizer
+
+    images = [
+        Image.new("RGB", (size, size), (40 * i, 255 - 30 * i, 90))
+        for i, size in enumerate([32, 112, 56, 84])
+    ]
+    tokenizer = word_tokenizer([*PROMPT.split(), "samoyed", "dog"], vision=True)
+    model, processor = tiny_vision_lm(
+        tokenizer, seed=3, image_pixels=28 * 28, max_image_pixels=112 * 112
+    )
+    model.eval()
+    processor.tokenizer.padding_side = "right"  # as Qwen2.5-VL's own processor comes
+
+    def last_scores(inputs):
+        with torch.no_grad():
+            return model(**inputs).logits[:, -1]
+
+    batch = evaluate.batch_inputs(processor, PROMPT, images)
+    assert len(set(batch["attention_mask"].sum(1).tolist())) > 1  # really padded
+    together = last_scores(batch)
+    alone = torch.cat(
+        [last_scores(evaluate.batch_inputs(processor, PROMPT, [im])) for im in images]
+    )
+    assert torch.allclose(together, alone, atol=1e-4)
+    assert processor.tokenizer.padding_side == "right"  # left as it was
+    # The right-padded batch, as the processor builds it by default, does not match.
+    right = processor(
+        text=[
+            processor.apply_chat_template(
+                [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image"}, {"type": "text", "text": PROMPT}],
+                    }
+                ],
+                tokenize=False,
+                add_generation_prompt=True,
+            )
+        ]
+        * len(images),
+        images=images,
+        return_tensors="pt",
+        padding=True,
+    )
+    assert not torch.allclose(last_scores(right), alone, atol=1e-4)
+    # And predict() runs through it, batched and alone, to the same greedy answers.
+    samples = []
+    for i, im in enumerate(images):
+        im.save(tmp_path / f"{i}.png")
+        samples.append(Sample(str(tmp_path / f"{i}.png"), "samoyed", "test"))
+    kw = dict(prompt=PROMPT, max_new_tokens=3)
+    assert [
+        r["prediction"] for r in evaluate.predict(model, processor, samples, batch_size=4, **kw)
+    ] == [r["prediction"] for r in evaluate.predict(model, processor, samples, batch_size=1, **kw)]
+
+
+def test_the_paper_evaluation_judge_and_settings(tmp_path):
+    from .judge_server import JudgeServer
+
+    done = run("--show-config")
+    assert done.returncode == 0, done.stderr
+    config = json.loads(done.stdout)
+    assert config["judge"]["model"] == "meta-llama/Meta-Llama-3-70B-Instruct"
+    assert config["judge"]["prompt"] == "speciarl-paper"
+    assert config["generation"]["max_new_tokens"] == 2048
+    assert config["generation"]["best_of_n"] == {"samples": 64, "temperature": 0.6, "top_p": 0.95}
+    rows = [
+        {"dataset": "food101", "label": "pizza", "prediction": "<answer>pizza</answer>"},
+        {"dataset": "food101", "label": "pizza", "prediction": "<answer>food</answer>"},
+        {"dataset": "food101", "label": "pizza", "prediction": "no tags"},
+    ]
+    write_rows(tmp_path / "p.jsonl", rows)
+    with JudgeServer(rk.TaxonomyJudge(ANIMALS)) as server:
+        server.replies.update({"pizza": "specific", "food": "generic"})
+        done = run(tmp_path / "p.jsonl", "--judge-api-base", server.url, "--out", tmp_path / "o")
+        assert done.returncode == 0, done.stderr[-2000:]
+        body = server.requests[0]
+    assert body["model"] == "meta-llama/Meta-Llama-3-70B-Instruct"
+    assert "less specific" in body["structured_outputs"]["choice"]
+    food = json.loads((tmp_path / "o" / "results.json").read_text())["datasets"]["food101"]
+    assert food["greedy"]["counts"]["wrong"] == 1  # the missing answer, counted as Wrong
+    assert food["no_answer"] == pytest.approx(1 / 3)
+    assert "| no answer |" in (tmp_path / "o" / "report.md").read_text()

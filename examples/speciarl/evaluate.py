@@ -8,10 +8,13 @@ answers, and ``--samples N`` sampled ones, on each data set's test split). Each 
 ``dataset`` (cub, flowers102, food101, pets, cars, aircraft, or any name), ``label`` (the
 ground truth) and ``prediction`` (the greedy completion or answer); optionally
 ``samples`` (N sampled completions) for best-of-N. Answers are read from ``<answer>`` tags
-(``--tag none`` takes the whole text); a completion with no answer counts as Wrong, as the
-paper counts malformed answers. Each data set is judged with its taxonomy
-(``--taxonomy NAME=FILE``) or with ``--judge NAME`` for all (an LLM judge for data sets with no
-hierarchy, such as Flowers102 and Food101).
+(``--tag none`` takes the whole text); a completion with no answer counts as Wrong in
+correctness and HM, as the paper counts malformed answers, and its share is reported in its own
+column. Every data set is judged by the paper's evaluation judge - Meta-Llama-3-70B-Instruct
+with the authors' ``speciarl-paper`` prompt, on an OpenAI-compatible server
+(``--judge-api-base``, default http://127.0.0.1:8000/v1) - unless ``--taxonomy NAME=FILE``
+gives it an offline taxonomy judge, or ``--judge NAME`` another registered judge for all.
+``--show-config`` prints the effective configuration and exits.
 
 Writes ``report.md`` (correctness, specificity, HM per data set, averaged over the
 fine-grained and very fine-grained groups; best-of-N; semantic similarity) and ``chart.png``.
@@ -30,6 +33,23 @@ import numpy as np
 import rewardkit as rk
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+# The paper's evaluation judge (the authors' configs/main_evaluation: ver_base_single prompt).
+PAPER_EVAL_JUDGE = dict(
+    judge="openai",
+    model="meta-llama/Meta-Llama-3-70B-Instruct",
+    api_base="http://127.0.0.1:8000/v1",
+    prompt="speciarl-paper",
+    constraint="choice",
+    temperature=0.0,
+    api_key_env=None,
+)
+GENERATION = {
+    "max_new_tokens": 2048,
+    "greedy": True,
+    "best_of_n": {"samples": 64, "temperature": 0.6, "top_p": 0.95},
+    "padding_side": "left",
+}
 
 GROUPS = {
     "fine-grained": ["flowers102", "food101", "pets"],
@@ -63,26 +83,24 @@ def predict(
     *,
     prompt: str,
     n_samples: int = 0,
-    max_new_tokens: int = 256,
+    max_new_tokens: int = 2048,
     batch_size: int = 8,
     seed: int = 0,
 ) -> list[dict]:
-    """Rows for :func:`evaluate` from a vision-language model: the greedy completion, and
-    ``n_samples`` completions at temperature 0.6, top-p 0.95 (the paper's best-of-N setting)."""
+    """Rows for :func:`evaluate` from a vision-language model: the greedy completion (the main
+    table), and ``n_samples`` completions at temperature 0.6, top-p 0.95 (the paper's best-of-N
+    setting: 64), up to 2,048 new tokens as the paper (fewer cuts reasoning short and scores it
+    Wrong)."""
     import torch
     from PIL import Image
 
-    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
-    text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     rows = []
     torch.manual_seed(seed)
     model.eval()
     for start in range(0, len(samples), batch_size):
         chunk = samples[start : start + batch_size]
         images = [Image.open(s.image).convert("RGB") for s in chunk]
-        inputs = processor(
-            text=[text] * len(chunk), images=images, return_tensors="pt", padding=True
-        ).to(model.device)
+        inputs = batch_inputs(processor, prompt, images).to(model.device)
         width = inputs["input_ids"].shape[1]
         decode = processor.batch_decode
         with torch.no_grad():
@@ -105,6 +123,24 @@ def predict(
                 row["samples"] = extra
             rows.append(row)
     return rows
+
+
+def batch_inputs(processor, prompt: str, images: list):
+    """Model inputs for a batch of images, padded on the **left**: images of different sizes
+    take different numbers of tokens, and Qwen2.5-VL's processor pads on the right by default,
+    which puts pad tokens between a prompt and its generated answer and corrupts batched
+    greedy decoding."""
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+    text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    tokenizer = processor.tokenizer
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        return processor(
+            text=[text] * len(images), images=images, return_tensors="pt", padding=True
+        )
+    finally:
+        tokenizer.padding_side = side
 
 
 def verdicts(judge: rk.Judge, labels: list[str], completions: list[str], tag) -> list:
@@ -148,7 +184,12 @@ def evaluate(by_dataset, judges, tag, with_similarity: bool) -> dict:
             )
         labels = [r["label"] for r in rows]
         greedy = verdicts(judge, labels, [r["prediction"] for r in rows], tag)
-        entry = {"n": len(rows), "greedy": rk.score(greedy).to_dict()}
+        _, found = rk.extract_answers([r["prediction"] for r in rows], tag=tag)
+        entry = {
+            "n": len(rows),
+            "greedy": rk.score(greedy).to_dict(),
+            "no_answer": 1.0 - float(np.mean(found)) if rows else 0.0,
+        }
         sampled = [r.get("samples") for r in rows]
         if all(sampled):
             n = len(sampled[0])
@@ -174,8 +215,8 @@ def evaluate(by_dataset, judges, tag, with_similarity: bool) -> dict:
 
 def report(result: dict) -> str:
     lines = [
-        "| data set | n | correctness | specificity | HM | best-of-N HM | similarity |",
-        "|---|---|---|---|---|---|---|",
+        "| data set | n | correctness | specificity | HM | no answer | best-of-N HM | similarity |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in result["datasets"].items():
         g = r["greedy"]
@@ -184,13 +225,15 @@ def report(result: dict) -> str:
         sim = r.get("semantic_similarity")
         lines.append(
             f"| {name} | {r['n']} | {g['correctness']:.3f} | {g['specificity']:.3f} | "
-            f"{g['hm']:.3f} | {best_text} | {'-' if sim is None else f'{sim:.3f}'} |"
+            f"{g['hm']:.3f} | {r['no_answer']:.3f} | {best_text} | "
+            f"{'-' if sim is None else f'{sim:.3f}'} |"
         )
     for group, a in result["averages"].items():
         lines.append(
             f"| **{group}** ({', '.join(a['datasets'])}) | | {a['correctness']:.3f} | "
-            f"{a['specificity']:.3f} | {a['hm']:.3f} | | |"
+            f"{a['specificity']:.3f} | {a['hm']:.3f} | | | |"
         )
+    lines.append("\nNo answer (no `<answer>` tag): counted as Wrong in correctness and HM.")
     return "\n".join(lines)
 
 
@@ -219,6 +262,18 @@ def chart(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def eval_judge_spec(args) -> dict:
+    """The judge for data sets without a taxonomy: ``--judge`` or the paper's."""
+    if args.judge:
+        return {"judge": args.judge, **dict(kv.split("=", 1) for kv in args.judge_option)}
+    spec = dict(PAPER_EVAL_JUDGE)
+    if args.judge_api_base:
+        spec["api_base"] = args.judge_api_base
+    if args.judge_model:
+        spec["model"] = args.judge_model
+    return spec
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("predictions", nargs="*", help="JSONL files")
@@ -237,7 +292,19 @@ def main(argv: list[str] | None = None) -> int:
         help="with --model: sampled answers per image for best-of-N",
     )
     parser.add_argument("--taxonomy", action="append", default=[], metavar="DATASET=FILE")
-    parser.add_argument("--judge", help="a registered judge for every data set without a taxonomy")
+    parser.add_argument(
+        "--judge",
+        help="a registered judge for every data set without a taxonomy (default: the paper's "
+        "evaluation judge, Meta-Llama-3-70B-Instruct on an OpenAI-compatible server)",
+    )
+    parser.add_argument("--judge-api-base", help="the paper judge's server")
+    parser.add_argument("--judge-model", help="the paper judge's model name on that server")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=2048, help="with --model (default 2048, as the paper)"
+    )
+    parser.add_argument(
+        "--show-config", action="store_true", help="print the effective configuration and exit"
+    )
     parser.add_argument("--judge-option", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--tag", default="answer", help="answer tag, or 'none' for whole text")
     parser.add_argument(
@@ -247,14 +314,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", default="runs/speciarl-eval")
     args = parser.parse_args(argv)
+    spec = eval_judge_spec(args)
+    if args.show_config:
+        from train import PROMPT
+
+        config = {
+            "judge": spec,
+            "taxonomy_judges": args.taxonomy,
+            "generation": GENERATION | {"max_new_tokens": args.max_new_tokens},
+            "policy_prompt": PROMPT,
+            "no_answer": "counted as Wrong in correctness and HM; reported in its own column",
+            "groups": GROUPS,
+        }
+        print(json.dumps(config, indent=1))
+        return 0
     judges: dict[str, rk.Judge] = {}
     for item in args.taxonomy:
         name, _, file = item.partition("=")
         if not file:
             parser.error(f"--taxonomy expects DATASET=FILE, got {item!r}")
         judges[name] = rk.TaxonomyJudge(file)
-    if args.judge:
-        judges["*"] = rk.get_judge(args.judge, **dict(kv.split("=", 1) for kv in args.judge_option))
+    judge_name = spec.pop("judge")
+    judges["*"] = rk.get_judge(judge_name, **spec)
     by_dataset = read(args.predictions) if args.predictions else {}
     if args.model:
         from loaders import load
@@ -266,13 +347,21 @@ def main(argv: list[str] | None = None) -> int:
         for item in args.data:
             name, _, root = item.partition("=")
             rows = predict(
-                model, processor, load(name, root, "test"), prompt=PROMPT, n_samples=args.samples
+                model,
+                processor,
+                load(name, root, "test"),
+                prompt=PROMPT,
+                n_samples=args.samples,
+                max_new_tokens=args.max_new_tokens,
             )
             by_dataset[name] = [dict(r, dataset=name) for r in rows]
     if not by_dataset:
         parser.error("give prediction files, or --model with --data")
     tag = None if args.tag == "none" else args.tag
-    result = evaluate(by_dataset, judges, tag, args.similarity)
+    try:
+        result = evaluate(by_dataset, judges, tag, args.similarity)
+    except rk.RewardkitError as e:  # a judge that cannot work: say why, no traceback
+        raise SystemExit(f"evaluate: {e}") from None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     text = report(result)

@@ -96,10 +96,18 @@ def tiny_causal_lm(tokenizer: Any, *, hidden: int = 64, layers: int = 2, seed: i
 
 
 def tiny_vision_lm(
-    tokenizer: Any, *, hidden: int = 64, layers: int = 2, image_pixels: int = 56 * 56, seed: int = 0
+    tokenizer: Any,
+    *,
+    hidden: int = 64,
+    layers: int = 2,
+    image_pixels: int = 56 * 56,
+    max_image_pixels: int | None = None,
+    seed: int = 0,
 ) -> tuple[Any, Any]:
     """A randomly initialised Qwen2.5-VL model and its processor (``tokenizer`` built with
-    ``vision=True``). Images are resized to ``image_pixels`` (56x56 gives 4 image tokens)."""
+    ``vision=True``). Images are resized to ``image_pixels`` (56x56 gives 4 image tokens), or
+    kept between ``image_pixels`` and ``max_image_pixels`` (images of different sizes then
+    take different numbers of tokens, as real ones do)."""
     import torch
     from transformers import (
         Qwen2_5_VLConfig,
@@ -152,7 +160,9 @@ def tiny_vision_lm(
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     processor = Processor(
-        image_processor=ImageProcessor(min_pixels=image_pixels, max_pixels=image_pixels),
+        image_processor=ImageProcessor(
+            min_pixels=image_pixels, max_pixels=max_image_pixels or image_pixels
+        ),
         tokenizer=tokenizer,
         video_processor=None,
         chat_template=CHAT_TEMPLATE,
