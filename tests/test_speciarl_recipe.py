@@ -180,8 +180,11 @@ def test_cub_taxonomy_from_ebird():
             ("Black footed Albatross", "Phoebastria"),  # genus
             ("Black footed Albatross", "Diomedeidae"),  # family
             ("Black footed Albatross", "Laysan Albatross"),  # a sibling
+            ("Black footed Albatross", "albatross"),  # the family's common name
+            ("Black footed Albatross", "bird"),  # the root
         ]
-    ) == ["specific", "less_specific", "generic", "wrong"]
+    ) == ["specific", "less_specific", "generic", "wrong", "generic", "generic"]
+    assert data["synonyms"]["Diomedeidae"] == ["albatross"]
 
 
 def run_train(*args):
@@ -284,3 +287,34 @@ def test_gpu_smoke_preset_runs_on_cpu(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["steps"] == 4 and len(summary["step_time_s"]) == 4
     assert all(r is not None for r in summary["reward"])
+
+
+def test_split_files_coop_json_and_csv(tmp_path):
+    root = tmp_path / "flowers"
+    root.mkdir()
+    coop = tmp_path / "split_zhou_OxfordFlowers.json"
+    coop.write_text(
+        json.dumps(
+            {
+                "train": [["jpg/image_00001.jpg", 0, "pink_primrose"]],
+                "val": [],
+                "test": [
+                    ["jpg/image_00002.jpg", 1, "hard-leaved pocket orchid"],
+                    ["jpg/image_00003.jpg", 0, "pink_primrose"],
+                ],
+            }
+        )
+    )
+    test = loaders.load("flowers102", root, "test", coop)
+    assert [(Path(s.image).name, s.label) for s in test] == [
+        ("image_00002.jpg", "hard-leaved pocket orchid"),
+        ("image_00003.jpg", "pink primrose"),
+    ]
+    table = tmp_path / "split_coop.csv"
+    table.write_text("image,label,split\nimages/a.jpg,pizza,test\nimages/b.jpg,sushi,train\n")
+    assert [s.label for s in loaders.load("food101", root, "test", table)] == ["pizza"]
+    table.write_text("file,name\nx,y\n")
+    with pytest.raises(loaders.DataError, match="needs image .* columns"):
+        loaders.load("food101", root, "test", table)
+    with pytest.raises(loaders.DataError, match="no images in split 'val'"):
+        loaders.load("flowers102", root, "val", coop)

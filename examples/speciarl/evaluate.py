@@ -286,6 +286,13 @@ def main(argv: list[str] | None = None) -> int:
         help="with --model: a data set folder to predict on (test split)",
     )
     parser.add_argument(
+        "--split-file",
+        action="append",
+        default=[],
+        metavar="DATASET=FILE",
+        help="with --model: the test split to use (CoOp's split JSON, or a CSV; see loaders.py)",
+    )
+    parser.add_argument(
         "--samples",
         type=int,
         default=0,
@@ -344,12 +351,13 @@ def main(argv: list[str] | None = None) -> int:
 
         processor = AutoProcessor.from_pretrained(args.model)
         model = AutoModelForImageTextToText.from_pretrained(args.model, torch_dtype="auto")
+        split_files = dict(item.partition("=")[::2] for item in args.split_file)
         for item in args.data:
             name, _, root = item.partition("=")
             rows = predict(
                 model,
                 processor,
-                load(name, root, "test"),
+                load(name, root, "test", split_files.get(name)),
                 prompt=PROMPT,
                 n_samples=args.samples,
                 max_new_tokens=args.max_new_tokens,

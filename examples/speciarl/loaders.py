@@ -18,6 +18,7 @@ cat_to_name.json. StanfordCars' test labels come from cars_test_annos_withlabels
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 import re
@@ -200,11 +201,57 @@ LOADERS = {
 }
 
 
-def load(name: str, root: str | Path, split: str = "test") -> list[Sample]:
-    """Samples of data set ``name`` (one of ``LOADERS``) under ``root``."""
+def load(
+    name: str, root: str | Path, split: str = "test", split_file: str | Path | None = None
+) -> list[Sample]:
+    """Samples of data set ``name`` (one of ``LOADERS``) under ``root``; with ``split_file``,
+    the split it lists instead of the data set's own (see :func:`load_split_file`)."""
     if name not in LOADERS:
         raise ValueError(f"unknown data set {name!r}; known: {', '.join(LOADERS)}")
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"missing data folder: {root}")
+    if split_file is not None:
+        return load_split_file(split_file, root, split)
     return LOADERS[name](root, split)
+
+
+def load_split_file(path: str | Path, root: Path, split: str) -> list[Sample]:
+    """The images of ``split`` listed in a split file, paths relative to ``root``:
+
+    - a CSV with a header naming ``image`` (or ``path``), ``label`` (or ``classname``) and
+      ``split`` columns, one row per image (the paper names its files ``split_coop.csv``
+      but does not publish them or their columns: write yours in this form);
+    - CoOp's JSON (``split_zhou_OxfordFlowers.json``, ``split_zhou_Food101.json``):
+      ``{"train": [[image, class index, class name], ...], "val": [...], "test": [...]}``.
+
+    The files come with CoOp (github.com/KaiyangZhou/CoOp, DATASETS.md); the SpeciaRL authors
+    do not ship theirs. Labels are used as written (underscores read as spaces)."""
+    import json as _json
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"missing split file: {path}")
+    rows: list[tuple[str, str]] = []
+    if path.suffix == ".json":
+        try:
+            data = _json.loads(path.read_text(encoding="utf-8"))
+            rows = [(item[0], item[2]) for item in data[split]]
+        except (ValueError, KeyError, IndexError, TypeError) as e:
+            raise DataError(f"{path}: not a CoOp split file with a {split!r} list ({e})") from None
+    else:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            fields = {name.lower(): name for name in reader.fieldnames or []}
+            image = fields.get("image") or fields.get("path")
+            label = fields.get("label") or fields.get("classname")
+            column = fields.get("split")
+            if not (image and label and column):
+                raise DataError(
+                    f"{path}: a split CSV needs image (or path), label (or classname) and "
+                    f"split columns, has {reader.fieldnames}"
+                )
+            rows = [(r[image], r[label]) for r in reader if r[column] == split]
+    if not rows:
+        raise DataError(f"{path}: no images in split {split!r}")
+    return [Sample(str(root / image), label.replace("_", " "), split) for image, label in rows]

@@ -1,8 +1,12 @@
 """Taxonomies for the taxonomy judge, where a data set gives a hierarchy.
 
 - CUB-200: species -> genus, family, order from the eBird taxonomy in ``birdnames`` (MIT), the
-  scientific name as a synonym. CUB's older common names that eBird no longer uses stay as
-  roots (reported as unmatched): the judge can then only call them specific or wrong.
+  scientific name as a synonym, under one root "Aves" (synonym "bird"). eBird lists no common
+  names for genera and families, so a family whose species' common names mostly end in one word
+  ("Black-footed Albatross", "Laysan Albatross") takes that word as a synonym ("albatross"),
+  where no other family claims it: coarse answers ("bird", "albatross", "warbler") are judged,
+  not called wrong. CUB's older common names that eBird no longer uses stay without parents
+  (reported as unmatched): the judge can then only call them specific or wrong.
 - FGVC-Aircraft: manufacturer > family > variant, from the data set's own label files.
 - StanfordCars: make > model > model-and-year, from the class names.
 - OxfordPets: cat or dog > breed, from annotations/list.txt.
@@ -38,20 +42,42 @@ def cub_taxonomy(class_names: list[str]) -> tuple[dict, list[str]]:
     import birdnames
 
     table = Path(birdnames.__file__).parent / "data" / "processed" / "ebird_2024_taxonomy.csv"
-    by_name = {}
+    by_name: dict[str, dict] = {}
+    heads: dict[str, dict[str, int]] = {}  # family -> head word of its species' names -> count
     with open(table, newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             by_name.setdefault(rk.normalize(row["ebird_common_name"]), row)
-    paths, synonyms, unmatched = [], {}, []
+            head = rk.normalize(row["ebird_common_name"]).split(" ")[-1]
+            family = heads.setdefault(row["ebird_family"], {})
+            family[head] = family.get(head, 0) + 1
+    paths, synonyms, unmatched = [], {"Aves": ["bird"]}, []
+    families = set()
     for name in class_names:
         row = by_name.get(rk.normalize(name))
         if row is None:
             unmatched.append(name)
             paths.append([name])
             continue
-        paths.append([row["ebird_order"], row["ebird_family"], row["genus"], name])
+        paths.append(["Aves", row["ebird_order"], row["ebird_family"], row["genus"], name])
         synonyms[name] = [row["scientific_name"]]
+        families.add(row["ebird_family"])
+    synonyms.update(_family_names(heads, families))
     return {"paths": paths, "synonyms": synonyms}, unmatched
+
+
+def _family_names(heads: dict[str, dict[str, int]], wanted: set[str]) -> dict[str, list[str]]:
+    """A common name for a family: the last word shared by at least 60% of its species' common
+    names, when that word is no other family's majority word (and not a species' own name)."""
+    majority = {}
+    for family, counts in heads.items():
+        word, n = max(counts.items(), key=lambda kv: kv[1])
+        if n >= 0.6 * sum(counts.values()):
+            majority.setdefault(word, []).append(family)
+    return {
+        families[0]: [word]
+        for word, families in majority.items()
+        if len(families) == 1 and families[0] in wanted
+    }
 
 
 def aircraft_taxonomy(root: str | Path) -> dict:
