@@ -233,7 +233,15 @@ def test_the_paper_evaluation_judge_and_settings(tmp_path):
     write_rows(tmp_path / "p.jsonl", rows)
     with JudgeServer(rk.TaxonomyJudge(ANIMALS)) as server:
         server.replies.update({"pizza": "specific", "food": "generic"})
-        done = run(tmp_path / "p.jsonl", "--judge-api-base", server.url, "--out", tmp_path / "o")
+        done = run(
+            tmp_path / "p.jsonl",
+            "--judge-api-base",
+            server.url,
+            "--out",
+            tmp_path / "o",
+            "--paper-row",
+            "speciarl",
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         body = server.requests[0]
     assert body["model"] == "meta-llama/Meta-Llama-3-70B-Instruct"
@@ -241,4 +249,6 @@ def test_the_paper_evaluation_judge_and_settings(tmp_path):
     food = json.loads((tmp_path / "o" / "results.json").read_text())["datasets"]["food101"]
     assert food["greedy"]["counts"]["wrong"] == 1  # the missing answer, counted as Wrong
     assert food["no_answer"] == pytest.approx(1 / 3)
-    assert "| no answer |" in (tmp_path / "o" / "report.md").read_text()
+    report = (tmp_path / "o" / "report.md").read_text()
+    assert "| no answer |" in report
+    assert "| *paper: speciarl, fine-grained (second-hand)* | | 0.848 | 0.920 | 0.883 |" in report

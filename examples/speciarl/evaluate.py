@@ -51,6 +51,18 @@ GENERATION = {
     "padding_side": "left",
 }
 
+# The paper's headline figures, averaged over Flowers102, Food101 and OxfordPets
+# (correctness, specificity, HM). Second-hand: from a third-party summary of the paper, not
+# checked against its tables (docs/speciarl.md).
+PAPER_FINE_GRAINED = {
+    "zero-shot": (0.846, 0.742, 0.790),
+    "be-specific": (0.832, 0.816, 0.822),
+    "sft": (0.807, 0.935, 0.866),
+    "rft": (0.785, 0.875, 0.825),
+    "speciarl": (0.848, 0.920, 0.883),
+    "best-of-64": (0.984, 0.889, 0.933),
+}
+
 GROUPS = {
     "fine-grained": ["flowers102", "food101", "pets"],
     "very fine-grained": ["cars", "aircraft"],
@@ -213,7 +225,7 @@ def evaluate(by_dataset, judges, tag, with_similarity: bool) -> dict:
     return {"datasets": results, "averages": averages}
 
 
-def report(result: dict) -> str:
+def report(result: dict, paper: str | None = None) -> str:
     lines = [
         "| data set | n | correctness | specificity | HM | no answer | best-of-N HM | similarity |",
         "|---|---|---|---|---|---|---|---|",
@@ -232,6 +244,12 @@ def report(result: dict) -> str:
         lines.append(
             f"| **{group}** ({', '.join(a['datasets'])}) | | {a['correctness']:.3f} | "
             f"{a['specificity']:.3f} | {a['hm']:.3f} | | | |"
+        )
+    if paper:
+        c, sp, hm = PAPER_FINE_GRAINED[paper]
+        lines.append(
+            f"| *paper: {paper}, fine-grained (second-hand)* | | {c:.3f} | {sp:.3f} | {hm:.3f} "
+            "| | | |"
         )
     lines.append("\nNo answer (no `<answer>` tag): counted as Wrong in correctness and HM.")
     return "\n".join(lines)
@@ -312,6 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--show-config", action="store_true", help="print the effective configuration and exit"
     )
+    parser.add_argument(
+        "--paper-row",
+        choices=sorted(PAPER_FINE_GRAINED),
+        help="put the paper's fine-grained average for this model beside the run's",
+    )
     parser.add_argument("--judge-option", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--tag", default="answer", help="answer tag, or 'none' for whole text")
     parser.add_argument(
@@ -372,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"evaluate: {e}") from None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    text = report(result)
+    text = report(result, args.paper_row)
     (out / "report.md").write_text("# SpeciaRL evaluation\n\n" + text + "\n")
     (out / "results.json").write_text(json.dumps(result, indent=1))
     chart(result, out / "chart.png")

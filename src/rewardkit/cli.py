@@ -519,38 +519,26 @@ def positive_int(text: str) -> int:
     return value
 
 
-def finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
-    return value
+def _number_type(what: str, ok, *, none: bool = False):
+    """An argparse type: a finite number that passes ``ok`` (``none``: or the word none)."""
+
+    def parse(text: str) -> float | None:
+        if none and text.lower() == "none":
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not (math.isfinite(value) and ok(value)):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+        return value
+
+    return parse
 
 
-def positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text}")
-    return value
-
-
-def failure_rate(text: str) -> float | None:
-    if text.lower() == "none":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number in [0, 1] or none, got {text!r}"
-        ) from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1] or none, got {value}")
-    return value
+finite_float = _number_type("a finite number", lambda v: True)
+positive_seconds = _number_type("a finite number of seconds > 0", lambda v: v > 0)
+failure_rate = _number_type("a number in [0, 1] or none", lambda v: 0 <= v <= 1, none=True)
 
 
 def judge_arguments(p: argparse.ArgumentParser, call_timeout: str = "--timeout") -> None:
