@@ -14,7 +14,7 @@ LAYERS = [
     {"rules"},
     {"metrics", "spec"},
     {"pipeline", "agreement", "builtins", "plugins"},
-    {"loop", "adapters"},
+    {"loop", "adapters", "serve"},
     {"cli", "__init__"},
 ]
 ANYWHERE = {"plugins", "errors", "hookspecs"}

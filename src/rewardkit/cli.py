@@ -5,6 +5,7 @@
     rewardkit reward --rule speciarl --group-size 10 < judged.jsonl   # adds "reward"
     rewardkit score < judged.jsonl                          # one JSON object of metrics
     rewardkit plugins                                       # the loaded plugins
+    rewardkit serve --taxonomy tax.json -g 8                # rewards over HTTP
     rewardkit demo [--preset quick]                         # the SpeciaRL CPU demo
 
 Bad input exits with status 2 and a message naming the line; output is written only once the
@@ -480,6 +481,51 @@ def _verdict_column(rows, name: str, ladder, column: str) -> list[str | None]:
     return out
 
 
+def cmd_serve(args: argparse.Namespace) -> Iterator[str]:
+    from .judges.cache import CacheError
+    from .pipeline import LadderReward
+    from .serve import RewardServer, serve
+    from .spec import RewardSpec
+
+    token = None
+    if args.token_env:
+        token = os.environ.get(args.token_env)
+        if not token:
+            raise CLIError(f"--token-env {args.token_env}: the variable is not set or empty")
+    try:
+        if args.spec:
+            spec = _load_spec(args.spec)
+        else:
+            options = judge_options(args)
+            ladder = options.pop("ladder", None)
+            spec = RewardSpec(
+                judge=args.judge,
+                judge_options=options,
+                rule=args.rule,
+                ladder=ladder,
+                group_size=args.group_size,
+            )
+        reward = LadderReward.from_spec(spec)
+    except (CacheError, TypeError) as e:
+        raise CLIError(str(e)) from None
+    server = RewardServer(
+        reward,
+        group_size=args.group_size or spec.group_size or 1,
+        timeout=args.timeout,
+        unscored=args.unscored,
+        token=token,
+        max_body=args.max_body,
+    )
+
+    def ready(port: int) -> None:
+        print(
+            f"rewardkit serve: http://{args.host}:{port} ({reward!r})", file=sys.stderr, flush=True
+        )
+
+    serve(server, args.host, args.port, ready)
+    yield from ()
+
+
 def cmd_demo(args: argparse.Namespace) -> Iterator[str]:
     """Run the SpeciaRL CPU demo from the source tree (it is an example, not package code)."""
     import runpy
@@ -705,6 +751,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", help="folder for agreement.json, agreement.md and confusion.png")
     p.add_argument("--input", "-i", help="JSON Lines input file (default: stdin)")
     p.set_defaults(run=cmd_agree, output=None)
+
+    p = sub.add_parser(
+        "serve",
+        help="serve rewards over HTTP (OpenRLHF's remote reward protocol and a JSON API)",
+        description="An HTTP reward server: POST / (OpenRLHF), /v1/judge, /v1/reward; "
+        "GET /health, /metrics. Binds 127.0.0.1 unless --host says otherwise.",
+        epilog=example(
+            "rewardkit serve --taxonomy tax.json --rule speciarl -g 8 --port 8080\n"
+            "  then: --reward.remote_url http://127.0.0.1:8080 (OpenRLHF)"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    judge_arguments(p, call_timeout="--call-timeout")
+    p.add_argument("--rule", default="speciarl", help="registered reward rule")
+    p.add_argument(
+        "--group-size", "-g", type=positive_int, help="completions per prompt (group rules)"
+    )
+    p.add_argument("--spec", help="a reward_spec.json instead of the judge and rule flags")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
+    p.add_argument("--token-env", help="require 'Authorization: Bearer $VAR' on every request")
+    p.add_argument("--max-body", type=positive_int, default=1 << 20, help="bytes (default 1 MiB)")
+    p.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=120.0,
+        help="seconds a sample waits for its group's siblings (default 120)",
+    )
+    p.add_argument(
+        "--unscored", type=finite_float, default=0.0, help="reward when there is no verdict"
+    )
+    p.set_defaults(run=None, command_fn=cmd_serve)
 
     p = sub.add_parser(
         "openrlhf-reward",

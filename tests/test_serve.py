@@ -1,0 +1,171 @@
+"""rewardkit serve: a real server process on 127.0.0.1, driven by OpenRLHF's own HTTP reward
+client and by plain HTTP requests."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+import rewardkit as rk
+
+from .conftest import ANIMALS
+from .test_openrlhf import make_script, rollout
+
+EXE = os.path.join(os.path.dirname(sys.executable), "rewardkit")
+
+
+class Server:
+    def __init__(self, *args, env=None):
+        self.proc = subprocess.Popen(
+            [EXE, "serve", "--taxonomy", str(ANIMALS), "--port", "0", *args],
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        line = self.proc.stderr.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        assert match, line + self.proc.stderr.read()
+        self.url = f"http://127.0.0.1:{match.group(1)}"
+
+    def post(self, path, body, headers=None, raw=None):
+        data = raw if raw is not None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url + path,
+            data=data,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=30) as r:
+            return r.read().decode()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(30)
+
+
+@pytest.fixture
+def server():
+    s = Server("-g", "4", "--timeout", "5")
+    yield s
+    if s.proc.poll() is None:
+        s.stop()
+
+
+def test_openrlhf_rewards_whole_groups_over_http(server):
+    group = 4
+    labels = ["samoyed", "spitz", "dog", "samoyed"]
+    prompts = [f"classify {i} {y}" for i, y in enumerate(labels)]
+    script = make_script(prompts, group, seed=2)
+    expected = {p: list(reversed(a)) for p, a in script.items()}
+    start = time.monotonic()
+    results = rollout(server.url, prompts, labels, script, group)  # OpenRLHF's own HTTP client
+    assert time.monotonic() - start < 5  # no group waited for its timeout
+    offline = rk.LadderReward("taxonomy", "speciarl", taxonomy=ANIMALS)
+    for prompt, label, outputs in zip(prompts, labels, results):
+        answers = expected[prompt]
+        completions = [f"<answer>{a}</answer>" if a is not None else "none" for a in answers]
+        assert [o["reward"][0] for o in outputs] == offline(
+            completions, [label] * group, group_size=group
+        )
+        assert all(o["extra_logs"]["partial_group"] == [0.0] for o in outputs)
+    metrics = server.get("/metrics")
+    assert 'rewardkit_requests_total{path="/",status="200"} 16' in metrics
+    assert "rewardkit_groups_completed_total 4" in metrics
+
+
+def test_json_api_health_and_bad_requests(server):
+    status, out = server.post(
+        "/v1/judge",
+        {
+            "pairs": [
+                {"label": "samoyed", "prediction": "dog"},
+                {"label": "samoyed", "prediction": None},
+            ]
+        },
+    )
+    assert status == 200 and out == {"verdicts": ["generic", None], "errors": [None, "no answer"]}
+    status, out = server.post(
+        "/v1/reward",
+        {
+            "completions": ["<answer>dog</answer>", "<answer>spitz</answer>"],
+            "labels": ["samoyed"] * 2,
+            "group_size": 2,
+        },
+    )
+    assert status == 200 and out["rewards"] == [0.0, 1.0]
+    assert json.loads(server.get("/health"))["status"] == "ok"
+    for body, message in [
+        ({"query": ["a"], "prompts": ["a", "b"], "labels": ["x"]}, "field 'prompts' has 2 items"),
+        ({"query": "a"}, "field 'query' must be a list of strings"),
+        ({"pairs": [{"label": 3}]}, "pairs[0].label must be a string"),
+    ]:
+        path = "/v1/judge" if "pairs" in body else "/"
+        status, out = server.post(path, body)
+        assert status == 400 and message in out["error"], out
+    status, out = server.post("/", None, raw=b"{not json")
+    assert status == 400 and "not valid JSON" in out["error"]
+    status, _ = server.post("/v1/judge", None, raw=b'{"pairs": "' + b"x" * (2 << 20) + b'"}')
+    assert status == 413
+
+
+def test_a_bearer_token_is_required_when_configured():
+    s = Server("--token-env", "RK_TOKEN", env={"RK_TOKEN": "s3cret"})
+    try:
+        body = {"pairs": [{"label": "samoyed", "prediction": "dog"}]}
+        assert s.post("/v1/judge", body)[0] == 401
+        assert s.post("/v1/judge", body, {"Authorization": "Bearer wrong"})[0] == 401
+        status, out = s.post("/v1/judge", body, {"Authorization": "Bearer s3cret"})
+        assert status == 200 and out["verdicts"] == ["generic"]
+        assert json.loads(s.get("/health"))["status"] == "ok"  # health needs no token
+    finally:
+        s.stop()
+
+
+def test_a_taken_port_is_a_clear_startup_error():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    port = sock.getsockname()[1]
+    try:
+        done = subprocess.run(
+            [EXE, "serve", "--taxonomy", str(ANIMALS), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        sock.close()
+    assert done.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in done.stderr
+
+
+def test_sigterm_finishes_requests_in_flight(server):
+    # A group of 4 with one member: the request waits for the 5 s group timeout.
+    result = {}
+
+    def call():
+        result["r"] = server.post(
+            "/", {"query": ["q <answer>dog</answer>"], "prompts": ["q"], "labels": ["samoyed"]}
+        )
+
+    t = threading.Thread(target=call)
+    t.start()
+    time.sleep(1.0)
+    assert server.stop() == 0
+    t.join(30)
+    status, out = result["r"]
+    assert status == 200 and out["extra_logs"]["partial_group"] == [1.0]
