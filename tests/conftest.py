@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -11,3 +12,68 @@ ANIMALS = ROOT / "examples" / "data" / "animals.json"
 @pytest.fixture
 def animals() -> Taxonomy:
     return Taxonomy.load(ANIMALS)
+
+
+class RedisServer:
+    """A real redis-server (the Debian package) on a random loopback port, in a temp folder."""
+
+    def __init__(self, folder):
+        import shutil
+        import socket
+
+        self.exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if not os.path.exists(self.exe):
+            pytest.fail(
+                "redis-server is not installed: apt-get install redis-server (.ci/run does)"
+            )
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.folder, self.proc = folder, None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        import socket
+        import subprocess
+        import time
+
+        self.proc = subprocess.Popen(
+            [
+                self.exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as c:
+                    c.sendall(b"PING\r\n")
+                    if c.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()

@@ -9,7 +9,17 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "rewardkit"
 
 # Lowest first. A module may import modules of its own layer or below.
 LAYERS = [
-    {"errors", "version", "ladders", "answers", "taxonomy", "groups", "hookspecs", "tiny"},
+    {
+        "errors",
+        "version",
+        "ladders",
+        "answers",
+        "taxonomy",
+        "groups",
+        "redis_groups",
+        "hookspecs",
+        "tiny",
+    },
     {"judges"},
     {"rules"},
     {"metrics", "spec"},

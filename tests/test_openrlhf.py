@@ -50,7 +50,8 @@ def rollout(reward_file, prompts, labels, script, group):
     )
 
     async def main():
-        executor = agent.SingleTurnAgentExecutor(remote_rm_url=str(reward_file))  # in the loop
+        remote = reward_file if isinstance(reward_file, list) else str(reward_file)
+        executor = agent.SingleTurnAgentExecutor(remote_rm_url=remote)  # in the loop
         engine = Engine(tokenizer, script)
         params = SimpleNamespace(max_tokens=16, logprobs=None)
 

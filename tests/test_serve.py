@@ -169,3 +169,71 @@ def test_sigterm_finishes_requests_in_flight(server):
     t.join(30)
     status, out = result["r"]
     assert status == 200 and out["extra_logs"]["partial_group"] == [1.0]
+
+
+# -- several replicas sharing Redis ---------------------------------------------------------------
+
+
+def test_two_replicas_share_groups_and_verdicts_through_redis(redis_server):
+    # OpenRLHF rotates through its URLs call by call: a group's siblings hit both replicas.
+    group, n_prompts = 8, 8  # 64 samples in flight
+    args = ("-g", str(group), "--timeout", "20", "--groups", redis_server.url)
+    replicas = [Server(*args), Server(*args)]
+    try:
+        labels = [["samoyed", "spitz", "dog", "golden retriever"][i % 4] for i in range(n_prompts)]
+        prompts = [f"classify {i} {y}" for i, y in enumerate(labels)]
+        script = make_script(prompts, group, seed=5)
+        expected = {p: list(reversed(a)) for p, a in script.items()}
+        start = time.monotonic()
+        results = rollout([r.url for r in replicas], prompts, labels, script, group)
+        assert time.monotonic() - start < 20  # no group waited for its timeout
+        hits = [
+            int(re.search(r'path="/",status="200"} (\d+)', r.get("/metrics")).group(1))
+            for r in replicas
+        ]
+        assert sum(hits) == 64 and min(hits) > 0  # both replicas served
+    finally:
+        for r in replicas:
+            r.stop()
+    offline = rk.LadderReward("taxonomy", "speciarl", taxonomy=ANIMALS)
+    for prompt, label, outputs in zip(prompts, labels, results):
+        answers = expected[prompt]
+        completions = [f"<answer>{a}</answer>" if a is not None else "none" for a in answers]
+        assert [o["reward"][0] for o in outputs] == offline(
+            completions, [label] * group, group_size=group
+        )
+        assert all(o["extra_logs"]["partial_group"] == [0.0] for o in outputs)
+
+
+def test_redis_groups_timeout_and_late_member(redis_server):
+    import asyncio
+
+    import numpy as np
+
+    from rewardkit.redis_groups import RedisGroups
+    from rewardkit.rules import Batch
+
+    S = rk.SPECIARL
+
+    def score(codes, found):
+        batch = Batch(S, np.asarray(codes, np.int16), np.asarray(found), len(codes))
+        return rk.SpeciaRL().compute(batch)
+
+    async def main():
+        a = RedisGroups(redis_server.url, 3, score, timeout=0.5)
+        b = RedisGroups(redis_server.url, 3, score, timeout=0.5)  # another replica
+        generic, wrong, specific = S.index("generic"), S.index("wrong"), S.index("specific")
+        first = await asyncio.gather(a.reward("p", generic, True), b.reward("p", wrong, True))
+        late = await b.reward("p", specific, True)  # after the close: rewarded at once
+        again = await asyncio.gather(*(a.reward("q", specific, True) for _ in range(3)))
+        reused = await asyncio.gather(*(b.reward("q", wrong, True) for _ in range(3)))
+        await a.aclose()
+        await b.aclose()
+        return first, late, again, reused
+
+    first, late, again, reused = asyncio.run(main())
+    assert [(m.reward, m.partial) for m in first] == [(1.0, True), (0.0, True)]
+    assert (late.reward, late.partial) == (1.0, True)
+    assert [m.reward for m in again] == [1.0] * 3 and not any(m.partial for m in again)
+    # The same key again (the next epoch's prompt): a new group, not late members of the old one.
+    assert [m.reward for m in reused] == [0.0] * 3 and all(m.flat for m in reused)

@@ -515,6 +515,7 @@ def cmd_serve(args: argparse.Namespace) -> Iterator[str]:
         unscored=args.unscored,
         token=token,
         max_body=args.max_body,
+        groups=args.groups,
     )
 
     def ready(port: int) -> None:
@@ -772,6 +773,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
     p.add_argument("--token-env", help="require 'Authorization: Bearer $VAR' on every request")
+    p.add_argument(
+        "--groups", help="redis://HOST:PORT/DB: assemble groups in Redis, shared by replicas"
+    )
     p.add_argument("--max-body", type=positive_int, default=1 << 20, help="bytes (default 1 MiB)")
     p.add_argument(
         "--timeout",

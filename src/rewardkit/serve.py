@@ -7,7 +7,8 @@ Endpoints:
   "labels": [...]}`` -> ``{"rewards": [...], "scores": [...], "extra_logs": {...}}``. OpenRLHF
   sends one completion per request; a group-relative rule assembles each group across requests
   (prompt and label as the key, ``group_size`` members, the timeout fallback and late-member
-  rules of :mod:`rewardkit.groups`).
+  rules of :mod:`rewardkit.groups`) - in this process, or with ``groups="redis://..."`` in Redis,
+  shared by several replicas (:mod:`rewardkit.redis_groups`).
 - ``POST /v1/judge`` - ``{"pairs": [{"label": ..., "prediction": ...}, ...]}`` ->
   ``{"verdicts": [...], "errors": [...]}`` (errors: why a pair has no verdict).
 - ``POST /v1/reward`` - ``{"completions": [...], "labels": [...], "group_size": G}`` (whole
@@ -68,11 +69,16 @@ class RewardServer:
         unscored: float = 0.0,
         token: str | None = None,
         max_body: int = 1 << 20,
+        groups: str | None = None,
     ) -> None:
         self.reward, self.group_size, self.unscored = reward, group_size, unscored
         self.token, self.max_body = token, max_body
         self.buffer = GroupBuffer(group_size, self._score, linger=10 * timeout)
-        self.groups = AsyncGroups(self.buffer, timeout)
+        self.groups: Any = AsyncGroups(self.buffer, timeout)
+        if groups is not None:  # shared by every replica of the run
+            from .redis_groups import RedisGroups
+
+            self.groups = RedisGroups(groups, group_size, self._score, timeout)
         self.requests: dict[tuple[str, int], int] = defaultdict(int)
         self.latency = [0] * (len(_BUCKETS) + 1)
         self.latency_sum = 0.0
@@ -252,7 +258,7 @@ class RewardServer:
                 lines.append(f"rewardkit_judge_{key}_total {getattr(stats, key)}")
         for cause, n in sorted(getattr(stats, "errors", {}).items()):
             lines.append(f'rewardkit_judge_failures_by_cause_total{{cause="{cause}"}} {n}')
-        groups = self.buffer.stats()
+        groups = self.groups.stats() if hasattr(self.groups, "stats") else self.buffer.stats()
         lines += [
             f"rewardkit_groups_open {groups['open']}",
             f"rewardkit_groups_completed_total {groups['completed']}",

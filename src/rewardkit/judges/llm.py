@@ -225,8 +225,14 @@ class LLMJudge(Judge):
         self.on_failure = on_failure
         self.max_failure_rate = max_failure_rate
         self.reply_chars = reply_chars
-        # A cache path is opened (and checked) now, before any call is paid for.
-        self.cache = VerdictCache(cache) if isinstance(cache, str) else cache
+        # A cache path is opened (and checked) now, before any call is paid for; a redis:// URL
+        # is a cache shared by every process of the run.
+        if isinstance(cache, str) and cache.startswith(("redis://", "rediss://", "unix://")):
+            from .redis_cache import RedisCache
+
+            self.cache: Any = RedisCache(cache)
+        else:
+            self.cache = VerdictCache(cache) if isinstance(cache, str) else cache
         self.stats = LLMStats()
         self._random = random.Random(seed)
         self._healthy = False  # a call has succeeded: no more probing one at a time
@@ -284,10 +290,15 @@ class LLMJudge(Judge):
     # -- the batch -----------------------------------------------------------------------------
 
     async def ajudge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
+        session = getattr(self.cache, "session", None)
+        if session is None:
+            return await self._records(pairs)
+        async with session():
+            return await self._records(pairs)
+
+    async def _records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
         keys = [self.key(*p) for p in pairs]
-        cached: dict = {}
-        if self.cache is not None:  # sqlite off the event loop
-            cached = await asyncio.to_thread(self.cache.get, self.identity, keys)
+        cached = await self._cache_get(keys)
         self.stats.cache_hits += len(cached)
         out: list[Judgement | None] = [
             Judgement(cached[k], cached=True) if k in cached else None for k in keys
@@ -307,8 +318,29 @@ class LLMJudge(Judge):
                 todo.append(i)
         self.stats.shared += len(shared)
         try:
-            if todo:
-                await self._judge_batch(pairs, keys, todo, out, inflight)
+            elsewhere: list[int] = []
+            claim = getattr(self.cache, "claim", None)
+            if todo and claim is not None:  # pairs another process is judging: awaited
+                won = await claim(self.identity, [keys[i] for i in todo])
+                elsewhere = [i for i, w in zip(todo, won) if not w]
+            if len(elsewhere) < len(todo):
+                mine = [i for i in todo if i not in set(elsewhere)]
+                await self._judge_batch(pairs, keys, mine, out, inflight)
+            if elsewhere:
+                found, orphans = await self.cache.await_verdicts(
+                    self.identity, [keys[i] for i in elsewhere]
+                )
+                self.stats.shared += len(found)
+                for i in elsewhere:
+                    k = tuple(keys[i])
+                    if k in found:
+                        out[i] = Judgement(found[k], cached=True)
+                        future = inflight.pop(keys[i], None)
+                        if future is not None and not future.done():
+                            future.set_result(out[i])
+                orphaned = [i for i in elsewhere if tuple(keys[i]) in set(orphans)]
+                if orphaned:
+                    await self._judge_batch(pairs, keys, orphaned, out, inflight)
         finally:
             for i in todo:  # what this batch did not settle (an error stopped it) fails alike
                 future = inflight.pop(keys[i], None)
@@ -331,6 +363,7 @@ class LLMJudge(Judge):
         self._batches[loop] = self._batches.get(loop, 0) + 1
         batch = _Batch(asyncio.Lock())
         unwritten: list[tuple] = []
+        failed: list = []  # keys judged without a verdict: their leases are given up
         outcomes: list[str | None] = []  # failure cause or None, per call made
         tasks = [asyncio.create_task(self._judge_one(i, pairs[i], batch)) for i in todo]
         try:
@@ -343,23 +376,38 @@ class LLMJudge(Judge):
                 outcomes.append(cause)
                 if cause is None:
                     unwritten.append((*keys[i], record.verdict))
+                else:
+                    failed.append(keys[i])
                 if len(unwritten) >= _FLUSH_EVERY:
                     await self._flush(unwritten)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self._flush(unwritten)  # what was paid for is kept, whatever happened
+            release = getattr(self.cache, "release", None)
+            if release is not None and failed:
+                await release(self.identity, failed)
             self._batches[loop] -= 1
             if not self._batches[loop]:  # the last batch on this loop closes its connections
                 await self.transport.aclose()
-            await self._flush(unwritten)  # what was paid for is kept, whatever happened
         self._check_failure_rate(outcomes)
+
+    async def _cache_get(self, keys: list) -> dict:
+        if self.cache is None:
+            return {}
+        if hasattr(self.cache, "aget"):
+            return await self.cache.aget(self.identity, keys)
+        return await asyncio.to_thread(self.cache.get, self.identity, keys)  # sqlite off the loop
 
     async def _flush(self, rows: list[tuple]) -> None:
         if self.cache is not None and rows:
             batch = rows[:]
             rows.clear()
-            await asyncio.to_thread(self.cache.put, self.identity, batch)
+            if hasattr(self.cache, "aput"):
+                await self.cache.aput(self.identity, batch)
+            else:
+                await asyncio.to_thread(self.cache.put, self.identity, batch)
 
     def _check_failure_rate(self, outcomes: list[str | None]) -> None:
         if len(outcomes) >= _RATE_WINDOW:

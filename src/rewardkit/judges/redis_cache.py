@@ -1,0 +1,202 @@
+"""A verdict cache in Redis, shared by every process and node of a run (``cache="redis://..."``).
+
+Keys hold the judge's identity (the same honest hash as the sqlite cache) and a digest of the
+canonical pair, so two judges never share a verdict. Reads are one ``MGET`` per batch, writes
+one pipeline; ``ttl`` (seconds) expires verdicts if given.
+
+**One judge call per distinct pair across processes.** Before judging, a process claims each
+missing pair with a lease (``SET NX PX``); pairs another process holds are awaited - their
+verdict appears in the cache - and a lease that expires without a verdict (its holder died or
+failed) is claimed anew. **Outages**: if Redis goes away the judge goes on without the cache
+(every pair judged, nothing lost, no wrong verdict), logs it once, and tries Redis again
+``retry_after`` seconds later. Needs ``redis`` (``pip install redis``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+__all__ = ["RedisCache"]
+
+log = logging.getLogger("rewardkit.judges")
+
+
+class RedisCache:
+    """``aget``/``aput`` whole batches; ``claim`` and ``await_verdicts`` share judging work."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl: float | None = None,
+        lease: float = 60.0,
+        poll: float = 0.02,
+        retry_after: float = 5.0,
+        prefix: str = "rewardkit",
+    ) -> None:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"a Redis cache URL starts with redis://, got {url!r}")
+        self.url, self.ttl, self.lease, self.poll = url, ttl, lease, poll
+        self.retry_after, self.prefix = retry_after, prefix
+        self._clients: dict[Any, Any] = {}  # one client per event loop
+        self._users: dict[Any, int] = {}  # batches using the loop's client
+        self._down_until = 0.0
+        self.outages = 0
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_clients"], state["_users"] = {}, {}
+        return state
+
+    def identity(self) -> str:
+        return self.url
+
+    # -- connection ------------------------------------------------------------------------------
+
+    def _client(self) -> Any:
+        import redis.asyncio as aioredis
+
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = aioredis.from_url(
+                self.url, socket_timeout=5, socket_connect_timeout=5
+            )
+        return client
+
+    def _up(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, e: Exception) -> None:
+        if self._up():
+            log.warning("verdict cache %s unavailable (%s): judging without it", self.url, e)
+            self.outages += 1
+        self._down_until = time.monotonic() + self.retry_after
+
+    @contextlib.asynccontextmanager
+    async def session(self):
+        """Batches on one event loop share its client; the last one out closes it."""
+        loop = asyncio.get_running_loop()
+        self._users[loop] = self._users.get(loop, 0) + 1
+        try:
+            yield self
+        finally:
+            self._users[loop] -= 1
+            if not self._users[loop]:
+                del self._users[loop]
+                client = self._clients.pop(loop, None)
+                if client is not None:
+                    await client.aclose()
+
+    # -- keys --------------------------------------------------------------------------------------
+
+    def _key(self, judge: str, key: Sequence[str], kind: str = "v") -> str:
+        digest = hashlib.sha256(json.dumps([judge, list(key)]).encode()).hexdigest()
+        return f"{self.prefix}:{kind}:{digest}"
+
+    # -- the cache ---------------------------------------------------------------------------------
+
+    async def aget(self, judge: str, keys: Sequence[Sequence[str]]) -> dict[tuple, str]:
+        """Cached verdicts for ``keys`` (absent when not cached, or Redis is down)."""
+        if not keys or not self._up():
+            return {}
+        import redis
+
+        try:
+            values = await self._client().mget([self._key(judge, k) for k in keys])
+        except (redis.RedisError, OSError) as e:
+            self._failed(e)
+            return {}
+        return {tuple(k): v.decode() for k, v in zip(keys, values) if v is not None}
+
+    async def aput(self, judge: str, rows: Iterable[tuple]) -> None:
+        """Store ``(*key, verdict)`` rows and release their leases."""
+        rows = list(rows)
+        if not rows or not self._up():
+            return
+        import redis
+
+        try:
+            pipe = self._client().pipeline(transaction=False)
+            for *key, verdict in rows:
+                pipe.set(self._key(judge, key), verdict, ex=int(self.ttl) if self.ttl else None)
+                pipe.delete(self._key(judge, key, "lease"))
+            await pipe.execute()
+        except (redis.RedisError, OSError) as e:
+            self._failed(e)
+
+    async def claim(self, judge: str, keys: Sequence[Sequence[str]]) -> list[bool]:
+        """Per key, whether this process should judge it (it took the lease, or Redis is
+        down); ``False`` where another process holds the lease."""
+        if not keys or not self._up():
+            return [True] * len(keys)
+        import redis
+
+        try:
+            pipe = self._client().pipeline(transaction=False)
+            for k in keys:
+                pipe.set(self._key(judge, k, "lease"), b"1", nx=True, px=int(self.lease * 1000))
+            won = await pipe.execute()
+        except (redis.RedisError, OSError) as e:
+            self._failed(e)
+            return [True] * len(keys)
+        return [bool(w) for w in won]
+
+    async def release(self, judge: str, keys: Sequence[Sequence[str]]) -> None:
+        """Give up leases without a verdict (the pair failed): waiters claim it at once."""
+        if not keys or not self._up():
+            return
+        import redis
+
+        try:
+            await self._client().delete(*[self._key(judge, k, "lease") for k in keys])
+        except (redis.RedisError, OSError) as e:
+            self._failed(e)
+
+    async def await_verdicts(
+        self, judge: str, keys: Sequence[Sequence[str]]
+    ) -> tuple[dict[tuple, str], list[tuple]]:
+        """Wait for verdicts other processes are judging: (verdicts found, keys to judge here
+        because their lease is gone without a verdict, or Redis went away)."""
+        import redis
+
+        waiting = [tuple(k) for k in keys]
+        found: dict[tuple, str] = {}
+        mine: list[tuple] = []
+        while waiting:
+            if not self._up():
+                return found, mine + waiting
+            got = await self.aget(judge, waiting)
+            found.update(got)
+            waiting = [k for k in waiting if k not in got]
+            if not waiting:
+                break
+            try:
+                pipe = self._client().pipeline(transaction=False)
+                for k in waiting:
+                    pipe.exists(self._key(judge, k, "lease"))
+                held = await pipe.execute()
+            except (redis.RedisError, OSError) as e:
+                self._failed(e)
+                return found, mine + waiting
+            orphans = [k for k, h in zip(waiting, held) if not h]
+            if orphans:
+                # A lease gone without a verdict: claim it (one process wins, the rest wait on).
+                won = await self.claim(judge, orphans)
+                taken = [k for k, w in zip(orphans, won) if w]
+                late = await self.aget(judge, taken)  # written just before its lease went
+                found.update(late)
+                if late:
+                    await self.release(judge, list(late))
+                mine += [k for k in taken if k not in late]
+                waiting = [k for k in waiting if k not in set(taken)]
+            if waiting:
+                await asyncio.sleep(self.poll)
+        return found, mine
