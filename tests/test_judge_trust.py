@@ -642,3 +642,26 @@ def test_prompt_labels_must_read_back_as_their_rungs():
         bad.choices(rk.SPECIARL)
     with pytest.raises(ValueError, match="rungs \\['nope'\\]"):
         PromptTemplate(user="{{input}}", labels={"nope": "x"}).choices(rk.SPECIARL)
+
+
+# -- several judge servers -----------------------------------------------------------------------
+
+
+def test_calls_spread_over_replicas_and_move_off_a_dead_one():
+    a = JudgeServer(rk.TaxonomyJudge(ANIMALS), delay=0.02)
+    b = JudgeServer(rk.TaxonomyJudge(ANIMALS), delay=0.02)
+    with a:
+        b.__enter__()
+        judge = openai_judge(
+            "m", f"{a.url},{b.url}", api_key_env=None, concurrency=8, backoff=0.01, retries=4
+        )
+        pairs = [("samoyed", f"dog {i}") for i in range(40)]
+        assert judge.judge(pairs) == ["wrong"] * 40
+        assert len(a.requests) > 10 and len(b.requests) > 10  # least in flight: both busy
+        b.__exit__(None, None, None)  # a replica dies
+        more = [("samoyed", f"cat {i}") for i in range(40)] + [("samoyed", "spitz")]
+        assert judge.judge(more) == ["wrong"] * 40 + ["less_specific"]  # nothing lost
+        stats = judge.transport.endpoint_stats
+        assert stats[b.url].ejections >= 1 and stats[b.url].failures >= 3
+        assert judge.stats.failures == 0  # every failed call was retried on the live replica
+    assert judge.transport.endpoint == ",".join(sorted([a.url, b.url]))

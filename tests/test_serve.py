@@ -25,8 +25,9 @@ EXE = os.path.join(os.path.dirname(sys.executable), "rewardkit")
 
 class Server:
     def __init__(self, *args, env=None):
+        judge = [] if "--judge" in args else ["--taxonomy", str(ANIMALS)]
         self.proc = subprocess.Popen(
-            [EXE, "serve", "--taxonomy", str(ANIMALS), "--port", "0", *args],
+            [EXE, "serve", *judge, "--port", "0", *args],
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **(env or {})},
@@ -237,3 +238,32 @@ def test_redis_groups_timeout_and_late_member(redis_server):
     assert [m.reward for m in again] == [1.0] * 3 and not any(m.partial for m in again)
     # The same key again (the next epoch's prompt): a new group, not late members of the old one.
     assert [m.reward for m in reused] == [0.0] * 3 and all(m.flat for m in reused)
+
+
+def test_an_llm_judge_over_two_servers_behind_the_service(redis_server):
+    from .judge_server import JudgeServer
+
+    with JudgeServer(rk.TaxonomyJudge(ANIMALS)) as a, JudgeServer(rk.TaxonomyJudge(ANIMALS)) as b:
+        s = Server(
+            "--judge",
+            "openai",
+            "--model",
+            "m",
+            "--api-base",
+            f"{a.url},{b.url}",
+            "--judge-option",
+            "api_key_env=null",
+            "--cache",
+            redis_server.url,
+        )
+        try:
+            pairs = [{"label": "samoyed", "prediction": f"dog {i}"} for i in range(20)]
+            status, out = s.post("/v1/judge", {"pairs": pairs})
+            assert status == 200 and out["verdicts"] == ["wrong"] * 20
+            status, out = s.post("/v1/judge", {"pairs": pairs})  # the Redis cache answers
+            assert status == 200 and len(a.requests) + len(b.requests) == 20
+            metrics = s.get("/metrics")
+        finally:
+            s.stop()
+    assert f'rewardkit_judge_server_up{{server="{a.url}"}} 1' in metrics
+    assert "rewardkit_judge_cache_hits_total 20" in metrics

@@ -248,6 +248,12 @@ def _summary(judge, n: int) -> None:
     if errors is not None:
         causes = ", ".join(f"{k} {v}" for k, v in sorted(errors.items(), key=lambda x: -x[1]))
         parts.append(f"{getattr(s, 'failures', 0)} failures" + (f" ({causes})" if causes else ""))
+    servers = getattr(getattr(judge, "transport", None), "endpoint_stats", None) or {}
+    if len(servers) > 1:
+        parts.append(
+            "per server: "
+            + "; ".join(f"{url} {e.calls} calls, {e.failures} failed" for url, e in servers.items())
+        )
     print(f"rewardkit judge: {', '.join(parts)}", file=sys.stderr)
 
 

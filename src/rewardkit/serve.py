@@ -256,6 +256,15 @@ class RewardServer:
             if hasattr(stats, key):
                 lines.append(f"# TYPE rewardkit_judge_{key}_total counter")
                 lines.append(f"rewardkit_judge_{key}_total {getattr(stats, key)}")
+        servers = getattr(getattr(self.reward.judge, "transport", None), "endpoint_stats", {})
+        now = time.monotonic()
+        for url, e in sorted(servers.items()):
+            lines += [
+                f'rewardkit_judge_server_calls_total{{server="{url}"}} {e.calls}',
+                f'rewardkit_judge_server_failures_total{{server="{url}"}} {e.failures}',
+                f'rewardkit_judge_server_in_flight{{server="{url}"}} {e.in_flight}',
+                f'rewardkit_judge_server_up{{server="{url}"}} {int(e.down_until <= now)}',
+            ]
         for cause, n in sorted(getattr(stats, "errors", {}).items()):
             lines.append(f'rewardkit_judge_failures_by_cause_total{{cause="{cause}"}} {n}')
         groups = self.groups.stats() if hasattr(self.groups, "stats") else self.buffer.stats()

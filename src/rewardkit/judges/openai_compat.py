@@ -27,6 +27,7 @@ import json
 import os
 import time
 import weakref
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,13 +41,31 @@ MAX_REPLY_BYTES = 1 << 20
 _FATAL = {401: "unauthorized", 403: "forbidden", 404: "not found (model or path)"}
 
 
+@dataclass
+class EndpointStats:
+    """One server of a judge: calls made, failures, requests in flight, and whether it is out
+    (``down_until``, after repeated connection failures)."""
+
+    calls: int = 0
+    failures: int = 0
+    in_flight: int = 0
+    consecutive: int = 0
+    down_until: float = 0.0
+    ejections: int = 0
+
+
 class OpenAITransport:
+    """``api_base`` is one server or several (a list, or URLs separated by commas: replicas
+    of one judge model). Calls go to the server with the fewest in flight; a server that
+    refuses ``eject_after`` connections in a row is taken out for ``eject_for`` seconds, then
+    probed again with one call."""
+
     name = "openai"
 
     def __init__(
         self,
         model: str,
-        api_base: str,
+        api_base: str | list[str],
         *,
         constraint: str = "choice",
         api_key_env: str | None = "OPENAI_API_KEY",
@@ -54,19 +73,29 @@ class OpenAITransport:
         max_tokens: int = 16,
         extra_body: dict[str, Any] | None = None,
         max_reply_bytes: int = MAX_REPLY_BYTES,
+        eject_after: int = 3,
+        eject_for: float = 10.0,
     ) -> None:
         if constraint not in ("choice", "json_schema", "none"):
             raise ValueError(f"constraint must be choice, json_schema or none, got {constraint!r}")
-        parts = urlsplit(api_base) if isinstance(api_base, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                f"invalid api_base {api_base!r}: expected http(s)://HOST[:PORT]/PATH, "
-                "e.g. http://127.0.0.1:8000/v1"
-            )
+        bases = api_base.split(",") if isinstance(api_base, str) else list(api_base)
+        bases = [b.strip().rstrip("/") for b in bases if isinstance(b, str) and b.strip()]
+        if not bases:
+            raise ValueError(f"invalid api_base {api_base!r}: no server URL")
+        for base in bases:
+            parts = urlsplit(base)
+            if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    f"invalid api_base {base!r}: expected http(s)://HOST[:PORT]/PATH, "
+                    "e.g. http://127.0.0.1:8000/v1"
+                )
         if extra_body is not None and not isinstance(extra_body, dict):
             raise TypeError(f"extra_body must be a JSON object, got {extra_body!r}")
         self.model = model
-        self.endpoint = api_base.rstrip("/")
+        self.endpoints = sorted(set(bases))
+        self.endpoint = ",".join(self.endpoints)  # the judge's concurrency limit is for all
+        self.endpoint_stats = {e: EndpointStats() for e in self.endpoints}
+        self.eject_after, self.eject_for = eject_after, eject_for
         self.constraint = constraint
         self.api_key_env = api_key_env
         self.temperature, self.max_tokens = temperature, max_tokens
@@ -89,7 +118,7 @@ class OpenAITransport:
         """Everything about the calls that can change a verdict (not the API key)."""
         return {
             "transport": self.name,
-            "endpoint": self.endpoint,
+            "endpoint": self.endpoints,
             "model": self.model,
             "constraint": self.constraint,
             "temperature": self.temperature,
@@ -120,12 +149,51 @@ class OpenAITransport:
             body["max_tokens"] = max(self.max_tokens, 32)
         return body
 
+    def _pick(self) -> str:
+        """The server with the fewest calls in flight among those not taken out; if all are
+        out, the one that comes back first (a probe)."""
+        now = time.monotonic()
+        up = [e for e in self.endpoints if self.endpoint_stats[e].down_until <= now]
+        if not up:
+            return min(self.endpoints, key=lambda e: self.endpoint_stats[e].down_until)
+        return min(up, key=lambda e: self.endpoint_stats[e].in_flight)
+
     async def complete(
         self,
         messages: list[dict],
         ladder: Ladder,
         timeout: float,
         choices: list[str] | None = None,
+    ) -> Reply:
+        endpoint = self._pick()
+        stats = self.endpoint_stats[endpoint]
+        stats.calls += 1
+        stats.in_flight += 1
+        try:
+            reply = await self._complete(endpoint, messages, ladder, timeout, choices)
+        except TransportError as e:
+            stats.failures += 1
+            if e.kind == "connection":
+                stats.consecutive += 1
+                if stats.consecutive >= self.eject_after and len(self.endpoints) > 1:
+                    stats.down_until = time.monotonic() + self.eject_for
+                    stats.ejections += 1
+            raise
+        except BaseException:
+            stats.failures += 1
+            raise
+        finally:
+            stats.in_flight -= 1
+        stats.consecutive = 0
+        return reply
+
+    async def _complete(
+        self,
+        endpoint: str,
+        messages: list[dict],
+        ladder: Ladder,
+        timeout: float,
+        choices: list[str] | None,
     ) -> Reply:
         import aiohttp
 
@@ -139,7 +207,7 @@ class OpenAITransport:
                 connector=aiohttp.TCPConnector(limit=0),
                 timeout=aiohttp.ClientTimeout(total=timeout),
             )
-        url = f"{self.endpoint}/chat/completions"
+        url = f"{endpoint}/chat/completions"
         try:
             body = self.body(messages, ladder, choices)
             async with client.post(url, json=body) as response:
@@ -240,7 +308,7 @@ def read_reply(raw: bytes) -> Reply:
 
 def openai_judge(
     model: str,
-    api_base: str,
+    api_base: str | list[str],
     *,
     ladder: Ladder | str = SPECIARL,
     constraint: str = "choice",
