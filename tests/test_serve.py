@@ -267,3 +267,35 @@ def test_an_llm_judge_over_two_servers_behind_the_service(redis_server):
             s.stop()
     assert f'rewardkit_judge_server_up{{server="{a.url}"}} 1' in metrics
     assert "rewardkit_judge_cache_hits_total 20" in metrics
+
+
+def test_hostile_http_gets_clear_errors_and_the_server_stays_up(server):
+    import resource
+
+    status, out = server.post("/v1/judge", None, raw=b'{"pairs": "' + b"x" * (10 << 20) + b'"}')
+    assert status == 413 and "body over" in out["error"]
+    status, out = server.post("/", None, raw=b'{"query": ["a"], "prompts": ["a"], "lab')
+    assert status == 400 and "not valid JSON" in out["error"]
+    status, out = server.post("/", {"query": [1], "prompts": ["a"], "labels": ["x"]})
+    assert status == 400 and "'query' must be a list of strings" in out["error"]
+    status, out = server.post(
+        "/v1/reward", {"completions": ["a"], "labels": ["x"], "group_size": 0}
+    )
+    assert status == 400 and "group_size" in out["error"]
+    # 1,000 connections opened and left idle (loopback, closed by the test within seconds).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2048:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
+    port = int(server.url.rsplit(":", 1)[1])
+    idle = []
+    try:
+        for _ in range(1000):
+            idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        status, out = server.post(
+            "/v1/judge", {"pairs": [{"label": "samoyed", "prediction": "dog"}]}
+        )
+        assert status == 200 and out["verdicts"] == ["generic"]
+    finally:
+        for s in idle:
+            s.close()
+    assert json.loads(server.get("/health"))["status"] == "ok"
