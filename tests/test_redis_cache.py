@@ -110,3 +110,16 @@ def test_concurrent_batches_on_one_loop_share_the_client(redis_server):
         for verdicts in asyncio.run(many()):
             assert verdicts[1] == "generic"
         assert judge.cache.outages == 0
+
+
+def test_a_ttl_in_the_url_expires_verdicts(redis_server):
+    cache = RedisCache(redis_server.url + "?ttl=60")
+    assert cache.ttl == 60.0 and cache.url == redis_server.url
+
+    async def put():
+        async with cache.session():
+            await cache.aput("j", [("samoyed", "dog", "generic")])
+
+    asyncio.run(put())
+    r = redis.Redis.from_url(redis_server.url)
+    assert 0 < r.ttl(cache._key("j", ("samoyed", "dog"))) <= 60

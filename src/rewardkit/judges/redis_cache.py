@@ -2,7 +2,7 @@
 
 Keys hold the judge's identity (the same honest hash as the sqlite cache) and a digest of the
 canonical pair, so two judges never share a verdict. Reads are one ``MGET`` per batch, writes
-one pipeline; ``ttl`` (seconds) expires verdicts if given.
+one pipeline; ``ttl`` (seconds, or ``?ttl=`` in the URL) expires verdicts if given.
 
 **One judge call per distinct pair across processes.** Before judging, a process claims each
 missing pair with a lease (``SET NX PX``); pairs another process holds are awaited - their
@@ -28,6 +28,23 @@ __all__ = ["RedisCache"]
 log = logging.getLogger("rewardkit.judges")
 
 
+def _ttl_from(url: str, ttl: float | None) -> tuple[str, float | None]:
+    """``redis://host:6379/0?ttl=86400``: the verdicts' expiry, in seconds, from the URL."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    if "ttl" in query:
+        try:
+            ttl = float(query.pop("ttl"))
+        except ValueError:
+            raise ValueError(f"{url}: ttl must be a number of seconds") from None
+        if ttl <= 0:
+            raise ValueError(f"{url}: ttl must be positive")
+        url = urlunsplit(parts._replace(query=urlencode(query)))
+    return url, ttl
+
+
 class RedisCache:
     """``aget``/``aput`` whole batches; ``claim`` and ``await_verdicts`` share judging work."""
 
@@ -43,6 +60,7 @@ class RedisCache:
     ) -> None:
         if not url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"a Redis cache URL starts with redis://, got {url!r}")
+        url, ttl = _ttl_from(url, ttl)
         self.url, self.ttl, self.lease, self.poll = url, ttl, lease, poll
         self.retry_after, self.prefix = retry_after, prefix
         self._clients: dict[Any, Any] = {}  # one client per event loop
