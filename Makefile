@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench package clean
+.PHONY: demo test lint bench package gpu-check clean
 
 # torch is pinned here (not in the package) to the CPU build this machine carries; users keep
 # their own torch. OpenRLHF and verl go in without their dependencies (their pins clash;
@@ -29,6 +29,11 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m pytest benchmarks
+
+# On the GPU machine (no network, plain python3): the carried wheels (made here beforehand with
+# `python examples/speciarl/gpu_check.py --prepare`), then the three GPU checks.
+gpu-check:
+	$(PYTHON) examples/speciarl/gpu_check.py --wheels gpu_wheels --out runs/gpu-check
 
 # The wheel and the sdist, each installed into a fresh virtual environment (core only) and
 # run: the quick start and the command line, from outside the source tree.

@@ -68,7 +68,7 @@ def supervised_warm_start(model, tokenizer, world, rng, steps, batch=128, lr=4e-
         ]
         prompts = tokenizer([x.prompt for x in rows], add_special_tokens=False)["input_ids"]
         answers = tokenizer([f"{t} {eos}" for t in targets], add_special_tokens=False)["input_ids"]
-        ids = torch.tensor([p + a for p, a in zip(prompts, answers)])  # equal lengths
+        ids = torch.tensor([p + a for p, a in zip(prompts, answers)], device=model.device)
         labels = ids.clone()
         labels[:, : len(prompts[0])] = -100
         loss = model(input_ids=ids, labels=labels).loss
@@ -85,7 +85,9 @@ def answers(model, tokenizer, prompts, *, sample=False, n=1, temperature=1.0):
     out = []
     for start in range(0, len(prompts), 256):
         chunk = [p for p in prompts[start : start + 256] for _ in range(n)]
-        enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(
+            model.device
+        )
         gen = model.generate(
             **enc,
             do_sample=sample,
