@@ -41,7 +41,10 @@ def test_service_overhead(benchmark, record):
         stderr=subprocess.PIPE,
         text=True,
     )
-    url = re.search(r"http://\S+:\d+", proc.stderr.readline()).group(0)
+    line = proc.stderr.readline()
+    while "http://" not in line and line:
+        line = proc.stderr.readline()
+    url = re.search(r"http://\S+:\d+", line).group(0)
     latencies: list[float] = []
 
     async def client(n):

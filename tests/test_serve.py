@@ -32,9 +32,14 @@ class Server:
             text=True,
             env={**os.environ, **(env or {})},
         )
-        line = self.proc.stderr.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-        assert match, line + self.proc.stderr.read()
+        seen = []
+        for _ in range(100):  # the first line naming the URL (warnings may come before it)
+            line = self.proc.stderr.readline()
+            seen.append(line)
+            match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+            if match or not line:
+                break
+        assert match, "".join(seen) + self.proc.stderr.read()
         self.url = f"http://127.0.0.1:{match.group(1)}"
 
     def post(self, path, body, headers=None, raw=None):
