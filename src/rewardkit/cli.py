@@ -642,6 +642,22 @@ def judge_arguments(p: argparse.ArgumentParser, call_timeout: str = "--timeout")
     )
 
 
+def rendezvous_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of commands that wait for a group's siblings one sample at a time."""
+    p.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=120.0,
+        help="seconds a sample waits for its group's siblings (default 120)",
+    )
+    p.add_argument(
+        "--unscored",
+        type=finite_float,
+        default=0.0,
+        help="reward when the judge gives no verdict (default 0; counted as unscored)",
+    )
+
+
 def example(text: str) -> str:
     return "example:\n  " + text
 
@@ -783,15 +799,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--groups", help="redis://HOST:PORT/DB: assemble groups in Redis, shared by replicas"
     )
     p.add_argument("--max-body", type=positive_int, default=1 << 20, help="bytes (default 1 MiB)")
-    p.add_argument(
-        "--timeout",
-        type=positive_seconds,
-        default=120.0,
-        help="seconds a sample waits for its group's siblings (default 120)",
-    )
-    p.add_argument(
-        "--unscored", type=finite_float, default=0.0, help="reward when there is no verdict"
-    )
+    rendezvous_arguments(p)
     p.set_defaults(run=None, command_fn=cmd_serve)
 
     p = sub.add_parser(
@@ -810,19 +818,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="OpenRLHF's --rollout.n_samples_per_prompt",
     )
     p.add_argument("--rule", default="speciarl", help="registered reward rule")
-    p.add_argument(
-        "--timeout",
-        type=positive_seconds,
-        default=120.0,
-        help="seconds a sample waits for its group's siblings (default 120)",
-    )
     judge_arguments(p, call_timeout="--call-timeout")
-    p.add_argument(
-        "--unscored",
-        type=finite_float,
-        default=0.0,
-        help="reward when the judge gives no verdict (default 0, logged)",
-    )
+    rendezvous_arguments(p)
     p.set_defaults(run=None, command_fn=cmd_openrlhf)
 
     p = sub.add_parser(
