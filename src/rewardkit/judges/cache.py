@@ -117,6 +117,17 @@ class VerdictCache:
                 raise CacheError(f"verdict cache {self.path}: read failed: {e}") from None
         return found
 
+    # The async interface judges use: sqlite runs in a worker thread, off the event loop.
+    async def aget(self, judge: str, keys: Sequence[Sequence[str]]) -> dict[tuple, str]:
+        import asyncio
+
+        return await asyncio.to_thread(self.get, judge, keys)
+
+    async def aput(self, judge: str, rows: Iterable[tuple]) -> None:
+        import asyncio
+
+        await asyncio.to_thread(self.put, judge, list(rows))
+
     def put(self, judge: str, rows: Iterable[tuple]) -> None:
         """Store ``(*key, verdict)`` rows in one transaction."""
         rows = [(judge, *self._row(r[:-1]), r[-1]) for r in rows]

@@ -168,6 +168,18 @@ def _short(text: str, n: int = 80) -> str:
     return repr(text if len(text) <= n else text[:n] + "...")
 
 
+def _settle(inflight: dict, key: Any, outcome: Judgement | BaseException) -> None:
+    """Hand a pair's outcome to the batches awaiting it (once), and forget the pair."""
+    future = inflight.pop(key, None)
+    if future is None or future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+        future.exception()  # retrieved: no "never retrieved" warning if nobody awaits it
+    else:
+        future.set_result(outcome)
+
+
 @dataclass
 class _Batch:
     """State shared by the calls of one batch: the probe lock and what has failed so far."""
@@ -324,7 +336,8 @@ class LLMJudge(Judge):
                 won = await claim(self.identity, [keys[i] for i in todo])
                 elsewhere = [i for i, w in zip(todo, won) if not w]
             if len(elsewhere) < len(todo):
-                mine = [i for i in todo if i not in set(elsewhere)]
+                away = set(elsewhere)
+                mine = [i for i in todo if i not in away]
                 await self._judge_batch(pairs, keys, mine, out, inflight)
             if elsewhere:
                 found, orphans = await self.cache.await_verdicts(
@@ -334,19 +347,16 @@ class LLMJudge(Judge):
                 for i in elsewhere:
                     k = tuple(keys[i])
                     if k in found:
-                        out[i] = Judgement(found[k], cached=True)
-                        future = inflight.pop(keys[i], None)
-                        if future is not None and not future.done():
-                            future.set_result(out[i])
-                orphaned = [i for i in elsewhere if tuple(keys[i]) in set(orphans)]
+                        out[i] = record = Judgement(found[k], cached=True)
+                        _settle(inflight, keys[i], record)
+                orphan_keys = set(orphans)
+                orphaned = [i for i in elsewhere if tuple(keys[i]) in orphan_keys]
                 if orphaned:
                     await self._judge_batch(pairs, keys, orphaned, out, inflight)
         finally:
+            failure = JudgeError("the batch judging this pair failed")
             for i in todo:  # what this batch did not settle (an error stopped it) fails alike
-                future = inflight.pop(keys[i], None)
-                if future is not None and not future.done():
-                    future.set_exception(JudgeError("the batch judging this pair failed"))
-                    future.exception()  # retrieved: no "never retrieved" warning if unused
+                _settle(inflight, keys[i], failure)
         for i, future in shared.items():
             out[i] = await future
         return out  # type: ignore[return-value]
@@ -370,9 +380,7 @@ class LLMJudge(Judge):
             for next_done in asyncio.as_completed(tasks):
                 i, record, cause = await next_done
                 out[i] = record
-                future = inflight.pop(keys[i], None)
-                if future is not None and not future.done():
-                    future.set_result(record)
+                _settle(inflight, keys[i], record)
                 outcomes.append(cause)
                 if cause is None:
                     unwritten.append((*keys[i], record.verdict))
@@ -394,20 +402,13 @@ class LLMJudge(Judge):
         self._check_failure_rate(outcomes)
 
     async def _cache_get(self, keys: list) -> dict:
-        if self.cache is None:
-            return {}
-        if hasattr(self.cache, "aget"):
-            return await self.cache.aget(self.identity, keys)
-        return await asyncio.to_thread(self.cache.get, self.identity, keys)  # sqlite off the loop
+        return {} if self.cache is None else await self.cache.aget(self.identity, keys)
 
     async def _flush(self, rows: list[tuple]) -> None:
         if self.cache is not None and rows:
             batch = rows[:]
             rows.clear()
-            if hasattr(self.cache, "aput"):
-                await self.cache.aput(self.identity, batch)
-            else:
-                await asyncio.to_thread(self.cache.put, self.identity, batch)
+            await self.cache.aput(self.identity, batch)
 
     def _check_failure_rate(self, outcomes: list[str | None]) -> None:
         if len(outcomes) >= _RATE_WINDOW:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from os import PathLike
+from typing import cast
 
 from ..ladders import SPECIARL
 from ..taxonomy import Taxonomy, normalize
@@ -101,7 +102,7 @@ class TaxonomyJudge(Judge):
         return self._verdicts([(ground_truth, prediction)])[0]
 
     def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
-        return list(self._verdicts(pairs))
+        return cast("list[str | None]", self._verdicts(pairs))  # every pair gets a verdict
 
     def _verdicts(self, pairs: Sequence[tuple[str, ...]]) -> list[str]:
         taxonomy = self.taxonomy
