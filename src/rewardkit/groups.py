@@ -70,6 +70,14 @@ class Member(NamedTuple):
     partial: bool
     flat: bool
 
+    @classmethod
+    def of(cls, rewards: Any, index: int, partial: bool) -> Member:
+        """Member ``index`` of a group with ``rewards`` (NaN or ``None`` where unscored)."""
+        values = np.array([np.nan if r is None else r for r in rewards], dtype=np.float64)
+        scored = values[np.isfinite(values)]
+        flat = bool(scored.size < 2 or scored.min() == scored.max())
+        return cls(float(values[index]), partial, flat)
+
 
 @dataclass(frozen=True)
 class Ticket:
@@ -146,9 +154,7 @@ class GroupBuffer:
         group = ticket.group
         if not group.done or group.rewards is None:
             raise RuntimeError("the group of this member is not done yet")
-        scored = group.rewards[np.isfinite(group.rewards)]
-        flat = bool(scored.size < 2 or scored.min() == scored.max())
-        return Member(float(group.rewards[ticket.index]), group.partial, flat)
+        return Member.of(group.rewards, ticket.index, group.partial)
 
     def prune(self, now: float) -> None:
         """Forget closed groups older than ``linger``."""

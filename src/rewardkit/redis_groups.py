@@ -82,11 +82,6 @@ class RedisGroups:
             self._script = self._client.register_script(_JOIN)
         return self._client
 
-    def _member(self, values: list, index: int, partial: bool) -> Member:
-        rewards = [np.nan if x is None else float(x) for x in values]
-        scored = [x for x in rewards if x == x]
-        return Member(rewards[index], partial, len(scored) < 2 or min(scored) == max(scored))
-
     def _rewards(self, rows: list[bytes]) -> list[float | None]:
         decoded = [json.loads(m) for m in rows]
         rewards = self.score([d[0] for d in decoded], [d[1] for d in decoded])
@@ -98,7 +93,7 @@ class RedisGroups:
 
     def _read(self, result: bytes, index: int) -> Member:
         data = json.loads(result)
-        return self._member(data["rewards"], index, bool(data["partial"]))
+        return Member.of(data["rewards"], index, bool(data["partial"]))
 
     async def reward(self, key: Hashable, code: int, found: bool) -> Member:
         r = self._redis()
@@ -112,12 +107,12 @@ class RedisGroups:
         index = int(n) - 1
         if closed:  # a late member: rewarded at once against the closed group plus itself
             self.late += 1
-            return self._member(self._rewards(await r.lrange(group, 0, index)), index, True)
+            return Member.of(self._rewards(await r.lrange(group, 0, index)), index, True)
         if n >= self.group_size:  # the last member: reward the group, publish for the others
             rewards = self._rewards(await r.lrange(group, 0, index))
             await self._publish(r, group, rewards, False)
             self.completed += 1
-            return self._member(rewards, index, False)
+            return Member.of(rewards, index, False)
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             result = await r.get(f"{group}:result")
@@ -129,7 +124,7 @@ class RedisGroups:
             rewards = self._rewards(await r.lrange(group, 0, -1))
             await self._publish(r, group, rewards, True)
             self.partials += 1
-            return self._member(rewards, index, True)
+            return Member.of(rewards, index, True)
         while True:  # another member is closing it: its result is moments away
             result = await r.get(f"{group}:result")
             if result is not None:
