@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .adapters.openrlhf import _response
+from .adapters.openrlhf import _response, openrlhf_reply
 from .groups import AsyncGroups, GroupBuffer
 from .judges.llm import JudgeError
 from .pipeline import LadderReward
@@ -164,33 +164,15 @@ class RewardServer:
         responses = [_response(q, p) for q, p in zip(queries, prompts)]
         judged = await self.reward.ajudge_completions(responses, labels)
         codes, found = judged.codes.tolist(), judged.found.tolist()
-        grouped = self.group_size > 1 and self.reward.rule.group_relative
-        if grouped:
+        members = None
+        if self.group_size > 1 and self.reward.rule.group_relative:
             members = await asyncio.gather(
                 *(
                     self.groups.reward((p, y), c, f)
                     for p, y, c, f in zip(prompts, labels, codes, found)
                 )
             )
-            rewards = [m.reward for m in members]
-            partial = [float(m.partial) for m in members]
-        else:
-            rewards = self.reward.rewards(judged, 1).tolist()
-            partial = [0.0] * len(rewards)
-        unscored = [r != r for r in rewards]
-        values = [self.unscored if u else r for r, u in zip(rewards, unscored)]
-        return web.json_response(
-            {
-                "rewards": values,
-                "scores": np.clip(values, 0.0, 1.0).tolist(),
-                "extra_logs": {
-                    "correct": judged.correct.astype(float).tolist(),
-                    "no_answer": [float(not f) for f in found],
-                    "unscored": [float(u) for u in unscored],
-                    "partial_group": partial,
-                },
-            }
-        )
+        return web.json_response(openrlhf_reply(self.reward, judged, members, self.unscored))
 
     async def judge(self, request: Any) -> Any:
         from aiohttp import web

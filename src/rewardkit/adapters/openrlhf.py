@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..groups import GroupBuffer, ThreadGroups
-from ..pipeline import LadderReward
+from ..groups import GroupBuffer, Member, ThreadGroups
+from ..pipeline import Judged, LadderReward
 from ..spec import RewardSpec
 
 __all__ = ["RendezvousReward", "write_reward_file", "END_MARKERS"]
@@ -102,38 +102,46 @@ class RendezvousReward:
         responses = [_response(q, p) for q, p in zip(queries, prompts)]
         judged = self.reward.judge_completions(responses, list(labels))
         codes, found = judged.codes.tolist(), judged.found.tolist()
-        grouped = self.group_size > 1 and self.reward.rule.group_relative
-        if not grouped:
-            rewards = self.reward.rewards(judged, 1).tolist()
-            partial = flat = [False] * len(rewards)
-        else:
+        members = None
+        if self.group_size > 1 and self.reward.rule.group_relative:
             members = [
                 self.groups.reward(key, code, flag)
                 for key, code, flag in zip(zip(prompts, labels), codes, found)
             ]
-            rewards = [m.reward for m in members]
-            partial = [m.partial for m in members]
-            flat = [m.flat for m in members]
-        unscored = [r != r for r in rewards]
-        values = [self.unscored if u else r for r, u in zip(rewards, unscored)]
+        reply = openrlhf_reply(self.reward, judged, members, self.unscored)
+
+        def tensor(values: list[float]) -> Any:
+            return torch.tensor(values, dtype=torch.float32)
+
         return {
-            "rewards": torch.tensor(values, dtype=torch.float32),
-            "scores": torch.tensor(np.clip(values, 0.0, 1.0), dtype=torch.float32),
-            "extra_logs": {
-                "correct": torch.tensor(judged.correct.astype(np.float32)),
-                "no_answer": torch.tensor([float(not f) for f in found]),
-                "unscored": torch.tensor([float(u) for u in unscored]),
-                "partial_group": torch.tensor([float(p) for p in partial]),
-                **(
-                    {"zero_variance_group": torch.tensor([float(f) for f in flat])}
-                    if grouped
-                    else {}
-                ),
-            },
+            "rewards": tensor(reply["rewards"]),
+            "scores": tensor(reply["scores"]),
+            "extra_logs": {k: tensor(v) for k, v in reply["extra_logs"].items()},
         }
 
     def _rewards(self, codes: list[int], found: list[bool]) -> np.ndarray:
         return self.reward.rewards_of(codes, found, len(codes))
+
+
+def openrlhf_reply(
+    reward: LadderReward, judged: Judged, members: list[Member] | None, unscored: float
+) -> dict[str, Any]:
+    """OpenRLHF's reward reply for judged samples, as lists: ``rewards`` (``unscored`` where
+    there is no verdict), ``scores`` (clipped to [0, 1]) and ``extra_logs``. ``members`` are
+    the group rendezvous' answers (``None`` for a rule that needs no group). The reward file
+    and ``rewardkit serve`` both answer with it."""
+    rewards = reward.rewards(judged, 1).tolist() if members is None else [m.reward for m in members]
+    missing = [r != r for r in rewards]
+    values = [unscored if u else r for r, u in zip(rewards, missing)]
+    logs = {
+        "correct": judged.correct.astype(float).tolist(),
+        "no_answer": [float(not f) for f in judged.found.tolist()],
+        "unscored": [float(u) for u in missing],
+        "partial_group": [float(m.partial) for m in members] if members else [0.0] * len(values),
+    }
+    if members is not None:
+        logs["zero_variance_group"] = [float(m.flat) for m in members]
+    return {"rewards": values, "scores": np.clip(values, 0.0, 1.0).tolist(), "extra_logs": logs}
 
 
 def _response(query: str, prompt: str) -> str:
