@@ -121,88 +121,80 @@ class RedisCache:
 
     # -- the cache ---------------------------------------------------------------------------------
 
-    async def aget(self, judge: str, keys: Sequence[Sequence[str]]) -> dict[tuple, str]:
-        """Cached verdicts for ``keys`` (absent when not cached, or Redis is down)."""
-        if not keys or not self._up():
-            return {}
+    async def _pipeline(self, build: Any, fallback: Any) -> Any:
+        """The commands ``build(pipe)`` adds, in one round trip - or ``fallback`` while Redis
+        is down (a failure here marks it down)."""
+        if not self._up():
+            return fallback
         import redis
 
         try:
-            values = await self._client().mget([self._key(judge, k) for k in keys])
+            pipe = self._client().pipeline(transaction=False)
+            build(pipe)
+            return await pipe.execute()
         except (redis.RedisError, OSError) as e:
             self._failed(e)
+            return fallback
+
+    async def aget(self, judge: str, keys: Sequence[Sequence[str]]) -> dict[tuple, str]:
+        """Cached verdicts for ``keys`` (absent when not cached, or Redis is down)."""
+        if not keys:
             return {}
-        return {tuple(k): v.decode() for k, v in zip(keys, values) if v is not None}
+        got = await self._pipeline(lambda p: p.mget([self._key(judge, k) for k in keys]), None)
+        if got is None:
+            return {}
+        return {tuple(k): v.decode() for k, v in zip(keys, got[0]) if v is not None}
 
     async def aput(self, judge: str, rows: Iterable[tuple]) -> None:
         """Store ``(*key, verdict)`` rows and release their leases."""
         rows = list(rows)
-        if not rows or not self._up():
-            return
-        import redis
+        expiry = int(self.ttl) if self.ttl else None
 
-        try:
-            pipe = self._client().pipeline(transaction=False)
+        def build(pipe: Any) -> None:
             for *key, verdict in rows:
-                pipe.set(self._key(judge, key), verdict, ex=int(self.ttl) if self.ttl else None)
+                pipe.set(self._key(judge, key), verdict, ex=expiry)
                 pipe.delete(self._key(judge, key, "lease"))
-            await pipe.execute()
-        except (redis.RedisError, OSError) as e:
-            self._failed(e)
+
+        if rows:
+            await self._pipeline(build, None)
 
     async def claim(self, judge: str, keys: Sequence[Sequence[str]]) -> list[bool]:
         """Per key, whether this process should judge it (it took the lease, or Redis is
         down); ``False`` where another process holds the lease."""
-        if not keys or not self._up():
-            return [True] * len(keys)
-        import redis
+        lease_ms = int(self.lease * 1000)
 
-        try:
-            pipe = self._client().pipeline(transaction=False)
+        def build(pipe: Any) -> None:
             for k in keys:
-                pipe.set(self._key(judge, k, "lease"), b"1", nx=True, px=int(self.lease * 1000))
-            won = await pipe.execute()
-        except (redis.RedisError, OSError) as e:
-            self._failed(e)
-            return [True] * len(keys)
+                pipe.set(self._key(judge, k, "lease"), b"1", nx=True, px=lease_ms)
+
+        won = await self._pipeline(build, [True] * len(keys)) if keys else []
         return [bool(w) for w in won]
 
     async def release(self, judge: str, keys: Sequence[Sequence[str]]) -> None:
         """Give up leases without a verdict (the pair failed): waiters claim it at once."""
-        if not keys or not self._up():
-            return
-        import redis
-
-        try:
-            await self._client().delete(*[self._key(judge, k, "lease") for k in keys])
-        except (redis.RedisError, OSError) as e:
-            self._failed(e)
+        if keys:
+            leases = [self._key(judge, k, "lease") for k in keys]
+            await self._pipeline(lambda p: p.delete(*leases), None)
 
     async def await_verdicts(
         self, judge: str, keys: Sequence[Sequence[str]]
     ) -> tuple[dict[tuple, str], list[tuple]]:
         """Wait for verdicts other processes are judging: (verdicts found, keys to judge here
         because their lease is gone without a verdict, or Redis went away)."""
-        import redis
-
         waiting = [tuple(k) for k in keys]
         found: dict[tuple, str] = {}
         mine: list[tuple] = []
         while waiting:
-            if not self._up():
-                return found, mine + waiting
             got = await self.aget(judge, waiting)
             found.update(got)
             waiting = [k for k in waiting if k not in got]
             if not waiting:
                 break
-            try:
-                pipe = self._client().pipeline(transaction=False)
-                for k in waiting:
-                    pipe.exists(self._key(judge, k, "lease"))
-                held = await pipe.execute()
-            except (redis.RedisError, OSError) as e:
-                self._failed(e)
+            leases = [self._key(judge, k, "lease") for k in waiting]
+            held = await self._pipeline(
+                lambda p, leases=leases: [p.exists(x) for x in leases], None
+            )
+            if held is None:  # Redis is down: judge the rest here
                 return found, mine + waiting
             orphans = [k for k, h in zip(waiting, held) if not h]
             if orphans:
@@ -214,7 +206,8 @@ class RedisCache:
                 if late:
                     await self.release(judge, list(late))
                 mine += [k for k in taken if k not in late]
-                waiting = [k for k in waiting if k not in set(taken)]
+                claimed = set(taken)
+                waiting = [k for k in waiting if k not in claimed]
             if waiting:
                 await asyncio.sleep(self.poll)
         return found, mine
