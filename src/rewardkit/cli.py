@@ -115,6 +115,17 @@ def dump(obj: Any) -> str:
 _LLM_JUDGES = ("openai", "litellm")
 
 
+def key_values(items: list[str] | None, flag: str) -> dict[str, Any]:
+    """Repeated ``KEY=VALUE`` flags as options (values read by :func:`_option_value`)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise CLIError(f"{flag} expects KEY=VALUE, got {item!r}")
+        out[key] = _option_value(value)
+    return out
+
+
 def _option_value(text: str) -> Any:
     """A ``--judge-option`` value: JSON where it parses (numbers, true, objects), else text."""
     try:
@@ -150,11 +161,7 @@ def judge_options(args: argparse.Namespace) -> dict[str, Any]:
         )
         if args.constraint:
             options["constraint"] = args.constraint
-    for item in args.judge_option or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.isidentifier():
-            raise CLIError(f"--judge-option expects KEY=VALUE, got {item!r}")
-        options[key] = _option_value(value)
+    options.update(key_values(args.judge_option, "--judge-option"))
     return options
 
 
@@ -406,11 +413,7 @@ def cmd_agree(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str)
             options["taxonomy"] = args.taxonomy
         if args.cache and judge_name in _LLM_JUDGES:
             options["cache"] = args.cache
-        for item in getattr(args, f"option_{letter}") or []:
-            key, sep, value = item.partition("=")
-            if not sep or not key.isidentifier():
-                raise CLIError(f"--option-{letter} expects KEY=VALUE, got {item!r}")
-            options[key] = _option_value(value)
+        options.update(key_values(getattr(args, f"option_{letter}"), f"--option-{letter}"))
         pairs = []
         for row in rows:
             label = field(row, "label", name, (str,), "a string")
