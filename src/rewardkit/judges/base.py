@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..ladders import Ladder
 
@@ -37,7 +38,7 @@ class JudgeStats:
     missing: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Judgement:
     """What a judge said about one pair: the ``verdict`` (``None`` when there is none), the
     raw ``reply`` of an LLM judge (truncated), the ``error`` that left it without a verdict,
@@ -100,11 +101,13 @@ class Judge:
 
     def judge(self, pairs: Sequence[Pair]) -> list[str | None]:
         """One verdict slug (or ``None``) per pair, in order."""
-        return [r.verdict for r in self.judge_records(pairs)]
+        index, unique = self._plan(pairs)
+        return self._spread_verdicts(index, self.judge_unique(unique) if unique else [])
 
     async def ajudge(self, pairs: Sequence[Pair]) -> list[str | None]:
         """Async :meth:`judge`."""
-        return [r.verdict for r in await self.ajudge_records(pairs)]
+        index, unique = self._plan(pairs)
+        return self._spread_verdicts(index, await self.ajudge_unique(unique) if unique else [])
 
     def __call__(self, pairs: Sequence[Pair]) -> list[str | None]:
         return self.judge(pairs)
@@ -113,13 +116,13 @@ class Judge:
         slots: dict[Hashable, int] = {}
         unique: list[tuple[str, ...]] = []
         index: list[int] = []
+        plain_key = type(self).key is Judge.key  # the pair itself: no call per pair
         for i, pair in enumerate(pairs):
-            if not isinstance(pair, (tuple, list)) or len(pair) not in (2, 3):
-                raise TypeError(
-                    f"pair {i} is not a (ground truth, prediction[, question]) pair: {pair!r}"
-                )
-            truth, prediction = pair[0], pair[1]
-            question = pair[2] if len(pair) == 3 else None
+            try:
+                truth, prediction = pair
+                question = None
+            except (TypeError, ValueError):
+                truth, prediction, question = _triple(i, pair)
             if not isinstance(truth, str):
                 raise TypeError(f"pair {i}: ground truth must be a string, got {truth!r}")
             if prediction is None:
@@ -137,7 +140,7 @@ class Judge:
                         f"string, got {question!r}"
                     )
                 item = (truth, prediction, question)
-            key = self.key(*item)
+            key = item if plain_key else self.key(*item)
             slot = slots.get(key)
             if slot is None:
                 slot = slots[key] = len(unique)
@@ -152,6 +155,11 @@ class Judge:
         self.stats.missing += sum(r.verdict is None for r in out)
         return out
 
+    def _spread_verdicts(self, index: list[int], verdicts: list[str | None]) -> list[str | None]:
+        out = [None if slot < 0 else verdicts[slot] for slot in index]
+        self.stats.missing += out.count(None)
+        return out
+
 
 def resolve_ladder(ladder: Ladder | str) -> Ladder:
     """A ladder object, or the registered ladder of that name."""
@@ -164,5 +172,21 @@ def resolve_ladder(ladder: Ladder | str) -> Ladder:
     return ladder
 
 
+def _triple(i: int, pair: object) -> tuple[Any, Any, Any]:
+    """A (ground truth, prediction, question) triple, or the error naming pair ``i``."""
+    items = tuple(pair) if isinstance(pair, (tuple, list)) else ()
+    if len(items) != 3:
+        raise TypeError(f"pair {i} is not a (ground truth, prediction[, question]) pair: {pair!r}")
+    return items[0], items[1], items[2]
+
+
+# A judge that gives only verdicts says the same thing for every pair with one verdict: one
+# (immutable) record per verdict serves them all.
+_RECORDS: dict[str | None, Judgement] = {None: Judgement(None, error="no verdict")}
+
+
 def _record(verdict: str | None) -> Judgement:
-    return Judgement(verdict, error=None if verdict is not None else "no verdict")
+    record = _RECORDS.get(verdict)
+    if record is None:
+        record = _RECORDS[verdict] = Judgement(verdict)
+    return record

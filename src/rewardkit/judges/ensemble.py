@@ -108,3 +108,9 @@ class NoisyJudge(Judge):
 
     async def ajudge_records(self, pairs):
         return self._flip(await self.inner.ajudge_records(pairs))
+
+    def judge(self, pairs):
+        return [r.verdict for r in self.judge_records(pairs)]
+
+    async def ajudge(self, pairs):
+        return [r.verdict for r in await self.ajudge_records(pairs)]
