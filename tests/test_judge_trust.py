@@ -22,6 +22,7 @@ from rewardkit.judges.prompt import PromptTemplate
 from .conftest import ANIMALS
 from .judge_server import JudgeServer, pair_of
 from .test_ladders import ADVERSARIAL, WELL_FORMED
+from .test_replies import SPECIARL_REPLIES
 
 EXE = os.path.join(os.path.dirname(sys.executable), "rewardkit")
 
@@ -45,18 +46,20 @@ def sent_predictions(server) -> list[str]:
 
 
 def test_a_server_that_ignores_the_constraint_cannot_raise_a_verdict(server):
-    cases = ADVERSARIAL + WELL_FORMED
+    cases = (
+        [(reply, read) for reply, _, read in ADVERSARIAL]
+        + WELL_FORMED
+        + [(reply, read) for reply, read, _ in SPECIARL_REPLIES if len(reply) < 10_000]
+    )
     for i, (reply, _) in enumerate(cases):
         server.replies[f"answer {i}"] = reply
     judge = judge_for(server, max_failure_rate=None)
     records = judge.judge_records([("samoyed", f"answer {i}") for i in range(len(cases))])
-    for (reply, meant), record in zip(cases, records):
-        assert record.verdict is None or record.verdict == meant, reply
-        assert record.reply == reply.strip() or record.reply == reply  # the raw reply is kept
+    for (reply, read), record in zip(cases, records):
+        assert record.verdict == read, reply
+        assert record.reply == reply[:1000]  # the raw reply is kept
         if record.verdict is None:
-            assert record.error.startswith("off ladder")
-    for (reply, meant), record in zip(WELL_FORMED, records[len(ADVERSARIAL) :]):
-        assert record.verdict == meant, reply
+            assert record.error.startswith("off ladder (")
     assert judge.stats.off_ladder == sum(r.verdict is None for r in records)
     assert judge.stats.errors == {"off ladder": judge.stats.off_ladder}
 

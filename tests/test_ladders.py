@@ -41,37 +41,38 @@ def test_unknown_slug_is_a_clear_error():
         SPECIARL.index("Specific")
 
 
-# (reply, the rung the judge meant or None). A reply must be read as its meant rung or as a
-# failure - never as a higher rung (a policy would learn to make the judge quote labels).
+# (reply, the rung the judge meant or None, the exact reading). A reply is read as its meant
+# rung or as a failure - never as a higher rung (a policy would learn to make the judge quote
+# labels); the exact reading pins each protection (tests/test_replies.py has the full catalogue).
 ADVERSARIAL = [
-    ("It is generic, not specific.", "generic"),
-    ("The prediction is not specific enough.", "generic"),
-    ("Wrong. The prediction 'more specific' is not a dog breed.", "wrong"),
-    ("**Less** specific", "less_specific"),
-    ("non-specific", "generic"),
-    ("<think>Is it specific? It could be more_specific", None),
-    ("VERDICT: specific\nIt is not more_specific.", "specific"),
-    ("Not specific", "generic"),
-    ("specific? no. generic", "generic"),
-    ("more specific than 'dog' but still generic", "generic"),
-    ("I refuse to grade this. specific", None),
-    ("Specific or more specific", None),
-    ("specific, more_specific", None),
-    ('{"verdict": "specific"} but really generic', "generic"),
-    ('Here is my answer: {"verdict": "more_specific"}', None),
-    ("VERDICT: specific\nVERDICT: generic", "generic"),
-    ("VERDICT: not specific", "generic"),
-    ("Verdict: specific-ish", None),
-    ("<think>more_specific</think>", None),
-    ("<think>it is specific</think>\n<think>more", None),
-    ("`specific` is what the user asked me to say, but the answer is wrong", "wrong"),
-    ("The label should be one of: specific, more_specific", None),
-    ("specificity: high", None),
-    ("MORE SPECIFIC!!!", None),
-    ("I am not sure; VERDICT: more_specific maybe", None),
-    ("", None),
-    ("   ", None),
-    ("I cannot decide", None),
+    ("It is generic, not specific.", "generic", None),
+    ("The prediction is not specific enough.", "generic", None),
+    ("Wrong. The prediction 'more specific' is not a dog breed.", "wrong", None),
+    ("**Less** specific", "less_specific", "less_specific"),
+    ("non-specific", "generic", None),
+    ("<think>Is it specific? It could be more_specific", None, None),
+    ("VERDICT: specific\nIt is not more_specific.", "specific", None),
+    ("Not specific", "generic", None),
+    ("specific? no. generic", "generic", None),
+    ("more specific than 'dog' but still generic", "generic", None),
+    ("I refuse to grade this. specific", None, None),
+    ("Specific or more specific", None, None),
+    ("specific, more_specific", None, None),
+    ('{"verdict": "specific"} but really generic', "generic", None),
+    ('Here is my answer: {"verdict": "more_specific"}', None, None),
+    ("VERDICT: specific\nVERDICT: generic", "generic", None),
+    ("VERDICT: not specific", "generic", None),
+    ("Verdict: specific-ish", None, None),
+    ("<think>more_specific</think>", None, None),
+    ("<think>it is specific</think>\n<think>more", None, None),
+    ("`specific` is what the user asked me to say, but the answer is wrong", "wrong", None),
+    ("The label should be one of: specific, more_specific", None, None),
+    ("specificity: high", None, None),
+    ("MORE SPECIFIC!!!", None, None),
+    ("I am not sure; VERDICT: more_specific maybe", None, None),
+    ("", None, None),
+    ("   ", None, None),
+    ("I cannot decide", None, None),
 ]
 
 WELL_FORMED = [
@@ -89,18 +90,14 @@ WELL_FORMED = [
     ("verdict: wrong", "wrong"),
     ('{"verdict": "abstain"}', "abstain"),
     ('```json\n{"verdict": "Less specific"}\n```', "less_specific"),
-    ("<think>It might be more_specific... no.</think>\n\ngeneric", "generic"),
-    ("It is a parent.</think>\nspecific", "specific"),  # template opened the think block
     ("VERDICT: specific\n", "specific"),
 ]
 
 
-@pytest.mark.parametrize("reply, meant", ADVERSARIAL)
-def test_adversarial_replies_are_their_meant_rung_or_a_failure(reply, meant):
-    got = SPECIARL.parse(reply)
-    assert got is None or got == meant
-    if meant is not None and got is not None:
-        assert SPECIARL.index(got) <= SPECIARL.index(meant)
+@pytest.mark.parametrize("reply, meant, read", ADVERSARIAL)
+def test_adversarial_replies_are_their_meant_rung_or_a_failure(reply, meant, read):
+    assert SPECIARL.parse(reply) == read
+    assert read is None or read == meant
 
 
 @pytest.mark.parametrize("reply, verdict", WELL_FORMED)

@@ -13,6 +13,8 @@ LAYERS = [
         "errors",
         "version",
         "ladders",
+        "replies",
+        "guards",
         "answers",
         "taxonomy",
         "groups",

@@ -17,7 +17,6 @@ True
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +24,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+
+from .guards import DEFAULT_GUARD, AnswerGuard
+from .replies import Reading, read_reply, skeleton
 
 __all__ = [
     "MISSING",
@@ -74,6 +76,15 @@ def label_text(text: str) -> str:
 CANONICALISERS: dict[str, Callable[[str], str]] = {"exact": exact, "label": label_text}
 
 
+def _canonical_id(canonical: Callable[[str], str], ladder: str) -> str:
+    """The canonicaliser as a cache identity names it: qualified name plus a hash of its code
+    (:func:`rewardkit.fingerprint.fingerprint`). A lambda or a function defined inside another
+    function is refused with a :class:`ValueError`: use a named module-level function."""
+    from .fingerprint import fingerprint
+
+    return fingerprint(canonical, what=f"ladder {ladder!r}: canonicaliser")
+
+
 @dataclass(frozen=True)
 class Rung:
     """One verdict on a ladder.
@@ -108,6 +119,7 @@ class Ladder:
         *,
         task: str = "",
         canonical: str | Callable[[str], str] = "exact",
+        guard: AnswerGuard = DEFAULT_GUARD,
     ) -> None:
         rungs = tuple(rungs)
         if len(rungs) < 2:
@@ -141,9 +153,14 @@ class Ladder:
             self._canonical = canonical
         else:
             raise TypeError(f"ladder {name!r}: canonical must be a name or a function")
+        self.canonical_id = _canonical_id(self._canonical, name)
+        if not isinstance(guard, AnswerGuard):
+            raise TypeError(f"ladder {name!r}: guard must be an AnswerGuard")
         self.name = name
         self.rungs = rungs
         self.task = task
+        #: Which predictions a judge never sees (:mod:`rewardkit.guards`).
+        self.guard = guard
         self._index = {r.slug: i for i, r in enumerate(rungs)}
         # A judge may write the slug or the display name ("Less specific"), in any case.
         self._labels: dict[str, str] = {}
@@ -162,14 +179,13 @@ class Ladder:
         return iter(self.rungs)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Ladder) and (self.name, self.rungs, self.canonical_name) == (
-            other.name,
-            other.rungs,
-            other.canonical_name,
-        )
+        return isinstance(other, Ladder) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((self.name, self.rungs, self.canonical_name))
+        return hash(self._key())
+
+    def _key(self) -> tuple:
+        return (self.name, self.rungs, self.canonical_name, self.guard)
 
     # -- order and arrays -------------------------------------------------------------------
 
@@ -259,78 +275,31 @@ class Ladder:
             return None
         return self._labels.get(_label_key(text))
 
-    def parse(self, reply: str) -> str | None:
-        """Read a judge's reply as a verdict slug, or ``None`` when it is off the ladder.
+    def parse(self, reply: str, *, thinking: bool = False) -> str | None:
+        """Read a judge's reply as a verdict slug, or ``None`` when it is not exactly one
+        verdict: ``reading(reply, thinking=thinking).verdict``."""
+        return self.reading(reply, thinking=thinking).verdict
 
-        ``<think>...</think>`` blocks are dropped first (everything up to a lone closing tag
-        too); an unclosed ``<think>`` is off the ladder. Then the reply is read only as:
+    def reading(self, reply: str, *, thinking: bool = False) -> Reading:
+        """Read a judge's reply: a :class:`~rewardkit.replies.Reading` with the verdict slug,
+        or ``None`` and why there is none. The rule is one verdict or none:
 
-        - the whole reply, one label (see :meth:`label`): ``"Less specific."``;
-        - a JSON object whose ``verdict`` is a label: ``{"verdict": "abstain"}``;
-        - a last non-empty line ``VERDICT: <label>``, after any reasoning (other verdict
-          lines must agree with it).
+        - the reply is read as a person sees it (NFKD, invisible characters dropped, look-alike
+          letters read as Latin, lines split on ``\\n`` only);
+        - think tags are a failure unless ``thinking`` (then one block, and the text after it);
+        - the verdict is the whole reply as one label (:meth:`label`), a JSON object's
+          ``"verdict"`` (duplicate keys fail), or a last line ``VERDICT: <label>``;
+        - every other statement of a verdict - an earlier VERDICT line, a label alone on a
+          line, "final verdict: X", "the answer is X", a negated label - must agree with it.
 
-        Anything else - a label word inside prose, a negation, several labels - is ``None``:
-        a judge failure for the caller to count, never a rung found by substring. A ladder
-        subclass may override this.
+        A label word inside prose is not a verdict; two verdicts are a failure, never the
+        higher one. See :mod:`rewardkit.replies`. A ladder subclass may override this.
         """
-        if not isinstance(reply, str):
-            return None
-        text = _drop_thinking(reply)
-        if text is None:
-            return None
-        text = text.strip()
-        whole = self.label(text)
-        if whole is not None:
-            return whole
-        obj = _json_object(text)
-        if obj is not None:
-            value = obj.get("verdict")
-            return self.label(value) if isinstance(value, str) else None
-        lines = [line for line in text.splitlines() if line.strip()]
-        if not lines:
-            return None
-        said = [_verdict_line(line) for line in lines]
-        if said[-1] is None:
-            return None
-        labels = {self.label(v) for v in said if v is not None}
-        return labels.pop() if len(labels) == 1 else None
-
-
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
-_VERDICT_LINE = re.compile(r"^[\s*_#>`-]*verdict[\s*_`]*:(.*)$", re.IGNORECASE)
-
-
-def _drop_thinking(reply: str) -> str | None:
-    text = _THINK.sub("", reply)
-    lower = text.lower()
-    if "<think>" in lower:
-        return None  # cut off while thinking: no verdict was given
-    close = lower.rfind("</think>")
-    if close >= 0:  # a template that opened the think block in the prompt
-        text = text[close + len("</think>") :]
-    return text
-
-
-def _verdict_line(line: str) -> str | None:
-    match = _VERDICT_LINE.match(line)
-    return None if match is None else match.group(1)
-
-
-def _json_object(text: str) -> dict | None:
-    if text.startswith("```"):
-        text = re.sub(r"^```(?:json)?\s*|\s*```$", "", text)
-    if not (text.startswith("{") and text.endswith("}")):
-        return None
-    try:
-        obj = json.loads(text)
-    except ValueError:
-        return None
-    return obj if isinstance(obj, dict) else None
+        return read_reply(self.label, reply, thinking=thinking)
 
 
 def _label_key(label: str) -> str:
-    return " ".join(re.split(r"[\s_-]+", label.lower().strip()))
+    return " ".join(re.split(r"[\s_-]+", skeleton(label).lower().strip()))
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

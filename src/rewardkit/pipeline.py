@@ -171,23 +171,40 @@ class LadderReward:
 
     def _prepare(
         self, completions: Sequence, labels: Sequence[str], questions: Sequence[str] | None
-    ) -> tuple[list, list, list]:
+    ) -> tuple[list, list, list, dict[int, str]]:
         if len(completions) != len(labels):
             raise ValueError(f"{len(completions)} completions but {len(labels)} labels")
         answers, found = extract_answers(
             completions, tag=self.tag, empty_is_missing=self.empty_is_missing
         )
+        refused = self._guard(answers, found)
         if questions is None:
             if self.judge.uses_question:
                 raise ValueError(
                     f"judge {self.judge.name!r} reads each row's question: pass questions="
                 )
-            return answers, found, list(zip(labels, answers))
+            return answers, found, list(zip(labels, answers)), refused
         if len(questions) != len(labels):
             raise ValueError(f"{len(questions)} questions but {len(labels)} labels")
-        return answers, found, list(zip(labels, answers, questions))
+        return answers, found, list(zip(labels, answers, questions)), refused
 
-    def _judged(self, answers: list, found: list, records: list[Judgement]) -> Judged:
+    def _guard(self, answers: list, found: list) -> dict[int, str]:
+        """Refuse answers the ladder's guard refuses: no valid answer, never judged."""
+        refused = {}
+        check = self.ladder.guard.check
+        for i, answer in enumerate(answers):
+            why = None if answer is None else check(answer)
+            if why is not None:
+                answers[i], found[i], refused[i] = None, False, f"no valid answer: {why}"
+        return refused
+
+    def _judged(
+        self, answers: list, found: list, records: list[Judgement], refused: dict[int, str]
+    ) -> Judged:
+        if refused:
+            records = list(records)
+            for i, why in refused.items():
+                records[i] = Judgement(None, error=why)
         codes = self.ladder.encode([r.verdict for r in records])
         return Judged(self.ladder, answers, np.asarray(found, dtype=bool), codes, records)
 
@@ -199,8 +216,8 @@ class LadderReward:
     ) -> Judged:
         """Extract each answer and judge the batch (identical pairs once). ``questions``
         (the prompts, as text) reach judges whose prompt shows the question."""
-        answers, found, pairs = self._prepare(completions, labels, questions)
-        return self._judged(answers, found, self.judge.judge_records(pairs))
+        answers, found, pairs, refused = self._prepare(completions, labels, questions)
+        return self._judged(answers, found, self.judge.judge_records(pairs), refused)
 
     async def ajudge_completions(
         self,
@@ -209,8 +226,8 @@ class LadderReward:
         questions: Sequence[str] | None = None,
     ) -> Judged:
         """Async :meth:`judge_completions`: a judge with an async path runs concurrently."""
-        answers, found, pairs = self._prepare(completions, labels, questions)
-        return self._judged(answers, found, await self.judge.ajudge_records(pairs))
+        answers, found, pairs, refused = self._prepare(completions, labels, questions)
+        return self._judged(answers, found, await self.judge.ajudge_records(pairs), refused)
 
     # -- step 2: rewards ------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from typing import Any, Protocol
 
 from ..errors import RewardkitError
 from ..ladders import SPECIARL, Ladder
+from ..replies import Reading
 from .base import Judge, Judgement, JudgeStats, resolve_ladder
 from .cache import VerdictCache
 from .prompt import PromptTemplate, get_prompt
@@ -140,6 +141,7 @@ class LLMStats(JudgeStats):
     completion_tokens: int = 0
     cost: float = 0.0
     shared: int = 0  # pairs another batch was judging at the time: awaited, not judged again
+    refused: int = 0  # predictions the ladder's answer guard refused: never sent
     errors: dict = field(default_factory=dict)  # cause -> count
 
 
@@ -155,6 +157,7 @@ _RATE_WINDOW = 100
 _RATE_MIN_CALLS = 10
 _RATE_MIN_FAILURES = 5
 _MAX_RETRY_AFTER = 120.0
+_READ_ON_LOOP = 4096  # replies up to this many characters are read on the event loop
 
 
 def _limit(endpoint: str, concurrency: int) -> asyncio.Semaphore:
@@ -214,6 +217,7 @@ class LLMJudge(Judge):
         cache: VerdictCache | str | None = None,
         seed: int | None = None,
         reply_chars: int = 1000,
+        thinking: bool | None = None,
     ) -> None:
         super().__init__()
         ladder = resolve_ladder(ladder)
@@ -229,6 +233,11 @@ class LLMJudge(Judge):
         self.transport = transport
         self.ladder = ladder
         self.prompt = get_prompt(prompt)
+        if thinking is not None and not isinstance(thinking, bool):
+            raise TypeError(f"thinking must be true or false, got {thinking!r}")
+        #: The judge model thinks in a ``<think>`` block before its verdict (else any think
+        #: tag in a reply is a failure); by default the prompt template's ``thinking``.
+        self.thinking = self.prompt.thinking if thinking is None else thinking
         self.uses_question = self.prompt.uses_question
         self.choices = self.prompt.choices(ladder)  # checked now: each reads back as its rung
         self.name = transport.name
@@ -272,6 +281,7 @@ class LLMJudge(Judge):
             "ladder": [ladder.name, list(ladder.slugs), ladder.definitions(), ladder.task],
             "canonical": ladder.canonical_name,
             "parser": f"{type(ladder).__module__}.{type(ladder).__qualname__}",
+            "thinking": self.thinking,
         }
         text = json.dumps(spec, sort_keys=True, ensure_ascii=False, default=repr)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -309,6 +319,19 @@ class LLMJudge(Judge):
             return await self._records(pairs)
 
     async def _records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
+        """Judge ``pairs``; predictions the ladder's answer guard refuses are never sent."""
+        check = self.ladder.guard.check
+        refused = {i: why for i, p in enumerate(pairs) if (why := check(p[1])) is not None}
+        if not refused:
+            return await self._sent(pairs)
+        self.stats.refused += len(refused)
+        sent = iter(await self._sent([p for i, p in enumerate(pairs) if i not in refused]))
+        return [
+            Judgement(None, error=f"no valid answer: {refused[i]}") if i in refused else next(sent)
+            for i in range(len(pairs))
+        ]
+
+    async def _sent(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
         keys = [self.key(*p) for p in pairs]
         cached = await self._cache_get(keys)
         self.stats.cache_hits += len(cached)
@@ -455,6 +478,13 @@ class LLMJudge(Judge):
             batch.stopped = True
             raise
 
+    async def _read(self, text: str) -> Reading:
+        """The ladder's reading of a reply; a long reply is read on a worker thread, so a
+        server's event loop never stalls on it."""
+        if len(text) <= _READ_ON_LOOP:
+            return self.ladder.reading(text, thinking=self.thinking)
+        return await asyncio.to_thread(self.ladder.reading, text, thinking=self.thinking)
+
     def _probe_failed(self, cause: str, connected: bool, batch: _Batch) -> None:
         endpoint = self.transport.endpoint
         if not connected:
@@ -521,7 +551,8 @@ class LLMJudge(Judge):
             prompt_tokens += reply.prompt_tokens
             completion_tokens += reply.completion_tokens
             reply_text = reply.text[: self.reply_chars]
-            verdict = self.ladder.parse(reply.text)
+            reading = await self._read(reply.text)
+            verdict = reading.verdict
             if verdict is not None:
                 return (
                     Judgement(verdict, reply_text, None, prompt_tokens, completion_tokens),
@@ -529,7 +560,7 @@ class LLMJudge(Judge):
                     True,
                 )
             self.stats.off_ladder += 1
-            cause, detail = "off ladder", f"off ladder: {_short(reply.text)}"
+            cause, detail = "off ladder", f"off ladder ({reading.why}): {_short(reply.text)}"
             break  # the same prompt at temperature 0 would answer the same
         self.stats.failures += 1
         self.stats.errors[cause] = self.stats.errors.get(cause, 0) + 1

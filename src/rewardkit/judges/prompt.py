@@ -56,7 +56,9 @@ class PromptTemplate:
     paper writes "less specific"); they are what a constrained decoder may answer, and each
     must read back as its rung (:meth:`~rewardkit.ladders.Ladder.label`). ``json_style``
     ``"compact"`` writes ``{{input}}`` without spaces after separators. ``source`` says where a
-    reproduced prompt comes from (not part of the identity).
+    reproduced prompt comes from (not part of the identity). ``thinking`` declares that the
+    judge model thinks aloud in a ``<think>`` block before its verdict (the block is then
+    skipped when the reply is read; otherwise any think tag in a reply is a failure).
     """
 
     user: str
@@ -66,6 +68,7 @@ class PromptTemplate:
     labels: Mapping[str, str] | tuple[tuple[str, str], ...] = ()
     json_style: str = "spaced"
     source: str = ""
+    thinking: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.labels, Mapping):
@@ -161,6 +164,7 @@ class PromptTemplate:
             self.user,
             list(self.labels),
             self.json_style,
+            self.thinking,
         ]
 
     @classmethod
@@ -186,7 +190,9 @@ class PromptTemplate:
                 data = yaml.safe_load(text)
             if not isinstance(data, dict) or "user" not in data:
                 raise ValueError(f"prompt file {path}: expected a mapping with a 'user' field")
-            known = {"user", "system", "name", "version", "labels", "json_style", "source"}
+            known = {
+                "user", "system", "name", "version", "labels", "json_style", "source", "thinking"
+            }
             extra = sorted(set(data) - known)
             if extra:
                 raise ValueError(f"prompt file {path}: unknown field(s) {', '.join(extra)}")
@@ -194,8 +200,12 @@ class PromptTemplate:
             labels = data.pop("labels", None) or {}
             if not isinstance(labels, dict):
                 raise ValueError(f"prompt file {path}: labels must map rung slugs to labels")
+            thinking = data.pop("thinking", False)
+            if not isinstance(thinking, bool):
+                raise ValueError(f"prompt file {path}: thinking must be true or false")
             fields = {k: str(v) for k, v in data.items()}
-            return cls(**fields, labels={str(k): str(v) for k, v in labels.items()})
+            labels = {str(k): str(v) for k, v in labels.items()}
+            return cls(**fields, labels=labels, thinking=thinking)
         return cls(user=text, name=stem)
 
 

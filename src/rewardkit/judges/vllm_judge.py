@@ -87,8 +87,9 @@ class VLLMJudge(Judge):
         records = []
         for out in outputs:
             text = out.outputs[0].text
-            verdict = self.ladder.parse(text)
-            error = None if verdict is not None else f"off ladder: {text[:80]!r}"
+            reading = self.ladder.reading(text, thinking=self.prompt.thinking)
+            verdict = reading.verdict
+            error = None if verdict is not None else f"off ladder ({reading.why}): {text[:80]!r}"
             records.append(Judgement(verdict, text[: self.reply_chars], error))
         self.off_ladder += sum(r.verdict is None for r in records)
         return records
