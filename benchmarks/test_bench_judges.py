@@ -152,7 +152,7 @@ REPLIES = [
     "Less specific.",
     "The prediction names a close parent of the label, one level up.\nVERDICT: less_specific",
     '{"verdict": "generic"}',
-    "<think>Dog is broader than samoyed.</think>\ngeneric",
+    "Dog is broader than samoyed.\nFinal verdict: generic\nVERDICT: generic",
     "It is generic, not specific.",
     "**More specific**",
     "I cannot decide between specific and more specific.",
@@ -170,3 +170,27 @@ def test_parse_cost_per_reply(benchmark, record):
 
     benchmark(run_all)
     record("Ladder.parse: 10,000 judge replies", items=len(REPLIES))
+
+
+WORST = [
+    shape * (65536 // len(shape))
+    for shape in ("<think>", "VERDICT: ", "verdict is ", "{", "- generic\n", "\u2028", "Ε")
+]
+
+
+def test_parse_cost_at_the_cap(benchmark, record):
+    """Replies at the 64K-character cap, shaped to make a backtracking reader quadratic."""
+    from rewardkit.ladders import SPECIARL
+
+    reading = SPECIARL.reading
+
+    def run_all():
+        for reply in WORST:
+            reading(reply)
+
+    benchmark(run_all)
+    record(
+        "Ladder.reading: 64K-character replies",
+        items=len(WORST),
+        baseline="Ladder.parse: 10,000 judge replies",
+    )

@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -298,6 +298,7 @@ class Ladder:
         return read_reply(self.label, reply, thinking=thinking)
 
 
+@lru_cache(maxsize=4096)  # called with at most 64 characters (see Ladder.label)
 def _label_key(label: str) -> str:
     return " ".join(re.split(r"[\s_-]+", skeleton(label).lower().strip()))
 

@@ -81,41 +81,37 @@ _LOOKALIKES = str.maketrans(
 
 
 @lru_cache(maxsize=1)
-def _invisible() -> re.Pattern[str]:
-    """Format and control characters (but tab and newline) and combining marks, as one
-    character class built from the Unicode database (the planes that hold any)."""
+def _table() -> dict[int, int | str | None]:
+    """One ``str.translate`` table: format and control characters (but newline) and combining
+    marks dropped, tab and the Unicode line and paragraph separators read as a space, look-alike
+    letters as Latin. Built once from the Unicode database (the planes that hold any)."""
     drop = ("Cf", "Cc", "Mn", "Me")
-    ranges: list[tuple[int, int]] = []
     planes = (range(0x20000), range(0xE0000, 0xE1000))
-    for cp in (c for plane in planes for c in plane):
-        if cp in (9, 10) or unicodedata.category(chr(cp)) not in drop:
-            continue
-        if ranges and ranges[-1][1] == cp - 1:
-            ranges[-1] = (ranges[-1][0], cp)
-        else:
-            ranges.append((cp, cp))
-    body = "".join(
-        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
-        for a, b in ranges
-    )
-    return re.compile(f"[{body}]+")
+    table: dict[int, int | str | None] = {
+        cp: None for plane in planes for cp in plane if unicodedata.category(chr(cp)) in drop
+    }
+    del table[10]
+    table.update({9: " ", 0x2028: " ", 0x2029: " "})
+    table.update(_LOOKALIKES)
+    return table
 
 
-_SEPARATORS = re.compile("[\u2028\u2029\t]")
+# ASCII text needs only its control characters dropped (a fast path for typical replies).
+_ASCII_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
+_ASCII = {cp: None for cp in (*range(32), 127) if cp != 10} | {9: " "}
 
 
 def skeleton(text: str) -> str:
     """``text`` as a person reads it (see the module docstring): what :func:`read_reply` and
     the ladder's labels are matched on.
 
-    >>> skeleton("VΕR\\u200bDICT:\\u2028spécific")
+    >>> skeleton("VΕR\u200bDICT:\u2028spécific")
     'VERDICT: specific'
     """
     text = text.replace("\r\n", "\n")
-    text = unicodedata.normalize("NFKD", text)
-    text = _SEPARATORS.sub(" ", text)
-    text = _invisible().sub("", text)
-    return text.translate(_LOOKALIKES)
+    if text.isascii():
+        return text.translate(_ASCII) if _ASCII_CONTROL.search(text) else text
+    return unicodedata.normalize("NFKD", text).translate(_table())
 
 
 # -- thinking ------------------------------------------------------------------------------------
@@ -245,16 +241,15 @@ def _lines_form(label: Label, text: str) -> Reading:
     verdict = None if final is None else label(final.group(1).strip())
     if verdict is None:
         return Reading(None, "no VERDICT: <label> last line")
-    said: list[tuple[str, bool]] = []
+    said = list(_mentions(label, text))
     for line in lines[:-1]:
         strict = _STRICT.fullmatch(line)
         if strict is not None and label(strict.group(1).strip()) is None:
             return Reading(None, "a VERDICT line that is not a label")
-        whole = _statement(label, _BULLET.sub("", line))
-        if whole is not None:
-            said.append(whole)
-    for line in lines:
-        said.extend(_mentions(label, line))
+        if len(line) <= 80:  # a label on its own line (longer lines cannot be one)
+            whole = _statement(label, _BULLET.sub("", line))
+            if whole is not None:
+                said.append(whole)
     return _agreed(verdict, said)
 
 
