@@ -73,7 +73,9 @@ def test_grpo_trainer_runs_with_the_reward_and_logs_metrics(tmp_path, vision):
 
 @pytest.mark.parametrize("batch, group", [(3, 2), (2, 4)])
 def test_groups_split_across_two_processes_get_single_process_rewards(tmp_path, batch, group):
-    ranks = run(tmp_path, batch, group, nproc=2)
+    """Chosen answers (``--scripted``): a straddling group's members rewarded on their own
+    process alone would get other rewards than the whole group, so only a real gather passes."""
+    ranks = run(tmp_path, batch, group, "--scripted", nproc=2)
     assert batch % group  # the local batch splits groups across the processes
     steps = len(ranks[0])
     assert steps == 2 and len(ranks[1]) == steps
@@ -84,8 +86,25 @@ def test_groups_split_across_two_processes_get_single_process_rewards(tmp_path, 
         labels = [x for c in calls for x in c["labels"]]
         returned = [x for c in calls for x in c["rewards"]]
         assert returned == reference(completions, labels, group)
-        # The split was real: a group straddles the two processes.
+        # The split was real: a group straddles the two processes ...
         assert calls[0]["prompts"][-1] == calls[1]["prompts"][0]
+        # ... and rewarding each process's part as a group of its own would differ.
+        piecewise = [
+            r for rank, c in enumerate(calls) for r in _piecewise(c, rank * batch, group)
+        ]
+        assert piecewise != returned
+
+
+def _piecewise(call, first, group):
+    """Rewards of one process's batch (global positions from ``first``) with each part of a
+    split group rewarded as a small group of its own."""
+    completions, labels = call["completions"], call["labels"]
+    cuts = [i for i in range(len(completions)) if (first + i) % group == 0]
+    bounds = sorted({0, *cuts, len(completions)})
+    out = []
+    for a, b in zip(bounds, bounds[1:]):
+        out += reference(completions[a:b], labels[a:b], b - a)
+    return out
 
 
 # -- the adapter's own checks, in-process -------------------------------------------------

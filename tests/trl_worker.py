@@ -1,8 +1,11 @@
 """A GRPOTrainer run with a rewardkit reward, for the tests (one process or under torchrun).
 
 Each process records what its reward function saw and returned to OUT/rank<r>.json.
-usage: python trl_worker.py OUT BATCH G [--vision]
+usage: python trl_worker.py OUT BATCH G [--vision] [--scripted]
 With --vision the policy is a tiny Qwen2.5-VL and the prompts are chat messages with an image.
+With --scripted the reward sees chosen answers instead of the policy's: the last member of each
+group names its label, the others say "animal" - so a group split across processes and
+rewarded piecewise gets other rewards than the whole group (the gather is tested in effect).
 """
 
 import json
@@ -23,11 +26,13 @@ TAXONOMY = os.path.join(ROOT, "examples", "data", "animals.json")
 
 
 class Recording(TRLReward):
-    def __init__(self, *args, out, **kw):
+    def __init__(self, *args, out, scripted=False, **kw):
         super().__init__(*args, **kw)
-        self.out, self.calls = out, []
+        self.out, self.calls, self.scripted = out, [], scripted
 
     def __call__(self, prompts, completions, **kwargs):
+        if self.scripted:
+            completions = scripted(completions, kwargs["label"], self.group_sizes[0])
         rewards = super().__call__(prompts, completions, **kwargs)
         self.calls.append(
             {
@@ -43,7 +48,15 @@ class Recording(TRLReward):
         return rewards
 
 
-def main(out: str, batch: int, group: int, vision: bool) -> None:
+def scripted(completions, labels, group):
+    """The label for each group's last member (global position), "animal" for the rest."""
+    first = int(os.environ.get("RANK", 0)) * len(completions)
+    return [
+        label if (first + i) % group == group - 1 else "animal" for i, label in enumerate(labels)
+    ]
+
+
+def main(out: str, batch: int, group: int, vision: bool, script: bool = False) -> None:
     taxonomy = rk.Taxonomy.load(TAXONOMY)
     tokenizer = word_tokenizer(["classify", *taxonomy.names], vision=vision)
     labels = ["samoyed", "spitz", "dog", "golden retriever", "warbler", "cat"] * 2
@@ -75,7 +88,10 @@ def main(out: str, batch: int, group: int, vision: bool) -> None:
         temperature=1.5,
     )
     reward = Recording(
-        rk.LadderReward("taxonomy", "speciarl", taxonomy=TAXONOMY, tag=None), args, out=out
+        rk.LadderReward("taxonomy", "speciarl", taxonomy=TAXONOMY, tag=None),
+        args,
+        out=out,
+        scripted=script,
     )
     trainer = GRPOTrainer(
         model=model,
@@ -96,7 +112,10 @@ def main(out: str, batch: int, group: int, vision: bool) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), "--vision" in sys.argv)
+    main(
+        sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), "--vision" in sys.argv,
+        "--scripted" in sys.argv,
+    )
     # Everything is written. Leave now: under torchrun a worker sometimes hung in interpreter
     # shutdown (joining a native thread) after training had finished.
     sys.stdout.flush()
