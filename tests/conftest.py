@@ -15,9 +15,10 @@ def animals() -> Taxonomy:
 
 
 class RedisServer:
-    """A real redis-server (the Debian package) on a random loopback port, in a temp folder."""
+    """A real redis-server (the Debian package) on a random loopback port, in a temp folder;
+    ``args`` are more redis-server options (``"--requirepass", "..."``)."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, *args):
         import shutil
         import socket
 
@@ -29,7 +30,7 @@ class RedisServer:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.folder, self.proc = folder, None
+        self.folder, self.proc, self.args = folder, None, [str(a) for a in args]
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self):
@@ -50,6 +51,7 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.folder),
+                *self.args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -59,7 +61,7 @@ class RedisServer:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as c:
                     c.sendall(b"PING\r\n")
-                    if c.recv(16).startswith(b"+PONG"):
+                    if c.recv(16).startswith((b"+PONG", b"-NOAUTH")):
                         return self
             except OSError:
                 time.sleep(0.05)
@@ -77,3 +79,14 @@ def redis_server(tmp_path):
     server = RedisServer(tmp_path).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def closed_port():
+    """A loopback port nothing listens on, for as long as the test runs: bound by this process
+    but never listening, so connecting is refused and no other process can take it."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]

@@ -4,12 +4,12 @@ is broken in every way a file can be."""
 
 import json
 import os
-import resource
 import shutil
 import stat
 import subprocess
 import sys
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -33,7 +33,8 @@ EXE = shutil.which("rewardkit", path=os.path.dirname(sys.executable))
 def test_extraction_is_linear_on_a_megabyte_of_repetition(text):
     start = time.perf_counter()
     extract_answer(text)
-    assert time.perf_counter() - start < 0.5  # was 3.4 s for 64 KB, unbounded for 1 MB
+    # Guards the quadratic hang (3.4 s for 64 KB, minutes for 1 MB); linear takes ~20 ms.
+    assert time.perf_counter() - start < 10.0
 
 
 def test_extraction_keeps_its_meaning():
@@ -83,14 +84,17 @@ def test_non_finite_rule_parameters_are_rejected(make):
 
 def test_a_taxonomy_8000_levels_deep_stays_linear():
     names = [f"n{i}" for i in range(8000)]
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
-    judge = rk.TaxonomyJudge(rk.Taxonomy([names]))
-    verdicts = judge([("n7999", "n0"), ("n0", "n7999"), ("n7999", "n7998"), ("n5", "n5")])
+    tracemalloc.start()
+    try:
+        judge = rk.TaxonomyJudge(rk.Taxonomy([names]))
+        verdicts = judge([("n7999", "n0"), ("n0", "n7999"), ("n7999", "n7998"), ("n5", "n5")])
+        peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
     assert verdicts == ["generic", "more_specific", "less_specific", "specific"]
-    assert time.perf_counter() - start < 1.0  # was 8.7 s
-    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    assert grown_mb < 200  # was 2.1 GB
+    # The quadratic version held 2.1 GB (and took 8.7 s); linear peaks near 1.3 MB. Measured by
+    # tracemalloc for this test alone, not the process's peak (which depends on test order).
+    assert peak_mb < 50
 
 
 # -- the command line ----------------------------------------------------------------------------

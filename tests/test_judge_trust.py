@@ -406,21 +406,22 @@ def test_cli_401_exits_non_zero_without_output(server, tmp_path):
     assert not out.exists() and len(server.requests) == 1
 
 
-def test_cli_closed_port_and_bad_url(tmp_path):
+def test_cli_closed_port_and_bad_url(tmp_path, closed_port):
     rows = rows_file(tmp_path, ["dog"] * 3)
+    closed = f"http://127.0.0.1:{closed_port}/v1"
     done = run_cli(
         "--judge",
         "openai",
         "--model",
         "m",
         "--api-base",
-        "http://127.0.0.1:9/v1",
+        closed,
         "--retries",
         "1",
         "-i",
         str(rows),
     )
-    assert done.returncode == 2 and "cannot reach http://127.0.0.1:9/v1" in done.stderr
+    assert done.returncode == 2 and f"cannot reach {closed}" in done.stderr
     assert done.stdout == ""
     done = run_cli(
         "--judge", "openai", "--model", "m", "--api-base", "localhost:8000", "-i", str(rows)

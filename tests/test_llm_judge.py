@@ -119,11 +119,10 @@ def test_failure_policies(server):
         judge_for(server, on_failure="zero")
 
 
-def test_connection_refused_on_the_first_call_stops_the_batch():
-    judge = openai_judge(
-        "m", "http://127.0.0.1:9/v1", api_key_env=None, retries=1, backoff=0.01, timeout=2
-    )
-    with pytest.raises(JudgeConfigError, match=r"cannot reach http://127.0.0.1:9/v1"):
+def test_connection_refused_on_the_first_call_stops_the_batch(closed_port):
+    url = f"http://127.0.0.1:{closed_port}/v1"
+    judge = openai_judge("m", url, api_key_env=None, retries=1, backoff=0.01, timeout=2)
+    with pytest.raises(JudgeConfigError, match=f"cannot reach {url}"):
         judge.judge([("samoyed", f"dog {i}") for i in range(200)])
     assert judge.stats.calls == 2  # the first pair's two tries, nothing more
 

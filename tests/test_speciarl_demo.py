@@ -15,7 +15,7 @@ def run(out: Path, *extra: str) -> dict:
         [sys.executable, str(DEMO), "--preset", "quick", "--out", str(out), *extra],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=1200,  # guards a hang; the quick preset takes about a minute
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| model | split | correctness |" in done.stdout
@@ -51,7 +51,7 @@ def test_rewardkit_demo_command_runs_the_script(tmp_path):
         [str(exe), "demo", "--preset", "quick", "--rules", "correct", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=1200,  # guards a hang; the quick preset takes about a minute
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "results.json").exists()

@@ -86,16 +86,17 @@ def test_table_per_data_set_with_best_of_n_and_group_averages(tmp_path):
     assert (tmp_path / "out" / "chart.png").stat().st_size > 5000
 
 
-def test_a_data_set_without_a_taxonomy_goes_to_the_llm_judge(tmp_path):
+def test_a_data_set_without_a_taxonomy_goes_to_the_llm_judge(tmp_path, closed_port):
+    closed = f"http://127.0.0.1:{closed_port}/v1"
     write_rows(
         tmp_path / "p.jsonl",
         [{"dataset": "food101", "label": "pizza", "prediction": "<answer>pizza</answer>"}],
     )
     # No taxonomy for food101: the paper's LLM judge - here at a port where nothing listens.
     done = run(
-        tmp_path / "p.jsonl", "--judge-api-base", "http://127.0.0.1:9/v1", "--out", tmp_path / "o"
+        tmp_path / "p.jsonl", "--judge-api-base", closed, "--out", tmp_path / "o"
     )
-    assert done.returncode != 0 and "cannot reach http://127.0.0.1:9/v1" in done.stderr
+    assert done.returncode != 0 and f"cannot reach {closed}" in done.stderr
     assert "Traceback" not in done.stderr
     write_rows(tmp_path / "q.jsonl", [{"dataset": "pets", "label": "samoyed"}])
     done = run(tmp_path / "q.jsonl", "--taxonomy", f"pets={ANIMALS}")
