@@ -10,6 +10,12 @@ never failures.
 Opening checks the file at once - it must be a rewardkit cache of this schema, readable and
 writable - so a bad path fails before any judge call is paid for (:class:`CacheError`).
 
+**Values read back are checked before use** (here and in the Redis cache): a verdict is a slug
+of the judge's ladder (the judge registers its slugs with :meth:`VerdictStore.accept`; for a
+judge that did not, any slug-shaped text). Anything else - another word, bytes that are not
+UTF-8, a number, JSON - is a miss: logged (warning), counted in ``stats.junk``, judged again
+and overwritten.
+
 >>> cache = VerdictCache(":memory:")
 >>> cache.put("judge-a", [("samoyed", "dog", "generic")])
 >>> cache.get("judge-a", [("samoyed", "dog"), ("samoyed", "cat")])
@@ -18,14 +24,19 @@ writable - so a bad path fails before any judge call is paid for (:class:`CacheE
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from ..errors import RewardkitError
+from ..errors import RewardkitError, StoreUnavailable
 
-__all__ = ["VerdictCache", "CacheError"]
+__all__ = ["VerdictCache", "VerdictStore", "CacheStats", "CacheError", "CacheUnavailable"]
+
+log = logging.getLogger("rewardkit.judges")
 
 SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -42,17 +53,90 @@ _COLUMNS = ["judge", "truth", "prediction", "context", "verdict"]
 _CHUNK = 300  # pairs per SELECT (3 parameters each, under SQLite's limit)
 
 
+_SLUG = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
 class CacheError(RewardkitError, RuntimeError):
     """The verdict cache cannot be used: unreadable, unwritable, corrupt or of another schema."""
 
 
-class VerdictCache:
+class CacheUnavailable(CacheError, StoreUnavailable):
+    """A shared verdict cache (Redis) cannot be reached or refuses us when it is opened: wrong
+    address, password or database, read-only, or the ``redis`` package missing. A
+    :class:`CacheError` (the command line exits 2) and a
+    :class:`~rewardkit.errors.StoreUnavailable` (the service names the store)."""
+
+
+@dataclass
+class CacheStats:
+    """What a verdict cache met: ``junk`` values read back that were not verdicts (misses),
+    ``outages`` of a shared store (each logged once) and ``unavailable`` operations that
+    failed or were skipped while it was away (the pairs were judged without it)."""
+
+    junk: int = 0
+    outages: int = 0
+    unavailable: int = 0
+
+
+class VerdictStore:
+    """What every verdict cache does with values it reads back: only a verdict of the judge
+    is one (see the module docstring)."""
+
+    where = "verdict cache"
+
+    def __init__(self) -> None:
+        self.stats = CacheStats()
+        self._verdicts: dict[str, frozenset[str]] = {}
+
+    def accept(self, judge: str, verdicts: Iterable[str]) -> None:
+        """The verdicts judge ``judge`` (an identity) can give: the slugs of its ladder."""
+        self._verdicts[judge] = frozenset(verdicts)
+
+    def _checked(self, judge: str, found: Iterable[tuple[tuple, object]]) -> dict[tuple, str]:
+        """``(key, value read)`` pairs to ``{key: verdict}``; other values are misses."""
+        allowed = self._verdicts.get(judge)
+        good: dict[tuple, str] = {}
+        junk: list[object] = []
+        for key, value in found:
+            verdict = _verdict(value, allowed)
+            if verdict is None:
+                junk.append(value)
+            else:
+                good[key] = verdict
+        if junk:
+            self.stats.junk += len(junk)
+            log.warning(
+                "%s: %d cached value(s) are not verdicts of judge %s (first: %.60r); judged again",
+                self.where,
+                len(junk),
+                judge,
+                junk[0],
+            )
+        return good
+
+
+def _verdict(value: object, allowed: frozenset[str] | None) -> str | None:
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if not isinstance(value, str):
+        return None
+    if allowed is None:
+        return value if _SLUG.fullmatch(value) else None
+    return value if value in allowed else None
+
+
+class VerdictCache(VerdictStore):
     """``get`` and ``put`` whole batches; ``path`` is a file (or ``:memory:``).
 
     A key is ``(truth, prediction)`` or ``(truth, prediction, context)``."""
 
     def __init__(self, path: str | os.PathLike, *, timeout: float = 60.0) -> None:
+        super().__init__()
         self.path = str(path)
+        self.where = f"verdict cache {self.path}"
         self.timeout = timeout
         self._lock = threading.Lock()
         try:
@@ -98,7 +182,7 @@ class VerdictCache:
 
     def get(self, judge: str, keys: Sequence[Sequence[str]]) -> dict[tuple, str]:
         """Cached verdicts for ``keys`` (keys not cached are absent from the result)."""
-        found: dict[tuple, str] = {}
+        found: dict[tuple, object] = {}
         by_row = {self._row(k): tuple(k) for k in keys}
         rows = list(by_row)
         with self._lock:
@@ -115,7 +199,7 @@ class VerdictCache:
                     found.update((by_row[(t, p, c)], v) for t, p, c, v in result)
             except sqlite3.Error as e:
                 raise CacheError(f"verdict cache {self.path}: read failed: {e}") from None
-        return found
+        return self._checked(judge, found.items())
 
     # The async interface judges use: sqlite runs in a worker thread, off the event loop.
     async def aget(self, judge: str, keys: Sequence[Sequence[str]]) -> dict[tuple, str]:
@@ -154,10 +238,11 @@ class VerdictCache:
     # A pickled cache (TRL pickles reward functions) reopens its file where it is unpickled;
     # a ":memory:" cache starts empty there.
     def __getstate__(self) -> dict:
-        return {"path": self.path, "timeout": self.timeout}
+        return {"path": self.path, "timeout": self.timeout, "verdicts": self._verdicts}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["path"], timeout=state["timeout"])  # type: ignore[misc]
+        self._verdicts = dict(state.get("verdicts", {}))
 
     def close(self) -> None:
         with self._lock:

@@ -7,9 +7,18 @@ one pipeline; ``ttl`` (seconds, or ``?ttl=`` in the URL) expires verdicts if giv
 **One judge call per distinct pair across processes.** Before judging, a process claims each
 missing pair with a lease (``SET NX PX``); pairs another process holds are awaited - their
 verdict appears in the cache - and a lease that expires without a verdict (its holder died or
-failed) is claimed anew. **Outages**: if Redis goes away the judge goes on without the cache
-(every pair judged, nothing lost, no wrong verdict), logs it once, and tries Redis again
-``retry_after`` seconds later. Needs ``redis`` (``pip install redis``).
+failed) is claimed anew; no wait outlasts twice the lease (a lease planted without an expiry
+cannot hold a pair forever).
+
+**Checked at start, survived mid-run.** Opening the cache connects, authenticates, selects the
+database and writes a probe key: Redis down, a wrong password, a wrong database or a read-only
+replica is a :class:`~rewardkit.judges.cache.CacheUnavailable` (a ``CacheError`` and a
+``StoreUnavailable``) before any judge call is paid for. If Redis goes away later the judge
+goes on without the cache (every pair judged, nothing lost, no wrong verdict): each outage is
+logged once (warning, and info when Redis is back), counted in ``stats.outages``, and Redis is
+tried again ``retry_after`` seconds later. Values read back are checked (``stats.junk``), and
+the URL's password never reaches a log line or an error (:func:`~rewardkit.urls.redact_url`).
+Needs ``redis`` (``pip install redis``).
 """
 
 from __future__ import annotations
@@ -20,10 +29,14 @@ import hashlib
 import json
 import logging
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["RedisCache"]
+from ..urls import redact_url
+from .cache import CacheUnavailable, VerdictStore
+
+__all__ = ["RedisCache", "redact_url"]
 
 log = logging.getLogger("rewardkit.judges")
 
@@ -45,8 +58,9 @@ def _ttl_from(url: str, ttl: float | None) -> tuple[str, float | None]:
     return url, ttl
 
 
-class RedisCache:
-    """``aget``/``aput`` whole batches; ``claim`` and ``await_verdicts`` share judging work."""
+class RedisCache(VerdictStore):
+    """``aget``/``aput`` whole batches; ``claim`` and ``await_verdicts`` share judging work.
+    ``check=False`` skips the check at start (the first operation finds out instead)."""
 
     def __init__(
         self,
@@ -57,24 +71,72 @@ class RedisCache:
         poll: float = 0.02,
         retry_after: float = 5.0,
         prefix: str = "rewardkit",
+        timeout: float = 5.0,
+        check: bool = True,
     ) -> None:
-        if not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"a Redis cache URL starts with redis://, got {url!r}")
+        super().__init__()
+        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"a Redis cache URL starts with redis://, got {redact_url(url)!r}")
         url, ttl = _ttl_from(url, ttl)
         self.url, self.ttl, self.lease, self.poll = url, ttl, lease, poll
-        self.retry_after, self.prefix = retry_after, prefix
+        self.retry_after, self.prefix, self.timeout = retry_after, prefix, timeout
+        self.where = f"verdict cache {redact_url(url)}"
         self._clients: dict[Any, Any] = {}  # one client per event loop
         self._users: dict[Any, int] = {}  # batches using the loop's client
         self._down_until = 0.0
-        self.outages = 0
+        self._down = False  # in an outage (logged once, until an operation succeeds)
+        if check:
+            self.check()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_clients"], state["_users"] = {}, {}
         return state
 
+    def __repr__(self) -> str:
+        return f"RedisCache({redact_url(self.url)!r})"
+
+    @property
+    def outages(self) -> int:
+        return self.stats.outages
+
     def identity(self) -> str:
-        return self.url
+        """The cache's URL, password redacted."""
+        return redact_url(self.url)
+
+    def _why(self, e: BaseException) -> str:
+        """An error's text with the URL's password taken out, wherever the library put it."""
+        from urllib.parse import unquote, urlsplit
+
+        text = f"{type(e).__name__}: {e}"
+        with contextlib.suppress(ValueError):
+            password = urlsplit(self.url).password
+            for secret in {password, unquote(password or "")} - {None, ""}:
+                text = text.replace(secret, "***")  # type: ignore[arg-type]
+        return redact_url(text) if "://" in text else text
+
+    def check(self) -> None:
+        """Connect, authenticate, select the database and write (then delete) a probe key:
+        :class:`CacheUnavailable` naming the problem if any step fails."""
+        try:
+            import redis
+        except ImportError:
+            raise CacheUnavailable(
+                f"{self.where}: the redis package is missing (pip install 'rewardkit-rl[redis]')"
+            ) from None
+        client = None
+        try:
+            client = redis.Redis.from_url(
+                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
+            )
+            probe = f"{self.prefix}:probe:{uuid.uuid4().hex}"
+            client.set(probe, b"1", px=60_000)
+            client.delete(probe)
+        except (redis.RedisError, OSError, ValueError) as e:
+            raise CacheUnavailable(f"{self.where} cannot be used: {self._why(e)}") from None
+        finally:
+            if client is not None:
+                client.close()
 
     # -- connection ------------------------------------------------------------------------------
 
@@ -85,7 +147,7 @@ class RedisCache:
         client = self._clients.get(loop)
         if client is None:
             client = self._clients[loop] = aioredis.from_url(
-                self.url, socket_timeout=5, socket_connect_timeout=5
+                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
             )
         return client
 
@@ -93,10 +155,22 @@ class RedisCache:
         return time.monotonic() >= self._down_until
 
     def _failed(self, e: Exception) -> None:
-        if self._up():
-            log.warning("verdict cache %s unavailable (%s): judging without it", self.url, e)
-            self.outages += 1
+        self.stats.unavailable += 1
+        if not self._down:
+            self._down = True
+            self.stats.outages += 1
+            log.warning(
+                "%s unavailable (%s): judging without it, trying again every %gs",
+                self.where,
+                self._why(e),
+                self.retry_after,
+            )
         self._down_until = time.monotonic() + self.retry_after
+
+    def _back(self) -> None:
+        if self._down:
+            self._down = False
+            log.info("%s is back", self.where)
 
     @contextlib.asynccontextmanager
     async def session(self):
@@ -125,16 +199,19 @@ class RedisCache:
         """The commands ``build(pipe)`` adds, in one round trip - or ``fallback`` while Redis
         is down (a failure here marks it down)."""
         if not self._up():
+            self.stats.unavailable += 1
             return fallback
         import redis
 
         try:
             pipe = self._client().pipeline(transaction=False)
             build(pipe)
-            return await pipe.execute()
+            result = await pipe.execute()
         except (redis.RedisError, OSError) as e:
             self._failed(e)
             return fallback
+        self._back()
+        return result
 
     async def aget(self, judge: str, keys: Sequence[Sequence[str]]) -> dict[tuple, str]:
         """Cached verdicts for ``keys`` (absent when not cached, or Redis is down)."""
@@ -143,7 +220,7 @@ class RedisCache:
         got = await self._pipeline(lambda p: p.mget([self._key(judge, k) for k in keys]), None)
         if got is None:
             return {}
-        return {tuple(k): v.decode() for k, v in zip(keys, got[0]) if v is not None}
+        return self._checked(judge, ((tuple(k), v) for k, v in zip(keys, got[0]) if v is not None))
 
     async def aput(self, judge: str, rows: Iterable[tuple]) -> None:
         """Store ``(*key, verdict)`` rows and release their leases."""
@@ -184,7 +261,13 @@ class RedisCache:
         waiting = [tuple(k) for k in keys]
         found: dict[tuple, str] = {}
         mine: list[tuple] = []
+        deadline = time.monotonic() + 2 * self.lease
         while waiting:
+            if time.monotonic() > deadline:  # a lease that never expires: judge them here
+                log.warning(
+                    "%s: %d pairs still leased after %gs", self.where, len(waiting), 2 * self.lease
+                )
+                return found, mine + waiting
             got = await self.aget(judge, waiting)
             found.update(got)
             waiting = [k for k in waiting if k not in got]
