@@ -9,17 +9,66 @@ the import does not fetch a cost map from the internet. rewardkit's own reliabil
 The constraint: vLLM's ``structured_outputs`` choice for ``hosted_vllm/`` models, a JSON-schema
 ``response_format`` for other providers, or ``constraint="none"`` for plain parsing.
 ``mock_response`` answers without any HTTP call (for tests).
+
+**The endpoint, however it is set, is in the identity.** LiteLLM takes the server from
+``api_base``, else from ``litellm.api_base``, else from environment variables (``OPENAI_BASE_URL``,
+``OPENAI_API_BASE``, ``HOSTED_VLLM_API_BASE``, ``ANTHROPIC_BASE_URL``, ``AZURE_API_BASE``, ...).
+All of these are read when the judge is built (:func:`endpoint_settings`) and go into the cache
+identity, so two servers never share verdicts; a call made after any of them changed fails with
+a configuration error rather than reach a server the identity does not name.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from ..ladders import SPECIARL, Ladder
+from ..urls import redact_url
 from .llm import LLMJudge, Reply, TransportError
 
-__all__ = ["LiteLLMTransport", "litellm_judge"]
+__all__ = ["LiteLLMTransport", "litellm_judge", "endpoint_settings"]
+
+# Where litellm 1.110 reads an endpoint from the environment: ``{PROVIDER}_API_BASE`` (and
+# ``_BASE_URL``, ``_URL``, ``_ENDPOINT``) for most providers, with these exceptions. The OpenAI
+# variables count for every provider: LiteLLM's OpenAI-compatible routes and the openai client
+# under them fall back to them. Reading more variables than LiteLLM does only costs cache hits.
+_ALWAYS = ("OPENAI_BASE_URL", "OPENAI_API_BASE")
+_EXTRA = {
+    "azure": ("AZURE_API_BASE",),
+    "bedrock": ("AWS_BEDROCK_RUNTIME_ENDPOINT",),
+    "vertex_ai": ("VERTEXAI_API_BASE", "VERTEX_API_BASE"),
+    "watsonx": ("WX_URL", "WML_URL"),
+    "together_ai": ("TOGETHERAI_API_BASE",),
+}
+_SUFFIXES = ("_API_BASE", "_BASE_URL", "_API_URL", "_ENDPOINT", "_URL")
+
+
+def _provider(model: str) -> str:
+    return model.split("/", 1)[0] if "/" in model else "openai"
+
+
+def endpoint_settings(model: str) -> dict[str, str]:
+    """Every setting, besides ``api_base``, from which LiteLLM may take ``model``'s server:
+    ``litellm.api_base`` (when litellm is imported) and the environment variables for its
+    provider, with their values (unset ones left out)."""
+    provider = _provider(model)
+    prefixes = {provider.upper().replace("-", "_").replace(".", "_")}
+    prefixes |= {p.removesuffix("_AI") for p in prefixes}
+    names = set(_ALWAYS) | set(_EXTRA.get(provider, ()))
+    names |= {"USE_LITELLM_PROXY", "LITELLM_PROXY_API_BASE"}  # reroute every provider
+    names |= {
+        n
+        for n in os.environ
+        if n.endswith(_SUFFIXES) and any(n.startswith(p + "_") for p in prefixes)
+    }
+    found = {n: os.environ[n] for n in sorted(names) if os.environ.get(n)}
+    litellm = sys.modules.get("litellm")
+    base = getattr(litellm, "api_base", None) if litellm is not None else None
+    if isinstance(base, str) and base:
+        found["litellm.api_base"] = base
+    return found
 
 
 def _litellm():
@@ -48,7 +97,9 @@ class LiteLLMTransport:
         if constraint not in ("choice", "json_schema", "none"):
             raise ValueError(f"constraint must be choice, json_schema or none, got {constraint!r}")
         self.model, self.api_base, self.constraint = model, api_base, constraint
-        self.endpoint = api_base or model.split("/", 1)[0]
+        # Read once: the identity names the server, and calls check it has not moved.
+        self.settings = {} if api_base else endpoint_settings(model)
+        self.endpoint = redact_url(api_base or _primary(model, self.settings) or _provider(model))
         self.temperature, self.max_tokens = temperature, max_tokens
         self.mock_response = mock_response
         self.completion_kwargs = completion_kwargs
@@ -57,7 +108,8 @@ class LiteLLMTransport:
         """Everything about the calls that can change a verdict (not keys or secrets)."""
         return {
             "transport": self.name,
-            "endpoint": self.endpoint,
+            "endpoint": self.api_base,
+            "endpoint_settings": self.settings,
             "model": self.model,
             "constraint": self.constraint,
             "temperature": self.temperature,
@@ -74,6 +126,14 @@ class LiteLLMTransport:
         choices: list[str] | None = None,
     ) -> dict:
         choices = choices or ladder.choices
+        if not self.api_base and endpoint_settings(self.model) != self.settings:
+            raise TransportError(
+                "LiteLLM's endpoint settings changed since the judge was built (litellm.api_base "
+                "or an *_API_BASE / *_BASE_URL variable): build a new judge",
+                retryable=False,
+                kind="endpoint changed",
+                fatal=True,
+            )
         kw: dict[str, Any] = dict(
             model=self.model,
             messages=messages,
@@ -159,6 +219,18 @@ class LiteLLMTransport:
 
     async def aclose(self) -> None:
         return None
+
+
+def _primary(model: str, settings: dict[str, str]) -> str | None:
+    """The server LiteLLM will call, as far as the settings tell (for messages and the
+    concurrency limit; the identity holds all of them)."""
+    provider = _provider(model)
+    upper = provider.upper()
+    own = _ALWAYS if provider == "openai" else (f"{upper}_API_BASE", f"{upper}_BASE_URL")
+    for name in ("litellm.api_base", *own, *_EXTRA.get(provider, ())):
+        if name in settings:
+            return settings[name]
+    return next((v for v in settings.values() if "://" in v), None)
 
 
 def _secret(name: str) -> bool:
