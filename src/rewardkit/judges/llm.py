@@ -273,18 +273,36 @@ class LLMJudge(Judge):
         self._inflight = weakref.WeakKeyDictionary()
 
     def _identity(self) -> str:
-        """What verdicts are cached under: a hash of everything that can change a verdict."""
-        ladder = self.ladder
+        """What verdicts are cached under: a hash of everything that can change a verdict -
+        the transport's settings (its endpoint however it was set), the rendered prompt,
+        thinking, the ladder's rungs (slug, display name - the parser reads it - and
+        description; not scores or correctness, which only rewards read), definitions and
+        task, and its canonicaliser and parser each by qualified name plus a hash of their
+        code (:mod:`rewardkit.fingerprint`; a ladder class defined inside a function is
+        refused). The cache is told the ladder's slugs: a cached value that is not one of them
+        is a miss."""
+        from ..fingerprint import fingerprint
+
+        ladder, kind = self.ladder, type(self.ladder)
         spec = {
             "transport": self.transport.identity(),
             "prompt": self.prompt.identity(ladder),
-            "ladder": [ladder.name, list(ladder.slugs), ladder.definitions(), ladder.task],
-            "canonical": ladder.canonical_name,
-            "parser": f"{type(ladder).__module__}.{type(ladder).__qualname__}",
+            "ladder": [
+                ladder.name,
+                [[r.slug, r.name, r.description] for r in ladder.rungs],
+                ladder.definitions(),
+                ladder.task,
+            ],
+            "canonical": ladder.canonical_id,
+            "parser": fingerprint(kind.parse, what="ladder class", owner=kind),
             "thinking": self.thinking,
         }
         text = json.dumps(spec, sort_keys=True, ensure_ascii=False, default=repr)
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        identity = hashlib.sha256(text.encode()).hexdigest()[:32]
+        accept = getattr(self.cache, "accept", None)
+        if accept is not None:
+            accept(identity, ladder.slugs)
+        return identity
 
     def key(self, ground_truth: str, prediction: str, *question: str):
         canonical = self.ladder.canonical
