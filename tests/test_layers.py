@@ -26,7 +26,7 @@ LAYERS = [
     {"rules"},
     {"metrics", "spec"},
     {"pipeline", "agreement", "builtins", "plugins"},
-    {"loop", "adapters", "serve"},
+    {"loop", "adapters", "serve", "serve_bodies", "serve_conn", "serve_metrics", "serve_stores"},
     {"cli", "__init__"},
 ]
 ANYWHERE = {"plugins", "errors", "hookspecs"}

@@ -90,7 +90,7 @@ def test_openrlhf_rewards_whole_groups_over_http(server):
         )
         assert all(o["extra_logs"]["partial_group"] == [0.0] for o in outputs)
     metrics = server.get("/metrics")
-    assert 'rewardkit_requests_total{path="/",status="200"} 16' in metrics
+    assert 'rewardkit_requests_total{route="/",status="200"} 16' in metrics
     assert "rewardkit_groups_completed_total 4" in metrics
 
 
@@ -130,7 +130,7 @@ def test_json_api_health_and_bad_requests(server):
 
 
 def test_a_bearer_token_is_required_when_configured():
-    s = Server("--token-env", "RK_TOKEN", env={"RK_TOKEN": "s3cret"})
+    s = Server("-g", "4", "--token-env", "RK_TOKEN", env={"RK_TOKEN": "s3cret"})
     try:
         body = {"pairs": [{"label": "samoyed", "prediction": "dog"}]}
         assert s.post("/v1/judge", body)[0] == 401
@@ -149,7 +149,7 @@ def test_a_taken_port_is_a_clear_startup_error():
     port = sock.getsockname()[1]
     try:
         done = subprocess.run(
-            [EXE, "serve", "--taxonomy", str(ANIMALS), "--port", str(port)],
+            [EXE, "serve", "--taxonomy", str(ANIMALS), "-g", "4", "--port", str(port)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -194,7 +194,7 @@ def test_two_replicas_share_groups_and_verdicts_through_redis(redis_server):
         results = rollout([r.url for r in replicas], prompts, labels, script, group)
         assert time.monotonic() - start < 20  # no group waited for its timeout
         hits = [
-            int(re.search(r'path="/",status="200"} (\d+)', r.get("/metrics")).group(1))
+            int(re.search(r'route="/",status="200"} (\d+)', r.get("/metrics")).group(1))
             for r in replicas
         ]
         assert sum(hits) == 64 and min(hits) > 0  # both replicas served
@@ -250,6 +250,8 @@ def test_an_llm_judge_over_two_servers_behind_the_service(redis_server):
 
     with JudgeServer(rk.TaxonomyJudge(ANIMALS)) as a, JudgeServer(rk.TaxonomyJudge(ANIMALS)) as b:
         s = Server(
+            "-g",
+            "4",
             "--judge",
             "openai",
             "--model",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import sys
@@ -291,13 +292,7 @@ def cmd_reward(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str
     except TypeError as e:
         flags = " and ".join(f"--{k.replace('_', '-')}" for k in options) or "these options"
         raise CLIError(f"rule {args.rule!r} does not take {flags} ({e})") from None
-    if args.group_size is None:
-        if rule.group_relative:
-            raise CLIError(
-                f"rule {args.rule!r} is group-relative: give --group-size (the completions per "
-                "prompt, consecutive in the input)"
-            )
-        args.group_size = 1
+    args.group_size = group_size_for(rule, args.rule, args.group_size)
     verdicts, found = _verdicts(rows, name, ladder)
     if len(rows) % args.group_size:
         last = rows[-1][0] if rows else 0
@@ -308,6 +303,17 @@ def cmd_reward(args: argparse.Namespace, rows: list[tuple[int, dict]], name: str
     batch = Batch(ladder, ladder.encode(verdicts), np.asarray(found, bool), args.group_size)
     for (_, obj), reward in zip(rows, to_list(rule.compute(batch))):
         yield dump(dict(obj, reward=reward))
+
+
+def group_size_for(rule: Any, name: str, size: int | None) -> int:
+    """``size``, or 1 for a static rule; a group-relative rule without a size is an error."""
+    if size is not None:
+        return size
+    if rule.group_relative:
+        raise CLIError(
+            f"rule {name!r} is group-relative: give --group-size (the completions per prompt)"
+        )
+    return 1
 
 
 def _load_spec(path: str):
@@ -490,17 +496,40 @@ def _verdict_column(rows, name: str, ladder, column: str) -> list[str | None]:
     return out
 
 
-def cmd_serve(args: argparse.Namespace) -> Iterator[str]:
-    from .judges.cache import CacheError
-    from .pipeline import LadderReward
-    from .serve import RewardServer, serve
-    from .spec import RewardSpec
+def _serve_token(args: argparse.Namespace) -> str | None:
+    """The bearer token, and the refusal to serve a non-loopback address without one."""
+    import ipaddress
 
     token = None
     if args.token_env:
         token = os.environ.get(args.token_env)
         if not token:
             raise CLIError(f"--token-env {args.token_env}: the variable is not set or empty")
+    try:
+        loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
+    except ValueError:  # a host name: taken as reachable from outside
+        loopback = False
+    if not loopback and token is None:
+        if not args.allow_open:
+            raise CLIError(
+                f"--host {args.host} is not a loopback address and no token is set: "
+                "set --token-env or pass --allow-open"
+            )
+        logging.getLogger("rewardkit.serve").warning(
+            "serving on %s without a token (--allow-open): anyone who can reach it can use it",
+            args.host,
+        )
+    return token
+
+
+def cmd_serve(args: argparse.Namespace) -> Iterator[str]:
+    from .pipeline import LadderReward
+    from .serve import RewardServer, serve
+    from .serve_stores import log_redacted, redact
+    from .spec import RewardSpec
+
+    log_redacted()  # every log line of the service, passwords masked
+    token = _serve_token(args)
     try:
         if args.spec:
             spec = _load_spec(args.spec)
@@ -515,24 +544,25 @@ def cmd_serve(args: argparse.Namespace) -> Iterator[str]:
                 group_size=args.group_size,
             )
         reward = LadderReward.from_spec(spec)
-    except (CacheError, TypeError) as e:
-        raise CLIError(str(e)) from None
-    server = RewardServer(
-        reward,
-        group_size=args.group_size or spec.group_size or 1,
-        timeout=args.timeout,
-        unscored=args.unscored,
-        token=token,
-        max_body=args.max_body,
-        groups=args.groups,
-    )
-
-    def ready(port: int) -> None:
-        print(
-            f"rewardkit serve: http://{args.host}:{port} ({reward!r})", file=sys.stderr, flush=True
+        size = group_size_for(reward.rule, spec.rule, args.group_size or spec.group_size)
+        server = RewardServer(
+            reward,
+            group_size=size,
+            timeout=args.timeout,
+            unscored=args.unscored,
+            token=token,
+            max_body=args.max_body,
+            groups=args.groups,
+            read_timeout=args.read_timeout,
         )
 
-    serve(server, args.host, args.port, ready)
+        def ready(port: int) -> None:
+            print(f"rewardkit serve: http://{args.host}:{port} ({reward!r})", file=sys.stderr)
+            sys.stderr.flush()
+
+        serve(server, args.host, args.port, ready)
+    except (RewardkitError, LookupError, ValueError, TypeError, OSError) as e:
+        raise CLIError(redact(str(e))) from None
     yield from ()
 
 
@@ -572,6 +602,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number (0 to 65535), got {text!r}")
     return value
 
 
@@ -796,12 +836,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--spec", help="a reward_spec.json instead of the judge and rule flags")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
+    p.add_argument(
+        "--port", type=port_number, default=8080, help="port (default 8080; 0: any free)"
+    )
     p.add_argument("--token-env", help="require 'Authorization: Bearer $VAR' on every request")
+    p.add_argument(
+        "--allow-open",
+        action="store_true",
+        help="serve a non-loopback --host without a token (refused otherwise)",
+    )
     p.add_argument(
         "--groups", help="redis://HOST:PORT/DB: assemble groups in Redis, shared by replicas"
     )
     p.add_argument("--max-body", type=positive_int, default=1 << 20, help="bytes (default 1 MiB)")
+    p.add_argument(
+        "--read-timeout",
+        type=positive_seconds,
+        default=30.0,
+        help="seconds a client may take to send a request's headers, and then its body; "
+        "slower connections are closed (default 30)",
+    )
     rendezvous_arguments(p)
     p.set_defaults(run=None, command_fn=cmd_serve)
 

@@ -8,83 +8,158 @@ Endpoints:
   sends one completion per request; a group-relative rule assembles each group across requests
   (prompt and label as the key, ``group_size`` members, the timeout fallback and late-member
   rules of :mod:`rewardkit.groups`) - in this process, or with ``groups="redis://..."`` in Redis,
-  shared by several replicas (:mod:`rewardkit.redis_groups`).
+  shared by several replicas (:mod:`rewardkit.redis_groups`). An optional ``"ids": [...]``
+  (one distinct string per sample) is each member's identity: a retried sample sends its id
+  again.
 - ``POST /v1/judge`` - ``{"pairs": [{"label": ..., "prediction": ...}, ...]}`` ->
   ``{"verdicts": [...], "errors": [...]}`` (errors: why a pair has no verdict).
 - ``POST /v1/reward`` - ``{"completions": [...], "labels": [...], "group_size": G}`` (whole
-  groups, consecutive) -> ``{"rewards": [...], "verdicts": [...]}``.
-- ``GET /health`` and ``GET /metrics`` (Prometheus text: requests by path and status, a latency
-  histogram, judge calls, cache hits, failures by cause, groups open, completed and partial).
+  groups, consecutive; the server's group size when ``group_size`` is absent) ->
+  ``{"rewards": [...], "verdicts": [...]}``.
+- ``GET /health`` and ``GET /metrics`` (Prometheus text, :mod:`rewardkit.serve_metrics`).
 
 It binds 127.0.0.1 unless told otherwise; with ``token`` every request but ``/health`` needs
 ``Authorization: Bearer <token>`` (compared in constant time; otherwise 401 and nothing judged).
-Bodies over ``max_body`` bytes get 413; bad JSON or shapes get 400 naming the field; a judge that
-cannot work gets 503 with its reason. SIGTERM stops accepting and finishes requests in flight.
+Bodies over ``max_body`` bytes get 413, bodies not in within ``read_timeout`` seconds 408 (and
+the connection is closed, as is one whose headers take that long); malformed bodies and unknown
+labels get 400 naming the field (:mod:`rewardkit.serve_bodies`); a judge or a shared store that
+cannot work gets 503 with its reason. Shared Redis stores are checked before listening.
+SIGTERM stops accepting and finishes requests in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import json
+import inspect
+import logging
 import time
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
 from .adapters.openrlhf import _response, openrlhf_reply
+from .errors import StoreUnavailable
 from .groups import AsyncGroups, GroupBuffer
 from .judges.llm import JudgeError
 from .pipeline import LadderReward
 from .rules import to_list
+from .serve_bodies import (
+    BadRequest,
+    group_size,
+    ids,
+    optional_strings,
+    pair_item,
+    parse_body,
+    strings,
+)
+from .serve_conn import listen, request_finished, request_started
+from .serve_metrics import Metrics
+from .serve_stores import check_redis, is_redis_url, redact
+from .taxonomy import UnknownLabelError
 
 __all__ = ["RewardServer", "serve"]
 
-_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+log = logging.getLogger("rewardkit.serve")
 
 
-class BadRequest(ValueError):
-    """A request whose body is not what the endpoint reads (400, naming the field)."""
+class SlowBody(Exception):
+    """The body did not arrive within the read timeout (408, connection closed)."""
 
 
-def _strings(body: dict, key: str, n: int | None = None) -> list[str]:
-    value = body.get(key)
-    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-        raise BadRequest(f"field {key!r} must be a list of strings")
-    if n is not None and len(value) != n:
-        raise BadRequest(f"field {key!r} has {len(value)} items, expected {n}")
-    return value
+def _error(status: int, message: str) -> Any:
+    from aiohttp import web
+
+    return web.json_response({"error": message}, status=status)
+
+
+def _quiet_bad_http(record: logging.LogRecord) -> bool:
+    """Drop aiohttp's traceback for a malformed HTTP message: the client got its 400, and a
+    hostile client must not fill the log."""
+    from aiohttp.http_exceptions import HttpProcessingError
+
+    return not (record.exc_info and isinstance(record.exc_info[1], HttpProcessingError))
+
+
+def _gone(request: Any) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 class RewardServer:
-    """The application: one :class:`~rewardkit.LadderReward`, one group buffer."""
+    """The application: one :class:`~rewardkit.LadderReward`, one group store.
+
+    ``group_size`` may be left out for a static rule (groups of one); a group-relative rule
+    needs it. ``read_timeout`` bounds the seconds a client may take to send a request's
+    headers, and then its body.
+    """
 
     def __init__(
         self,
         reward: LadderReward,
         *,
-        group_size: int = 1,
+        group_size: int | None = None,
         timeout: float = 120.0,
         unscored: float = 0.0,
         token: str | None = None,
         max_body: int = 1 << 20,
         groups: str | None = None,
+        read_timeout: float = 30.0,
     ) -> None:
+        if group_size is None:
+            if reward.rule.group_relative:
+                raise ValueError(f"rule {reward.rule.name!r} is group-relative: give group_size")
+            group_size = 1
+        if read_timeout <= 0:
+            raise ValueError(f"read_timeout must be > 0, got {read_timeout}")
         self.reward, self.group_size, self.unscored = reward, group_size, unscored
-        self.token, self.max_body = token, max_body
+        self.token, self.max_body, self.read_timeout = token, max_body, read_timeout
         self.buffer = GroupBuffer(group_size, self._score, linger=10 * timeout)
         self.groups: Any = AsyncGroups(self.buffer, timeout)
+        self.groups_url = groups
+        self.store_errors: tuple[type[BaseException], ...] = (StoreUnavailable,)
         if groups is not None:  # shared by every replica of the run
+            from redis.exceptions import RedisError
+
             from .redis_groups import RedisGroups
 
             self.groups = RedisGroups(groups, group_size, self._score, timeout)
-        self.requests: dict[tuple[str, int], int] = defaultdict(int)
-        self.latency = [0] * (len(_BUCKETS) + 1)
-        self.latency_sum = 0.0
+            self.store_errors += (RedisError,)  # what a group store that is not wrapped raises
+        self.routes = {
+            "/": (("POST", self.openrlhf),),
+            "/get_reward": (("POST", self.openrlhf),),
+            "/v1/judge": (("POST", self.judge),),
+            "/v1/reward": (("POST", self.rewards),),
+            "/health": (("GET", self.health),),
+            "/metrics": (("GET", self.metrics_page),),
+        }
+        self.metrics = Metrics(self.routes)
+        self._store_logged = -1e9
 
     def _score(self, codes: list[int], found: list[bool]) -> np.ndarray:
         return self.reward.rewards_of(codes, found, len(codes))
+
+    async def check(self) -> None:
+        """Reach each shared Redis store once (groups, verdict cache); the first that cannot
+        be used raises :class:`~rewardkit.errors.StoreUnavailable` naming the problem."""
+        cache = getattr(self.reward.judge, "cache", None)
+        for what, store, url in (
+            ("--groups", self.groups, self.groups_url),
+            ("--cache", cache, getattr(cache, "url", None)),
+        ):
+            if not is_redis_url(url):
+                continue
+            await check_redis(url, what)
+            own = getattr(store, "check", None)  # the store's own check, where it has one
+            if own is not None:
+                result = own()
+                if inspect.isawaitable(result):
+                    await result
+
+    async def aclose(self) -> None:
+        close = getattr(self.groups, "aclose", None)
+        if close is not None:
+            await close()
 
     # -- the app ---------------------------------------------------------------------------------
 
@@ -92,12 +167,9 @@ class RewardServer:
         from aiohttp import web
 
         app = web.Application(client_max_size=self.max_body, middlewares=[self._middleware])
-        app.router.add_post("/", self.openrlhf)
-        app.router.add_post("/get_reward", self.openrlhf)
-        app.router.add_post("/v1/judge", self.judge)
-        app.router.add_post("/v1/reward", self.rewards)
-        app.router.add_get("/health", self.health)
-        app.router.add_get("/metrics", self.metrics)
+        for path, methods in self.routes.items():
+            for method, handler in methods:
+                app.router.add_route(method, path, handler)
         return app
 
     @property
@@ -108,49 +180,102 @@ class RewardServer:
         async def middleware(request: Any, handler: Any) -> Any:
             start = time.perf_counter()
             status = 500
+            request_started(request)
             try:
-                if self.token is not None and request.path != "/health":
-                    given = request.headers.get("Authorization", "")
-                    if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
-                        status = 401
-                        return web.json_response({"error": "unauthorized"}, status=401)
-                try:
-                    response = await handler(request)
-                except BadRequest as e:
-                    response = web.json_response({"error": str(e)}, status=400)
-                except web.HTTPRequestEntityTooLarge:
-                    response = web.json_response(
-                        {"error": f"body over {self.max_body} bytes"}, status=413
-                    )
-                except JudgeError as e:
-                    response = web.json_response({"error": f"judge: {e}"}, status=503)
-                status = response.status
+                response = await self._answer(request, handler)
+                status = 499 if response.status != 408 and _gone(request) else response.status
                 return response
+            except web.HTTPException as e:  # 404, 405 from the router
+                status = e.status
+                raise
+            except asyncio.CancelledError:  # the client went away
+                status = 499
+                raise
             finally:
-                self._observe(request.path, status, time.perf_counter() - start)
+                request_finished(request)
+                self.metrics.observe(request.path, status, time.perf_counter() - start)
 
         return middleware
 
-    def _observe(self, path: str, status: int, seconds: float) -> None:
-        self.requests[path, status] += 1
-        self.latency_sum += seconds
-        for i, bound in enumerate(_BUCKETS):
-            if seconds <= bound:
-                self.latency[i] += 1
-                break
-        else:
-            self.latency[-1] += 1
+    async def _answer(self, request: Any, handler: Any) -> Any:
+        """The handler's response, or the error response its exception stands for."""
+        from aiohttp import web
+
+        if self.token is not None and request.path != "/health":
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+                return _error(401, "unauthorized")
+        try:
+            return await handler(request)
+        except BadRequest as e:
+            return _error(400, str(e))
+        except UnknownLabelError as e:  # a judge without check_labels found it
+            return _error(400, f"unknown label: {e}")
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413, f"body over {self.max_body} bytes")
+        except SlowBody:
+            return await self._slow_body(request)
+        except JudgeError as e:
+            return _error(503, redact(f"judge: {e}"))
+        except self.store_errors as e:
+            return self._store_down(e)
+        except ConnectionResetError:  # the client went away while we read its body
+            return _error(499, "client closed the connection")
+        except (web.HTTPException, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("%s %s failed", request.method, self.metrics.route(request.path))
+            return _error(500, "internal error (logged by the server)")
+
+    def slow(self) -> None:
+        """A connection closed for slowness (headers or body over the read timeout)."""
+        self.metrics.slow_clients += 1
+
+    async def _slow_body(self, request: Any) -> Any:
+        """408, sent before the connection is closed."""
+        self.slow()
+        response = _error(408, f"body not received within {self.read_timeout:g} s")
+        response.force_close()
+        if not _gone(request):
+            await response.prepare(request)
+            await response.write_eof()
+            request.transport.close()
+        return response
+
+    def _store_down(self, e: BaseException) -> Any:
+        reason = redact(f"store unavailable: {e}")
+        now = time.monotonic()
+        if now - self._store_logged > 10.0:  # one line per 10 s, not one per request
+            self._store_logged = now
+            log.warning("%s", reason)
+        return _error(503, reason)
 
     async def _body(self, request: Any) -> dict:
         try:
-            body = await request.json()
-        except json.JSONDecodeError as e:
-            raise BadRequest(f"body is not valid JSON ({e.msg})") from None
-        except UnicodeDecodeError:
-            raise BadRequest("body is not UTF-8") from None
-        if not isinstance(body, dict):
-            raise BadRequest("body must be a JSON object")
-        return body
+            raw = await asyncio.wait_for(request.read(), self.read_timeout)
+        except asyncio.TimeoutError:
+            raise SlowBody from None
+        return parse_body(raw, request.charset)
+
+    def _check_labels(self, labels: list[str], where: str) -> None:
+        """400 naming the first label the judge does not know (``where``: "labels[{}]")."""
+        check = getattr(self.reward.judge, "check_labels", None)
+        if check is None:
+            return
+        for i, label in enumerate(labels):
+            try:
+                check([label])
+            except UnknownLabelError:
+                text = label if len(label) <= 60 else label[:60] + "..."
+                raise BadRequest(f"{where.format(i)}: unknown label {text!r}") from None
+
+    def _questions(self, body: dict, key: str, n: int) -> list[str] | None:
+        questions = optional_strings(body, key, n)
+        if questions is None and self.reward.judge.uses_question:
+            raise BadRequest(
+                f"field {key!r} is required: judge {self.reward.judge.name!r} reads it"
+            )
+        return questions if self.reward.judge.uses_question else None
 
     # -- endpoints -------------------------------------------------------------------------------
 
@@ -158,21 +283,30 @@ class RewardServer:
         from aiohttp import web
 
         body = await self._body(request)
-        queries = _strings(body, "query")
-        prompts = _strings(body, "prompts", len(queries))
-        labels = _strings(body, "labels", len(queries))
+        queries = strings(body, "query")
+        prompts = strings(body, "prompts", len(queries))
+        labels = strings(body, "labels", len(queries))
+        given = ids(body, len(queries))
+        identities: list[str | None] = [None] * len(queries) if given is None else [*given]
+        self._check_labels(labels, "labels[{}]")
         responses = [_response(q, p) for q, p in zip(queries, prompts)]
-        judged = await self.reward.ajudge_completions(responses, labels)
+        questions = prompts if self.reward.judge.uses_question else None
+        judged = await self.reward.ajudge_completions(responses, labels, questions)
         codes, found = judged.codes.tolist(), judged.found.tolist()
         members = None
         if self.group_size > 1 and self.reward.rule.group_relative:
             members = await asyncio.gather(
                 *(
-                    self.groups.reward((p, y), c, f)
-                    for p, y, c, f in zip(prompts, labels, codes, found)
+                    self._member((p, y), c, f, m)
+                    for p, y, c, f, m in zip(prompts, labels, codes, found, identities)
                 )
             )
         return web.json_response(openrlhf_reply(self.reward, judged, members, self.unscored))
+
+    async def _member(self, key: tuple, code: int, found: bool, member: str | None) -> Any:
+        if member is None:
+            return await self.groups.reward(key, code, found)
+        return await self.groups.reward(key, code, found, member=member)
 
     async def judge(self, request: Any) -> Any:
         from aiohttp import web
@@ -181,16 +315,8 @@ class RewardServer:
         pairs = body.get("pairs")
         if not isinstance(pairs, list):
             raise BadRequest("field 'pairs' must be a list of {label, prediction} objects")
-        items = []
-        for i, pair in enumerate(pairs):
-            if not isinstance(pair, dict):
-                raise BadRequest(f"pairs[{i}] must be an object")
-            label, prediction = pair.get("label"), pair.get("prediction")
-            if not isinstance(label, str):
-                raise BadRequest(f"pairs[{i}].label must be a string")
-            if prediction is not None and not isinstance(prediction, str):
-                raise BadRequest(f"pairs[{i}].prediction must be a string or null")
-            items.append((label, prediction))
+        items = [pair_item(i, p, self.reward.judge.uses_question) for i, p in enumerate(pairs)]
+        self._check_labels([item[0] for item in items], "pairs[{}].label")
         records = await self.reward.judge.ajudge_records(items)
         return web.json_response(
             {"verdicts": [r.verdict for r in records], "errors": [r.error for r in records]}
@@ -200,14 +326,14 @@ class RewardServer:
         from aiohttp import web
 
         body = await self._body(request)
-        completions = _strings(body, "completions")
-        labels = _strings(body, "labels", len(completions))
-        size = body.get("group_size", 1)
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise BadRequest("field 'group_size' must be a positive integer")
-        if len(completions) % size:
-            raise BadRequest(f"{len(completions)} completions do not split into groups of {size}")
-        judged = await self.reward.ajudge_completions(completions, labels)
+        completions = strings(body, "completions")
+        labels = strings(body, "labels", len(completions))
+        size = group_size(body, len(completions), self.group_size)
+        questions = self._questions(body, "questions", len(completions))
+        self._check_labels(labels, "labels[{}]")
+        if not completions:
+            return web.json_response({"rewards": [], "verdicts": []})
+        judged = await self.reward.ajudge_completions(completions, labels, questions)
         return web.json_response(
             {"rewards": to_list(self.reward.rewards(judged, size)), "verdicts": judged.outcomes}
         )
@@ -217,72 +343,43 @@ class RewardServer:
 
         return web.json_response({"status": "ok", "reward": repr(self.reward)})
 
-    async def metrics(self, request: Any) -> Any:
+    async def metrics_page(self, request: Any) -> Any:
         from aiohttp import web
 
-        lines = ["# TYPE rewardkit_requests_total counter"]
-        for (path, status), n in sorted(self.requests.items()):
-            lines.append(f'rewardkit_requests_total{{path="{path}",status="{status}"}} {n}')
-        lines.append("# TYPE rewardkit_request_seconds histogram")
-        total = 0
-        for bound, n in zip((*_BUCKETS, float("inf")), self.latency):
-            total += n
-            le = "+Inf" if bound == float("inf") else f"{bound:g}"
-            lines.append(f'rewardkit_request_seconds_bucket{{le="{le}"}} {total}')
-        lines += [
-            f"rewardkit_request_seconds_sum {self.latency_sum:.6f}",
-            f"rewardkit_request_seconds_count {total}",
-        ]
-        stats = self.reward.judge.stats
-        for key in ("calls", "cache_hits", "retries", "failures"):
-            if hasattr(stats, key):
-                lines.append(f"# TYPE rewardkit_judge_{key}_total counter")
-                lines.append(f"rewardkit_judge_{key}_total {getattr(stats, key)}")
-        servers = getattr(getattr(self.reward.judge, "transport", None), "endpoint_stats", {})
-        now = time.monotonic()
-        for url, e in sorted(servers.items()):
-            lines += [
-                f'rewardkit_judge_server_calls_total{{server="{url}"}} {e.calls}',
-                f'rewardkit_judge_server_failures_total{{server="{url}"}} {e.failures}',
-                f'rewardkit_judge_server_in_flight{{server="{url}"}} {e.in_flight}',
-                f'rewardkit_judge_server_up{{server="{url}"}} {int(e.down_until <= now)}',
-            ]
-        for cause, n in sorted(getattr(stats, "errors", {}).items()):
-            lines.append(f'rewardkit_judge_failures_by_cause_total{{cause="{cause}"}} {n}')
         groups = self.groups.stats() if hasattr(self.groups, "stats") else self.buffer.stats()
-        lines += [
-            f"rewardkit_groups_open {groups['open']}",
-            f"rewardkit_groups_completed_total {groups['completed']}",
-            f"rewardkit_groups_partial_total {groups['partial']}",
-            f"rewardkit_groups_late_total {groups['late']}",
-        ]
-        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+        text = self.metrics.text(self.reward.judge, groups, redact)
+        return web.Response(text=text, content_type="text/plain")
 
 
 def serve(server: RewardServer, host: str = "127.0.0.1", port: int = 8080, ready=None) -> None:
-    """Run until SIGTERM or SIGINT; in-flight requests finish (aiohttp's graceful shutdown).
-    ``ready(port)`` is called once the socket listens."""
+    """Check the shared stores, then serve until SIGTERM or SIGINT; in-flight requests finish
+    (aiohttp's graceful shutdown). ``ready(port)`` is called once the socket listens.
+    :class:`~rewardkit.errors.StoreUnavailable` if a store cannot be used; :class:`OSError`
+    if the address cannot be bound."""
     from aiohttp import web
 
     async def main() -> None:
-        runner = web.AppRunner(server.app(), handle_signals=True, access_log=None)
+        import signal
+
+        await server.check()
+        logging.getLogger("aiohttp.server").addFilter(_quiet_bad_http)
+        runner = web.AppRunner(server.app(), access_log=None, keepalive_timeout=75.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port, shutdown_timeout=60.0)
+        assert runner.server is not None
         try:
-            await site.start()
+            listener = await listen(runner.server, host, port, server.read_timeout, server.slow)
         except OSError as e:
             await runner.cleanup()
             raise OSError(f"cannot listen on {host}:{port}: {e.strerror}") from None
-        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         if ready is not None:
-            ready(bound)
+            ready(listener.sockets[0].getsockname()[1])
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        import signal
-
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
-        await runner.cleanup()  # stops listening, then waits for requests in flight
+        listener.close()  # no new connections
+        await runner.cleanup()  # then waits for requests in flight
+        await server.aclose()
 
     asyncio.run(main())
