@@ -188,7 +188,7 @@ def test_display_names_are_in_the_identity_and_scores_are_not():
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for name in endpoint_settings("hosted_vllm/m") | endpoint_settings("openai/m"):
+    for name in endpoint_settings("m") | endpoint_settings("hosted_vllm/m"):  # "m": every base
         if not name.startswith("litellm."):
             monkeypatch.delenv(name)
     return monkeypatch
@@ -213,6 +213,26 @@ def test_litellm_endpoints_from_the_environment_are_in_the_identity(clean_env, m
     assert len({unset, one.identity, two.identity}) == 3
     assert two.identity == litellm_judge(model, mock_response="generic").identity
     assert one.transport.endpoint == "http://127.0.0.1:8001/v1"
+
+
+def test_litellm_settings_that_move_every_call_are_in_the_identity(clean_env):
+    import litellm
+
+    guessed = litellm_judge("claude-3-haiku", mock_response="generic").identity  # anthropic
+    clean_env.setenv("ANTHROPIC_API_BASE", "http://127.0.0.1:8004")
+    assert litellm_judge("claude-3-haiku", mock_response="generic").identity != guessed
+    explicit = litellm_judge("openai/m", api_base="http://127.0.0.1:8005/v1", mock_response="x")
+    clean_env.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8006/v1")  # api_base wins: the same
+    again = litellm_judge("openai/m", api_base="http://127.0.0.1:8005/v1", mock_response="x")
+    assert again.identity == explicit.identity
+    clean_env.setenv("USE_LITELLM_PROXY", "True")  # every call to the proxy: not the same
+    proxied = litellm_judge("openai/m", api_base="http://127.0.0.1:8005/v1", mock_response="x")
+    assert proxied.identity != explicit.identity
+    plain = litellm_judge("hosted_vllm/m", mock_response="x")
+    clean_env.setattr(litellm, "api_base", "http://127.0.0.1:8007/v1")
+    moved = litellm_judge("hosted_vllm/m", mock_response="x")
+    assert moved.identity != plain.identity
+    assert moved.transport.endpoint == "http://127.0.0.1:8007/v1"
 
 
 def test_litellm_refuses_a_call_after_its_endpoint_moved(clean_env):

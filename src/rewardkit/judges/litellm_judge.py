@@ -33,7 +33,9 @@ __all__ = ["LiteLLMTransport", "litellm_judge", "endpoint_settings"]
 # Where litellm 1.110 reads an endpoint from the environment: ``{PROVIDER}_API_BASE`` (and
 # ``_BASE_URL``, ``_URL``, ``_ENDPOINT``) for most providers, with these exceptions. The OpenAI
 # variables count for every provider: LiteLLM's OpenAI-compatible routes and the openai client
-# under them fall back to them. Reading more variables than LiteLLM does only costs cache hits.
+# under them fall back to them. A model without a provider prefix (LiteLLM guesses the provider
+# from its name: "claude-..." is anthropic) counts every ``*_API_BASE`` and ``*_BASE_URL``.
+# Reading more variables than LiteLLM does only costs cache hits.
 _ALWAYS = ("OPENAI_BASE_URL", "OPENAI_API_BASE")
 _EXTRA = {
     "azure": ("AZURE_API_BASE",),
@@ -43,32 +45,40 @@ _EXTRA = {
     "together_ai": ("TOGETHERAI_API_BASE",),
 }
 _SUFFIXES = ("_API_BASE", "_BASE_URL", "_API_URL", "_ENDPOINT", "_URL")
+# These send every call to a LiteLLM proxy, api_base or not.
+_REROUTE = ("USE_LITELLM_PROXY", "LITELLM_PROXY_API_BASE")
 
 
 def _provider(model: str) -> str:
     return model.split("/", 1)[0] if "/" in model else "openai"
 
 
-def endpoint_settings(model: str) -> dict[str, str]:
-    """Every setting, besides ``api_base``, from which LiteLLM may take ``model``'s server:
-    ``litellm.api_base`` (when litellm is imported) and the environment variables for its
-    provider, with their values (unset ones left out)."""
-    provider = _provider(model)
-    prefixes = {provider.upper().replace("-", "_").replace(".", "_")}
-    prefixes |= {p.removesuffix("_AI") for p in prefixes}
-    names = set(_ALWAYS) | set(_EXTRA.get(provider, ()))
-    names |= {"USE_LITELLM_PROXY", "LITELLM_PROXY_API_BASE"}  # reroute every provider
-    names |= {
-        n
-        for n in os.environ
-        if n.endswith(_SUFFIXES) and any(n.startswith(p + "_") for p in prefixes)
-    }
-    found = {n: os.environ[n] for n in sorted(names) if os.environ.get(n)}
+def _module_settings(names: tuple[str, ...]) -> dict[str, str]:
+    """``litellm.<name>`` settings, when litellm is imported (it is not imported for this)."""
     litellm = sys.modules.get("litellm")
-    base = getattr(litellm, "api_base", None) if litellm is not None else None
-    if isinstance(base, str) and base:
-        found["litellm.api_base"] = base
-    return found
+    values = {f"litellm.{n}": getattr(litellm, n, None) for n in names} if litellm else {}
+    return {k: v if isinstance(v, str) else repr(v) for k, v in values.items() if v}
+
+
+def endpoint_settings(model: str, *, api_base: str | None = None) -> dict[str, str]:
+    """Every setting from which LiteLLM may take ``model``'s server besides ``api_base``, with
+    its value (unset ones left out): the environment variables for its provider,
+    ``litellm.api_base`` and the proxy switches. With an ``api_base``, the proxy switches only."""
+    names = set(_REROUTE)
+    if not api_base:
+        provider = _provider(model)
+        prefixes = {provider.upper().replace("-", "_").replace(".", "_")}
+        prefixes |= {p.removesuffix("_AI") for p in prefixes}
+        names |= set(_ALWAYS) | set(_EXTRA.get(provider, ()))
+        guessed = "/" not in model  # LiteLLM picks the provider from the name
+        for n in os.environ:
+            ours = n.endswith(_SUFFIXES) and any(n.startswith(p + "_") for p in prefixes)
+            if ours or (guessed and n.endswith(("_API_BASE", "_BASE_URL"))):
+                names.add(n)
+    found = {n: os.environ[n] for n in sorted(names) if os.environ.get(n)}
+    return found | _module_settings(
+        ("use_litellm_proxy",) if api_base else ("api_base", "use_litellm_proxy")
+    )
 
 
 def _litellm():
@@ -98,7 +108,7 @@ class LiteLLMTransport:
             raise ValueError(f"constraint must be choice, json_schema or none, got {constraint!r}")
         self.model, self.api_base, self.constraint = model, api_base, constraint
         # Read once: the identity names the server, and calls check it has not moved.
-        self.settings = {} if api_base else endpoint_settings(model)
+        self.settings = endpoint_settings(model, api_base=api_base)
         self.endpoint = redact_url(api_base or _primary(model, self.settings) or _provider(model))
         self.temperature, self.max_tokens = temperature, max_tokens
         self.mock_response = mock_response
@@ -126,7 +136,7 @@ class LiteLLMTransport:
         choices: list[str] | None = None,
     ) -> dict:
         choices = choices or ladder.choices
-        if not self.api_base and endpoint_settings(self.model) != self.settings:
+        if endpoint_settings(self.model, api_base=self.api_base) != self.settings:
             raise TransportError(
                 "LiteLLM's endpoint settings changed since the judge was built (litellm.api_base "
                 "or an *_API_BASE / *_BASE_URL variable): build a new judge",
