@@ -90,3 +90,41 @@ def closed_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         yield s.getsockname()[1]
+
+
+# -- nothing written into the checkout -----------------------------------------------------------
+
+
+def _untracked() -> set[str] | None:
+    """Files in the checkout that git neither tracks nor ignores (None outside a git clone)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode:
+        return None
+    return {line[3:] for line in done.stdout.splitlines() if line.startswith("??")}
+
+
+def pytest_sessionstart(session):
+    session.config._rewardkit_untracked = _untracked()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Tests write only to temp folders: a file the run left in the checkout fails the run."""
+    before = getattr(session.config, "_rewardkit_untracked", None)
+    after = _untracked()
+    if before is None or after is None:
+        return
+    new = sorted(after - before)
+    if new:
+        print(f"\nthe tests wrote into the checkout: {', '.join(new[:20])}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -3,8 +3,9 @@
 In ```python blocks, ``print(...)  # -> expected`` (or ``# -> expected`` on the next line)
 states the printed line. Every block runs on its own, in a fresh namespace, as a reader would
 paste it (imports included); the example plugin's module is importable as if installed, as the
-plugin guide's install step would make it. ```bash blocks run in a shell from the repository
-root. ```sh blocks (installs, make) are not run.
+plugin guide's install step would make it. Blocks run in a temp folder that holds the
+repository's ``examples`` and ``plugins`` (linked), so what they write (``runs/...``) stays out of
+the checkout. ```sh blocks (installs, make) are not run.
 """
 
 import contextlib
@@ -45,9 +46,17 @@ def test_every_page_has_examples():
     assert not missing, f"pages without examples: {missing}"
 
 
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A temp folder with the repository's examples and plugins, as the working directory."""
+    for name in ("examples", "plugins"):
+        (tmp_path / name).symlink_to(ROOT / name, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
-def test_python_examples(page, monkeypatch):
-    monkeypatch.chdir(ROOT)
+def test_python_examples(page, monkeypatch, workdir):
     monkeypatch.syspath_prepend(str(ROOT / "plugins" / "rewardkit-math" / "src"))
     for code in blocks(page, "python"):
         namespace: dict = {"__name__": "__docs__"}
@@ -65,12 +74,12 @@ def test_python_examples(page, monkeypatch):
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
-def test_shell_examples(page):
+def test_shell_examples(page, workdir):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for code in blocks(page, "bash"):
         done = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", code],
-            cwd=ROOT,
+            cwd=workdir,
             env=env,
             capture_output=True,
             text=True,

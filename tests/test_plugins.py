@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -88,8 +89,11 @@ def test_a_name_registered_twice_is_an_error():
 
 @pytest.fixture(scope="module")
 def installed_plugin(tmp_path_factory):
-    """The example plugin package, installed with pip into a folder of its own."""
+    """The example plugin package, installed with pip into a folder of its own - built from
+    a copy, so setuptools' build folder is not written into the checkout."""
     target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("plugin") / PLUGIN.name
+    shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run(
         [
             sys.executable,
@@ -101,7 +105,7 @@ def installed_plugin(tmp_path_factory):
             "--no-build-isolation",
             "--target",
             str(target),
-            str(PLUGIN),
+            str(source),
         ],
         check=True,
         capture_output=True,

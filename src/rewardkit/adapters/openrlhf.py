@@ -184,11 +184,12 @@ def write_reward_file(
     timeout: float = 120.0,
     unscored: float = 0.0,
 ) -> Path:
-    """Write an OpenRLHF reward file; the judge and rule are checked by building them first.
+    """Write an OpenRLHF reward file (its folder is made if missing); the judge and rule are
+    checked by building them first.
 
-    >>> write_reward_file("/tmp/reward.py", group_size=10,
+    >>> write_reward_file("runs/reward.py", group_size=10,
     ...                   judge_options={"taxonomy": "examples/data/animals.json"})
-    PosixPath('/tmp/reward.py')
+    PosixPath('runs/reward.py')
     """
     from ..version import __version__
 
@@ -210,6 +211,7 @@ def write_reward_file(
     spec = {"reward": reward_spec.to_dict(), "timeout": timeout, "unscored": unscored}
     RendezvousReward.from_spec(spec)  # fail now, not inside the trainer
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         _TEMPLATE.format(
             version=__version__,
