@@ -1,5 +1,6 @@
 """One set of group-assembly scenarios, driven through both wrappers of the one GroupBuffer:
-threads (OpenRLHF) and asyncio tasks (verl's reward loop). The rewards must be identical."""
+threads (OpenRLHF) and asyncio tasks (verl's reward loop). The rewards must be identical.
+Then the rules that keep a member from being paid twice: retried identities, failed requests."""
 
 import asyncio
 import time
@@ -127,6 +128,9 @@ def test_scenarios(kind, name):
             "completed": 0,
             "partial": 1,
             "late": 1,
+            "duplicate": 0,
+            "abandoned": 0,
+            "undelivered": 0,
         }
     if name == "a late member after pruning starts a new group":
         assert min(waited) >= TIMEOUT * 0.9 and buffer.late == 0 and buffer.partials == 2
@@ -175,3 +179,130 @@ def test_a_flat_group_is_flagged():
     assert [buffer.result(t).flat for t in tickets] == [False] * 3
     tickets = [buffer.join("q", c, True, now=0.0) for c in (W, W, W)]  # 0, 0, 0
     assert [buffer.result(t).flat for t in tickets] == [True] * 3
+
+
+# -- never paid twice --------------------------------------------------------------------------
+
+GUARD = 30.0  # a hang guard only: the groups below complete without any timeout
+
+
+def test_a_retried_identity_does_not_complete_the_group_early_asyncio():
+    buffer = GroupBuffer(3, speciarl)
+    groups = AsyncGroups(buffer, GUARD)
+
+    async def main():
+        first = asyncio.ensure_future(groups.reward("samoyed?", SP, True, member="a"))
+        dog = asyncio.ensure_future(groups.reward("samoyed?", G, True, member="b"))
+        retry = asyncio.ensure_future(groups.reward("samoyed?", SP, True, member="a"))
+        await asyncio.sleep(0)  # all three joined (joining is synchronous)
+        assert len(buffer.open["samoyed?"].slots) == 2  # the retry is not a second member
+        spitz = groups.reward("samoyed?", L, True, member="c")  # the true last sibling
+        return await asyncio.wait_for(asyncio.gather(first, dog, retry, spitz), GUARD)
+
+    got = asyncio.run(main())
+    assert [(m.reward, m.partial) for m in got] == [(1.0, False), (0.0, False)] * 2
+    assert got[0] == got[2]
+    assert buffer.stats()["duplicate"] == 1 and buffer.stats()["completed"] == 1
+
+
+def test_a_retried_identity_does_not_complete_the_group_early_threads():
+    buffer = GroupBuffer(3, speciarl)
+    groups = ThreadGroups(buffer, GUARD)
+    calls = [("a", SP), ("b", G), ("a", SP), ("c", L)]
+    start = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda m: groups.reward("samoyed?", m[1], True, member=m[0]), calls))
+    assert [(m.reward, m.partial) for m in got] == [(1.0, False), (0.0, False)] * 2
+    assert buffer.stats()["duplicate"] == 1 and buffer.stats()["completed"] == 1
+    assert time.monotonic() - start < GUARD / 2  # nobody waited for the timeout
+
+
+def test_a_cancelled_member_leaves_no_trace():
+    """The finding: a request fails, the trainer retries it (no identity: OpenRLHF). Before, the
+    retry completed the group early and the true last sibling - a spitz for a samoyed - waited
+    out the timeout and was rewarded alone (1.0). Now the failed member leaves its group."""
+    buffer = GroupBuffer(3, speciarl)
+    groups = AsyncGroups(buffer, GUARD)
+
+    async def main():
+        samoyed = asyncio.ensure_future(groups.reward("samoyed?", SP, True))
+        dog = asyncio.ensure_future(groups.reward("samoyed?", G, True))
+        await asyncio.sleep(0)
+        dog.cancel()  # the client went away
+        await asyncio.gather(dog, return_exceptions=True)
+        assert buffer.open["samoyed?"].codes == [SP]
+        retry = asyncio.ensure_future(groups.reward("samoyed?", G, True))
+        spitz = groups.reward("samoyed?", L, True)
+        return await asyncio.wait_for(asyncio.gather(samoyed, retry, spitz), GUARD)
+
+    got = asyncio.run(main())
+    assert [(m.reward, m.partial) for m in got] == [(1.0, False), (0.0, False), (0.0, False)]
+    stats = buffer.stats()
+    assert (stats["abandoned"], stats["completed"], stats["partial"], stats["open"]) == (1, 1, 0, 0)
+
+
+def test_release_keeps_members_that_were_rewarded_or_still_awaited():
+    buffer = GroupBuffer(2, speciarl)
+    lone = buffer.join("p", SP, True, now=0.0)
+    assert buffer.release(lone) and buffer.stats()["open"] == 0  # an empty group is forgotten
+    first = buffer.join("q", SP, True, now=0.0, member="a")
+    again = buffer.join("q", SP, True, now=0.0, member="a")
+    assert not buffer.release(first)  # its retry still waits on the member
+    last = buffer.join("q", W, True, now=0.0, member="b")
+    assert [buffer.result(t).reward for t in (again, last)] == [1.0, 0.0]
+    assert not buffer.release(again)  # rewarded: stays in its group
+    assert buffer.stats()["undelivered"] == 1 and buffer.stats()["abandoned"] == 1
+
+
+def test_identities_after_the_group_and_late_members_get_the_same_reward():
+    clock = Clock()
+    buffer = GroupBuffer(4, speciarl, linger=100.0)
+    groups = AsyncGroups(buffer, 0.2, clock)
+
+    async def main():
+        pair = await asyncio.gather(groups.reward("p", G, True), groups.reward("p", W, True))
+        x = await groups.reward("p", L, True, member="x")  # late: best of G, W, L
+        y = await groups.reward("p", SP, True, member="y")  # late: changes the group's rewards
+        x_again = await groups.reward("p", L, True, member="x")
+        codes = enumerate((SP, G, W, W))
+        full = await asyncio.gather(*(groups.reward("q", c, True, member=i) for i, c in codes))
+        retried = await groups.reward("q", G, True, member=1)  # complete group: answered at once
+        new = buffer.join("q", SP, True, clock(), member=9)  # a new identity: a new group
+        return pair, x, y, x_again, full, retried, new
+
+    pair, x, y, x_again, full, retried, new = asyncio.run(main())
+    assert [m.reward for m in pair] == [1.0, 0.0] and (x.reward, y.reward) == (1.0, 1.0)
+    assert x_again == x  # not recomputed against y
+    assert [m.reward for m in full] == [1.0, 0.0, 0.0, 0.0] and retried == full[1]
+    assert not new.group.done and buffer.stats()["duplicate"] == 2
+    clock.now += 1000.0
+    assert buffer.join("q", G, True, clock(), member=1).slot.result is None  # forgotten: new
+
+
+def test_verl_padding_copies_keep_complete_with_and_without_identity():
+    buffer = GroupBuffer(2, speciarl, keep_complete=True)
+    tickets = [buffer.join("u", c, True, now=0.0, member=i) for i, c in enumerate((SP, G))]
+    copy = buffer.join("u", SP, True, now=0.0, member=0)  # the same sample again: same answer
+    anonymous = buffer.join("u", SP, True, now=0.0)  # no identity: late member, at once
+    assert buffer.result(copy) == buffer.result(tickets[0]) == (1.0, False, False)
+    assert buffer.result(anonymous) == (1.0, True, False)
+
+
+def test_events_are_logged_one_line_each_without_the_key(caplog):
+    buffer = GroupBuffer(3, speciarl)
+    groups = AsyncGroups(buffer, 0.05)
+    key = ("a secret prompt", "samoyed")
+
+    async def main():
+        gone = asyncio.ensure_future(groups.reward(key, SP, True, member="m"))
+        await asyncio.sleep(0)
+        gone.cancel()
+        await asyncio.gather(gone, return_exceptions=True)
+        twice = [groups.reward(key, c, True, member="n") for c in (G, G)]
+        await asyncio.gather(*twice)
+
+    with caplog.at_level("INFO", logger="rewardkit.groups"):
+        asyncio.run(main())
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3 and all("\n" not in line and "secret" not in line for line in lines)
+    assert ["removed" in lines[0], "retried" in lines[1], "timeout" in lines[2]] == [True] * 3

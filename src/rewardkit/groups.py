@@ -4,21 +4,35 @@ Trainers that score one sample per call (OpenRLHF's reward function, verl's rewa
 workers, an HTTP reward service) never hand a group-relative rule a whole group. A
 :class:`GroupBuffer` collects each group's members under a key (the prompt and label, or
 verl's ``uid``) and rewards the group once its ``group_size``-th member joins. The same rules
-hold for every wrapper:
+hold for every wrapper (and for :mod:`rewardkit.redis_groups`):
 
 - **complete**: the last member's ``join`` rewards the whole group; every member gets its
   reward from that one computation;
 - **timeout**: a member that waited ``timeout`` seconds closes its group with the members
   present, rewarded as a group of their own (``partial``);
 - **late member**: a member that joins a group closed by the timeout is rewarded at once
-  against that group plus itself (the group's rewards are recomputed for it), also
-  ``partial``; once the group has ``group_size`` members it accepts no more;
+  against that group plus itself, also ``partial``; once the group has ``group_size`` members
+  it accepts no more;
+- **identity** (``member=``, optional): the member's identity within its group (verl's sample
+  index within a ``uid``, an ``id`` in rewardkit's JSON API). A member whose identity already
+  joined the key's open group, or its recently closed one, is the same member retried: it gets
+  the SAME reward (waiting for the group if it is still open) and is never counted twice
+  (``duplicate``). Identities must not recur under one key within ``linger`` seconds except as
+  retries. Without identity (OpenRLHF's protocol carries none) every call is a new member;
+- **a failed request leaves no member behind**: a member whose wait is cancelled (the client
+  went away) or fails before its group is done is removed from the group (``abandoned``), so
+  the trainer's retry takes its place instead of joining a second time; a removed member is
+  never counted. One whose group was already rewarded stays in it (``undelivered``: a retry
+  without identity is then a new member);
 - **pruning**: closed groups are forgotten ``linger`` seconds after they closed;
 - **keys used once** (``keep_complete=True``, for verl's per-step ``uid``): a complete group
   also stays joinable for ``linger`` seconds, so an extra copy of a member (verl pads a batch
   with copies of its first samples to split it evenly between workers) is rewarded at once
   instead of opening a new group that would wait for the timeout. Keys that recur (OpenRLHF's
   prompt and label, asked again next epoch) keep the default.
+
+Partial, late, duplicate, abandoned and undelivered members are counted in ``stats()`` and
+logged (logger ``rewardkit.groups``, one line each, keys and identities as short digests).
 
 :class:`GroupBuffer` is pure bookkeeping - no threads, no clock of its own, no event loop - so
 its rules are tested once; :class:`ThreadGroups` (OpenRLHF's worker threads) and
@@ -37,6 +51,8 @@ False
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -45,21 +61,17 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Group", "Member", "Ticket", "GroupBuffer", "ThreadGroups", "AsyncGroups"]
+__all__ = ["Group", "Member", "Slot", "Ticket", "GroupBuffer", "ThreadGroups", "AsyncGroups"]
+
+log = logging.getLogger("rewardkit.groups")
 
 #: ``score(codes, found) -> rewards`` for one group's members, in join order.
 Score = Callable[[list[int], list[bool]], np.ndarray]
 
 
-@dataclass(eq=False)
-class Group:
-    codes: list[int] = field(default_factory=list)
-    found: list[bool] = field(default_factory=list)
-    rewards: np.ndarray | None = None
-    done: bool = False
-    partial: bool = False
-    closed_at: float = 0.0
-    signal: Any = None  # the wrapper's event, set when ``done``
+def digest(value: Any) -> str:
+    """A short, stable tag of a key or identity for log lines (never the text itself)."""
+    return hashlib.sha256(repr(value).encode()).hexdigest()[:12]
 
 
 class Member(NamedTuple):
@@ -73,26 +85,76 @@ class Member(NamedTuple):
     @classmethod
     def of(cls, rewards: Any, index: int, partial: bool) -> Member:
         """Member ``index`` of a group with ``rewards`` (NaN or ``None`` where unscored)."""
+        return cls.all(rewards, partial)[index]
+
+    @classmethod
+    def all(cls, rewards: Any, partial: bool) -> list[Member]:
+        """Every member of a group with ``rewards``, in order."""
         values = np.array([np.nan if r is None else r for r in rewards], dtype=np.float64)
         scored = values[np.isfinite(values)]
         flat = bool(scored.size < 2 or scored.min() == scored.max())
-        return cls(float(values[index]), partial, flat)
+        return [cls(float(v), partial, flat) for v in values.tolist()]
+
+
+class Slot:
+    """One member of a group: its verdict, identity, result once rewarded, and how many
+    requests wait on it (a retried member with identity shares its slot)."""
+
+    __slots__ = ("code", "found", "ident", "result", "waiters")
+
+    def __init__(self, code: int, found: bool, ident: Hashable | None) -> None:
+        self.code, self.found, self.ident = code, found, ident
+        self.result: Member | None = None
+        self.waiters = 1
+
+
+@dataclass(eq=False)
+class Group:
+    slots: list[Slot] = field(default_factory=list)
+    idents: dict[Hashable, Slot] = field(default_factory=dict)
+    rewards: np.ndarray | None = None
+    done: bool = False
+    partial: bool = False
+    closed_at: float = 0.0
+    signal: Any = None  # the wrapper's event, set when ``done``
+
+    @property
+    def codes(self) -> list[int]:
+        return [s.code for s in self.slots]
+
+    @property
+    def found(self) -> list[bool]:
+        return [s.found for s in self.slots]
 
 
 @dataclass(frozen=True)
 class Ticket:
-    """A member's place: its group and its index in the group."""
+    """A member's place: its group and its slot in the group."""
 
     key: Hashable
     group: Group
-    index: int
+    slot: Slot
+
+    @property
+    def index(self) -> int:
+        return next(i for i, s in enumerate(self.group.slots) if s is self.slot)
+
+
+def _forget(groups: dict[Hashable, Group], horizon: float) -> None:
+    """Drop groups closed before ``horizon`` (dicts are kept in closing order)."""
+    while groups:
+        key, group = next(iter(groups.items()))
+        if group.closed_at >= horizon:
+            return
+        del groups[key]
 
 
 class GroupBuffer:
     """Groups of ``group_size`` members by key; see the module docstring for the rules.
 
-    ``score`` rewards one group's members; ``linger`` is how long (seconds) a group closed
-    by the timeout still takes late members. Not thread-safe: wrappers hold a lock.
+    ``score`` rewards one group's members; ``linger`` is how long (seconds) a closed group
+    still takes late members and answers retried identities. Not thread-safe: wrappers hold a
+    lock (or run on one event loop).
     """
 
     def __init__(
@@ -106,70 +168,133 @@ class GroupBuffer:
         self.keep_complete = keep_complete
         self.open: dict[Hashable, Group] = {}
         self.closed: dict[Hashable, Group] = {}  # partial groups that may get late members
-        self.completed = 0
-        self.partials = 0
-        self.late = 0
+        self.recent: dict[Hashable, Group] = {}  # full groups kept to answer retried identities
+        self.completed = self.partials = self.late = 0
+        self.duplicates = self.abandoned = self.undelivered = 0
 
-    def join(self, key: Hashable, code: int, found: bool, now: float) -> Ticket:
-        """Add a member; its group is ``done`` when it completed (or the member was late)."""
-        if self.closed:
-            self.prune(now)
+    def join(
+        self, key: Hashable, code: int, found: bool, now: float, member: Hashable | None = None
+    ) -> Ticket:
+        """Add a member (or find it again by ``member`` identity); its group is ``done`` when
+        it completed, and its slot has a ``result`` once it is rewarded."""
+        self.prune(now)
+        if member is not None:
+            again = self._find(key, member)
+            if again is not None:
+                again.slot.waiters += 1
+                self.duplicates += 1
+                log.info("group %s: member %s retried, same slot", digest(key), digest(member))
+                return again
+        slot = Slot(code, found, member)
         late = self.closed.get(key)
         if late is not None:
-            late.codes.append(code)
-            late.found.append(found)
-            late.rewards = self.score(late.codes, late.found)
-            if len(late.codes) >= self.group_size and not self.keep_complete:
-                del self.closed[key]
-            self.late += 1
-            return Ticket(key, late, len(late.codes) - 1)
+            return self._join_late(key, late, slot)
         group = self.open.setdefault(key, Group())
-        group.codes.append(code)
-        group.found.append(found)
-        ticket = Ticket(key, group, len(group.codes) - 1)
-        if len(group.codes) >= self.group_size:
+        self._add(group, slot)
+        if len(group.slots) >= self.group_size:
             del self.open[key]
-            group.rewards = self.score(group.codes, group.found)
-            group.done, group.closed_at = True, now
+            self._settle(group, False, now)
             self.completed += 1
-            if self.keep_complete:
-                self.closed[key] = group
-        return ticket
+            self._keep(self.closed if self.keep_complete else self.recent, key, group)
+        return Ticket(key, group, slot)
+
+    def _find(self, key: Hashable, member: Hashable) -> Ticket | None:
+        for groups in (self.open, self.closed, self.recent):
+            group = groups.get(key)
+            if group is not None and member in group.idents:
+                return Ticket(key, group, group.idents[member])
+        return None
+
+    def _add(self, group: Group, slot: Slot) -> None:
+        group.slots.append(slot)
+        if slot.ident is not None:
+            group.idents[slot.ident] = slot
+
+    def _join_late(self, key: Hashable, group: Group, slot: Slot) -> Ticket:
+        rewards = self.score([*group.codes, slot.code], [*group.found, slot.found])
+        self._add(group, slot)
+        group.rewards = rewards
+        slot.result = Member.of(rewards, -1, True)
+        if len(group.slots) >= self.group_size and not self.keep_complete:
+            del self.closed[key]
+            self._keep(self.recent, key, group)
+        self.late += 1
+        log.info("group %s: late member rewarded against its closed group", digest(key))
+        return Ticket(key, group, slot)
+
+    def _settle(self, group: Group, partial: bool, now: float) -> None:
+        """Reward every member present (raises, changing nothing, if ``score`` does)."""
+        rewards = self.score(group.codes, group.found)
+        for slot, result in zip(group.slots, Member.all(rewards, partial)):
+            slot.result = result
+        group.rewards, group.done, group.partial, group.closed_at = rewards, True, partial, now
+
+    def _keep(self, groups: dict[Hashable, Group], key: Hashable, group: Group) -> None:
+        if groups is self.recent and not group.idents:
+            return  # no identity to answer a retry by
+        groups.pop(key, None)  # re-inserted at the end: dicts stay in closing order
+        groups[key] = group
 
     def close(self, ticket: Ticket, now: float) -> None:
         """The member of ``ticket`` timed out: close its group with the members present."""
         group = ticket.group
         if group.done:
             return
+        self._settle(group, True, now)
         if self.open.get(ticket.key) is group:
             del self.open[ticket.key]
-        group.rewards = self.score(group.codes, group.found)
-        group.done, group.partial, group.closed_at = True, True, now
         self.partials += 1
-        self.prune(now)
-        self.closed[ticket.key] = group
+        log.warning(
+            "group %s: closed by the timeout with %d of %d members",
+            digest(ticket.key),
+            len(group.slots),
+            self.group_size,
+        )
+        self._keep(self.closed, ticket.key, group)
+
+    def release(self, ticket: Ticket) -> bool:
+        """The request of ``ticket`` failed before its result: remove its member unless it was
+        rewarded already or another request (the same identity) still waits on it. True if
+        the member was removed."""
+        slot, group = ticket.slot, ticket.group
+        slot.waiters -= 1
+        if slot.waiters > 0:
+            return False
+        if slot.result is not None:
+            self.undelivered += 1
+            log.warning("group %s: a rewarded member's request failed", digest(ticket.key))
+            return False
+        group.slots.remove(slot)
+        if slot.ident is not None:
+            del group.idents[slot.ident]
+        if not group.slots and self.open.get(ticket.key) is group:
+            del self.open[ticket.key]
+        self.abandoned += 1
+        log.warning("group %s: a member's request failed; member removed", digest(ticket.key))
+        return True
 
     def result(self, ticket: Ticket) -> Member:
         """The :class:`Member` result of a member whose group is done."""
-        group = ticket.group
-        if not group.done or group.rewards is None:
+        if ticket.slot.result is None:
             raise RuntimeError("the group of this member is not done yet")
-        return Member.of(group.rewards, ticket.index, group.partial)
+        return ticket.slot.result
 
     def prune(self, now: float) -> None:
         """Forget closed groups older than ``linger``."""
-        horizon = now - self.linger
-        for key in [k for k, g in self.closed.items() if g.closed_at < horizon]:
-            del self.closed[key]
+        _forget(self.closed, now - self.linger)
+        _forget(self.recent, now - self.linger)
 
     def stats(self) -> dict[str, int]:
         """Open groups, closed partial groups, and counts since the start."""
         return {
             "open": len(self.open),
-            "closed_partial": len(self.closed),
+            "closed_partial": sum(1 for g in self.closed.values() if g.partial),
             "completed": self.completed,
             "partial": self.partials,
             "late": self.late,
+            "duplicate": self.duplicates,
+            "abandoned": self.abandoned,
+            "undelivered": self.undelivered,
         }
 
 
@@ -182,19 +307,26 @@ class ThreadGroups:
         self.buffer, self.timeout, self.clock = buffer, timeout, clock
         self._lock = threading.Lock()
 
-    def reward(self, key: Hashable, code: int, found: bool) -> Member:
-        """Join and wait for the group."""
+    def reward(
+        self, key: Hashable, code: int, found: bool, member: Hashable | None = None
+    ) -> Member:
+        """Join (or rejoin by ``member`` identity) and wait for the group, ``timeout`` at most."""
         with self._lock:
-            ticket = self.buffer.join(key, code, found, self.clock())
+            ticket = self.buffer.join(key, code, found, self.clock(), member)
             group = ticket.group
             if group.signal is None:
                 group.signal = threading.Event()
             if group.done:
                 group.signal.set()
-        if not group.signal.wait(self.timeout):
+        try:
+            if not group.signal.wait(self.timeout):
+                with self._lock:
+                    self.buffer.close(ticket, self.clock())
+                    group.signal.set()
+        except BaseException:
             with self._lock:
-                self.buffer.close(ticket, self.clock())
-                group.signal.set()
+                self.buffer.release(ticket)
+            raise
         with self._lock:
             return self.buffer.result(ticket)
 
@@ -207,17 +339,26 @@ class AsyncGroups:
             raise ValueError(f"timeout must be > 0, got {timeout}")
         self.buffer, self.timeout, self.clock = buffer, timeout, clock
 
-    async def reward(self, key: Hashable, code: int, found: bool) -> Member:
-        """Join and wait for the group."""
-        ticket = self.buffer.join(key, code, found, self.clock())
+    async def reward(
+        self, key: Hashable, code: int, found: bool, member: Hashable | None = None
+    ) -> Member:
+        """Join (or rejoin by ``member`` identity) and wait for the group, ``timeout`` at most.
+        If the wait is cancelled or fails, the member leaves its group (see the rules)."""
+        ticket = self.buffer.join(key, code, found, self.clock(), member)
         group = ticket.group
         if group.signal is None:
             group.signal = asyncio.Event()
         if group.done:
             group.signal.set()
+        if ticket.slot.result is not None:  # it completed the group, or was late
+            return ticket.slot.result
         try:
-            await asyncio.wait_for(group.signal.wait(), self.timeout)
-        except asyncio.TimeoutError:
-            self.buffer.close(ticket, self.clock())
-            group.signal.set()
+            try:
+                await asyncio.wait_for(group.signal.wait(), self.timeout)
+            except asyncio.TimeoutError:
+                self.buffer.close(ticket, self.clock())
+                group.signal.set()
+        except BaseException:
+            self.buffer.release(ticket)
+            raise
         return self.buffer.result(ticket)
