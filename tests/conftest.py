@@ -27,13 +27,34 @@ class RedisServer:
             pytest.fail(
                 "redis-server is not installed: apt-get install redis-server (.ci/run does)"
             )
+        self.folder, self.proc, self.args = folder, None, [str(a) for a in args]
+        self.port, self.started = self._free_port(), False
+
+    @staticmethod
+    def _free_port() -> int:
+        import socket
+
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.folder, self.proc, self.args = folder, None, [str(a) for a in args]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+            return s.getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self):
+        """Start on this server's port. The first start takes another free port when the one
+        chosen was taken in between (the OS hands ports to anyone); a restart keeps it."""
+        for _ in range(5):
+            if self._start():
+                self.started = True
+                return self
+            if self.started:
+                break
+            self.port = self._free_port()
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def _start(self) -> bool:
         import socket
         import subprocess
         import time
@@ -56,16 +77,17 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 30  # guards a server that never answers
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as c:
                     c.sendall(b"PING\r\n")
                     if c.recv(16).startswith((b"+PONG", b"-NOAUTH")):
-                        return self
+                        return True
             except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+                time.sleep(0.05)  # polling for the server to listen, with a deadline
+        self.stop()
+        return False
 
     def stop(self):
         if self.proc is not None:
