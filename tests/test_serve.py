@@ -211,40 +211,6 @@ def test_two_replicas_share_groups_and_verdicts_through_redis(redis_server):
         assert all(o["extra_logs"]["partial_group"] == [0.0] for o in outputs)
 
 
-def test_redis_groups_timeout_and_late_member(redis_server):
-    import asyncio
-
-    import numpy as np
-
-    from rewardkit.redis_groups import RedisGroups
-    from rewardkit.rules import Batch
-
-    S = rk.SPECIARL
-
-    def score(codes, found):
-        batch = Batch(S, np.asarray(codes, np.int16), np.asarray(found), len(codes))
-        return rk.SpeciaRL().compute(batch)
-
-    async def main():
-        a = RedisGroups(redis_server.url, 3, score, timeout=0.5)
-        b = RedisGroups(redis_server.url, 3, score, timeout=0.5)  # another replica
-        generic, wrong, specific = S.index("generic"), S.index("wrong"), S.index("specific")
-        first = await asyncio.gather(a.reward("p", generic, True), b.reward("p", wrong, True))
-        late = await b.reward("p", specific, True)  # after the close: rewarded at once
-        again = await asyncio.gather(*(a.reward("q", specific, True) for _ in range(3)))
-        reused = await asyncio.gather(*(b.reward("q", wrong, True) for _ in range(3)))
-        await a.aclose()
-        await b.aclose()
-        return first, late, again, reused
-
-    first, late, again, reused = asyncio.run(main())
-    assert [(m.reward, m.partial) for m in first] == [(1.0, True), (0.0, True)]
-    assert (late.reward, late.partial) == (1.0, True)
-    assert [m.reward for m in again] == [1.0] * 3 and not any(m.partial for m in again)
-    # The same key again (the next epoch's prompt): a new group, not late members of the old one.
-    assert [m.reward for m in reused] == [0.0] * 3 and all(m.flat for m in reused)
-
-
 def test_an_llm_judge_over_two_servers_behind_the_service(redis_server):
     from .judge_server import JudgeServer
 
