@@ -147,13 +147,12 @@ class Ladder:
                 )
             self.canonical_name, self._canonical = canonical, CANONICALISERS[canonical]
         elif callable(canonical):
-            module = getattr(canonical, "__module__", None) or "builtins"
-            qualname = getattr(canonical, "__qualname__", None) or repr(canonical)
-            self.canonical_name = f"{module}.{qualname}"
             self._canonical = canonical
         else:
             raise TypeError(f"ladder {name!r}: canonical must be a name or a function")
         self.canonical_id = _canonical_id(self._canonical, name)
+        if not isinstance(canonical, str):  # module.qualname, as the fingerprint names it
+            self.canonical_name = self.canonical_id.partition("@")[0]
         if not isinstance(guard, AnswerGuard):
             raise TypeError(f"ladder {name!r}: guard must be an AnswerGuard")
         self.name = name
