@@ -319,3 +319,19 @@ def test_a_cache_checks_verdicts_by_judge_and_keeps_the_rule_when_pickled():
 )
 def test_redact_url(url, shown):
     assert redact_url(url) == shown
+
+
+def test_litellm_errors_and_logs_never_show_the_endpoint_password(clean_env, caplog):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    judge = litellm_judge(
+        "hosted_vllm/m", api_base=f"http://judge:pw-Secret@127.0.0.1:{port}/v1", retries=0
+    )
+    assert judge.transport.endpoint == f"http://judge:***@127.0.0.1:{port}/v1"
+    with caplog.at_level(logging.INFO, "rewardkit"):
+        (record,) = judge.judge_records([("samoyed", "dog")])
+    assert record.verdict is None and record.error
+    assert "pw-Secret" not in record.error + caplog.text

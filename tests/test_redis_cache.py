@@ -266,3 +266,11 @@ def test_a_lease_planted_without_expiry_holds_a_pair_for_twice_the_lease_at_most
         r.set(cache._key(judge.identity, judge.key("samoyed", "dog"), "lease"), b"1")  # no TTL
         assert judge.judge([("samoyed", "dog")]) == ["generic"]
         assert len(server.requests) == 1
+
+
+def test_a_bad_ttl_is_refused_without_the_password():
+    for ttl in ("nan", "inf", "-1", "soon"):
+        with pytest.raises(ValueError) as refused:
+            RedisCache(f"redis://:hunter2-Secret@127.0.0.1:1/0?ttl={ttl}")
+        assert str(refused.value).startswith("redis://:***@127.0.0.1:1/0")
+        assert "Secret" not in str(refused.value)

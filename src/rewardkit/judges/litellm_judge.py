@@ -193,7 +193,7 @@ class LiteLLMTransport:
         ) as e:
             status = getattr(e, "status_code", None)
             raise TransportError(
-                f"{type(e).__name__}: {e}", retryable=False, status=status, fatal=True
+                self._scrub(f"{type(e).__name__}: {e}"), retryable=False, status=status, fatal=True
             ) from None
         except (
             litellm.RateLimitError,
@@ -202,12 +202,16 @@ class LiteLLMTransport:
             litellm.InternalServerError,
         ) as e:
             raise TransportError(
-                f"{type(e).__name__}: {e}", retryable=True, status=getattr(e, "status_code", None)
+                self._scrub(f"{type(e).__name__}: {e}"),
+                retryable=True,
+                status=getattr(e, "status_code", None),
             ) from None
         except litellm.APIError as e:
             status = getattr(e, "status_code", None)
             raise TransportError(
-                f"{type(e).__name__}: {e}", retryable=bool(status and status >= 500), status=status
+                self._scrub(f"{type(e).__name__}: {e}"),
+                retryable=bool(status and status >= 500),
+                status=status,
             ) from None
         try:
             text = response.choices[0].message.content
@@ -226,6 +230,19 @@ class LiteLLMTransport:
         except Exception:  # unknown model prices: no cost reported
             cost = 0.0
         return Reply(text, _count(usage, "prompt_tokens"), _count(usage, "completion_tokens"), cost)
+
+    def _scrub(self, text: str) -> str:
+        """``text`` without the passwords of the endpoint's URLs (LiteLLM's errors quote them)."""
+        from urllib.parse import urlsplit
+
+        for url in (self.api_base or "", *self.settings.values()):
+            try:
+                password = urlsplit(url).password
+            except ValueError:
+                continue
+            if password:
+                text = text.replace(password, "***")
+        return text
 
     async def aclose(self) -> None:
         return None

@@ -51,9 +51,9 @@ def _ttl_from(url: str, ttl: float | None) -> tuple[str, float | None]:
         try:
             ttl = float(query.pop("ttl"))
         except ValueError:
-            raise ValueError(f"{url}: ttl must be a number of seconds") from None
-        if ttl <= 0:
-            raise ValueError(f"{url}: ttl must be positive")
+            raise ValueError(f"{redact_url(url)}: ttl must be a number of seconds") from None
+        if not ttl > 0:
+            raise ValueError(f"{redact_url(url)}: ttl must be positive")
         url = urlunsplit(parts._replace(query=urlencode(query)))
     return url, ttl
 
@@ -78,6 +78,8 @@ class RedisCache(VerdictStore):
         if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"a Redis cache URL starts with redis://, got {redact_url(url)!r}")
         url, ttl = _ttl_from(url, ttl)
+        if ttl is not None and not 0 < ttl < float("inf"):
+            raise ValueError(f"{redact_url(url)}: ttl must be a positive number of seconds")
         self.url, self.ttl, self.lease, self.poll = url, ttl, lease, poll
         self.retry_after, self.prefix, self.timeout = retry_after, prefix, timeout
         self.where = f"verdict cache {redact_url(url)}"
