@@ -168,8 +168,8 @@ class RewardServer:
 
         app = web.Application(client_max_size=self.max_body, middlewares=[self._middleware])
         for path, methods in self.routes.items():
-            for method, handler in methods:
-                app.router.add_route(method, path, handler)
+            for method, handler in methods:  # GET routes answer HEAD too
+                (app.router.add_get if method == "GET" else app.router.add_post)(path, handler)
         return app
 
     @property
@@ -317,10 +317,15 @@ class RewardServer:
             raise BadRequest("field 'pairs' must be a list of {label, prediction} objects")
         items = [pair_item(i, p, self.reward.judge.uses_question) for i, p in enumerate(pairs)]
         self._check_labels([item[0] for item in items], "pairs[{}].label")
+        refused = {}  # predictions the ladder's guard keeps from the judge, as in LadderReward
+        check = self.reward.ladder.guard.check
+        for i, (label, prediction, *question) in enumerate(items):
+            why = None if prediction is None else check(prediction)
+            if why is not None:
+                refused[i], items[i] = f"no valid answer: {why}", (label, None, *question)
         records = await self.reward.judge.ajudge_records(items)
-        return web.json_response(
-            {"verdicts": [r.verdict for r in records], "errors": [r.error for r in records]}
-        )
+        errors = [refused.get(i, r.error) for i, r in enumerate(records)]
+        return web.json_response({"verdicts": [r.verdict for r in records], "errors": errors})
 
     async def rewards(self, request: Any) -> Any:
         from aiohttp import web
