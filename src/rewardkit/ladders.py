@@ -42,7 +42,7 @@ __all__ = [
 #: Code of a missing verdict (the judge failed or the answer was not judged).
 MISSING = -1
 
-_SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
+_SLUG = re.compile(r"[a-z][a-z0-9_]*")
 
 
 # -- canonicalisers: which predictions mean the same thing (de-dup and cache keys) ---------------
@@ -128,7 +128,7 @@ class Ladder:
         for rung in rungs:
             if not isinstance(rung, Rung):
                 raise TypeError(f"ladder {name!r}: expected Rung, got {type(rung).__name__}")
-            if not _SLUG.match(rung.slug):
+            if not isinstance(rung.slug, str) or not _SLUG.fullmatch(rung.slug):
                 raise ValueError(
                     f"ladder {name!r}: slug {rung.slug!r} must be lower-case letters, digits, _"
                 )
