@@ -173,7 +173,7 @@ def test_custom_ladder():
         ([Rung("a", "A", 1, True)], "at least two rungs"),
         ([Rung("a", "A", 0, False), Rung("a", "A", 1, True)], "duplicate slug 'a'"),
         ([Rung("Bad Slug", "A", 0, False), Rung("b", "B", 1, True)], "slug 'Bad Slug'"),
-        ([Rung("a\n", "A", 0, False), Rung("b", "B", 1, True)], "slug 'a\\n'"),
+        ([Rung("a\n", "A", 0, False), Rung("b", "B", 1, True)], r"slug 'a\\n' must be"),
         ([Rung("a", "A", 0, False), Rung("b", "B", 0, False)], "no correct rung"),
         ([Rung("a", "A", float("nan"), False), Rung("b", "B", 1, True)], "bad score"),
         ([Rung("a", "A", -1, False), Rung("b", "B", 1, True)], "bad score"),
