@@ -181,3 +181,85 @@ def test_verl_09_manager_falls_back_when_a_sibling_never_comes():
     out = asyncio.run(batch())  # two of four siblings: closed after the timeout
     assert [o["reward_score"] for o in out] == [0.0, 1.0]
     assert all(o["reward_extra_info"]["partial_group"] == 1.0 for o in out)
+
+
+def manager_for(group, **options):
+    from omegaconf import OmegaConf
+
+    from rewardkit.adapters.verl_manager import RewardkitRewardManager
+
+    taxonomy = rk.Taxonomy.load(ANIMALS)
+    tokenizer = word_tokenizer(["classify", *taxonomy.names])
+    config = OmegaConf.create(
+        {
+            "reward": {"reward_kwargs": {"taxonomy": str(ANIMALS), **options}},
+            "actor_rollout_ref": {"rollout": {"n": group}},
+        }
+    )
+    return tokenizer, RewardkitRewardManager(config, tokenizer)
+
+
+def test_verl_09_manager_answers_a_sample_scored_twice_once():
+    """verl numbers every sample of a step (``priority``, np.arange over the repeated batch) and
+    the reward loop gets it with the sample. A copy of a sample (verl's padding, a retried Ray
+    task) that arrives while its group is still open must not count as a member: it waits and
+    gets the original's reward. Before, it completed the group early and the real last sibling
+    waited out the timeout alone."""
+    import asyncio
+    import time
+
+    group = 4
+    tokenizer, manager = manager_for(group, timeout=30.0)
+    answers = ["samoyed", "dog", "cat", "spitz", "samoyed", "dog", "animal", "spitz"]
+    truths = ["samoyed"] * 4 + ["spitz"] * 4
+    responses = [f"<answer> {a} </answer>" for a in answers]
+    data = data_proto(tokenizer, ["classify"] * 8, responses, truths, group)
+    data.non_tensor_batch["priority"] = np.arange(8, dtype=np.int64)
+    order = [0, 4, 0, 1, 4, 2, 5, 6, 3, 7]  # samples 0 and 4 twice, before their groups end
+
+    async def batch():
+        calls = [manager.run_single(data[i : i + 1]) for i in order]
+        return await asyncio.wait_for(asyncio.gather(*calls), 20)  # hang: early-closed group
+
+    start = time.monotonic()
+    out = asyncio.run(batch())
+    want = rk.LadderReward("taxonomy", "speciarl", taxonomy=ANIMALS)(
+        responses, truths, group_size=group
+    )
+    assert [o["reward_score"] for o in out] == [want[i] for i in order]
+    assert [o["reward_extra_info"]["partial_group"] for o in out] == [0.0] * len(order)
+    stats = manager.groups.buffer.stats()
+    assert (stats["duplicate"], stats["completed"], stats["partial"]) == (2, 2, 0)
+    assert time.monotonic() - start < 15  # nobody waited for the 30 s timeout
+
+
+def test_verl_09_identity_is_the_priority_and_the_response():
+    tokenizer, manager = manager_for(4)
+    responses = ["<answer> dog </answer>", "<answer> cat </answer>"]
+    data = data_proto(tokenizer, ["classify"] * 2, responses, ["samoyed"] * 2, 4)
+    assert manager._identity(data[0], "x") is None  # no priority column: no identity
+    data.non_tensor_batch["priority"] = np.array([7, 7], dtype=np.int64)  # a dataset's column
+    first, second = (manager._identity(data[i], responses[i]) for i in range(2))
+    assert first.startswith("7:") and second.startswith("7:") and first != second
+    _, off = manager_for(4, group_member="none")
+    assert off._identity(data[0], responses[0]) is None
+
+
+def test_verl_09_a_cancelled_sample_leaves_its_group():
+    import asyncio
+
+    tokenizer, manager = manager_for(2, timeout=30.0)
+    responses = ["<answer> samoyed </answer>", "<answer> dog </answer>"]
+    data = data_proto(tokenizer, ["classify"] * 2, responses, ["samoyed"] * 2, 2)
+    buffer = manager.groups.buffer
+
+    async def main():
+        first = asyncio.ensure_future(manager.run_single(data[0:1]))
+        while not buffer.open:  # joining takes the judge's await first
+            await asyncio.sleep(0.01)
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        return buffer.stats()
+
+    stats = asyncio.run(asyncio.wait_for(main(), 20))  # hang: the sample never joined
+    assert (stats["abandoned"], stats["open"]) == (1, 0)

@@ -67,7 +67,8 @@ ANSWERS = ["dog", "spitz", "cat", None, "samoyed", "dog", "animal", "samoyed"]
 TRUTHS = ["samoyed"] * 4 + ["spitz"] * 4
 
 
-def batch(tokenizer, tag, groups):
+def batch(tokenizer, tag, groups, numbered=True):
+    """``groups`` groups in verl's layout; ``numbered``: with verl's per-sample ``priority``."""
     answers = (ANSWERS * groups)[: GROUP * groups]
     truths = (TRUTHS * groups)[: GROUP * groups]
     responses = [f"<answer> {a} </answer>" if a else "cat dog" for a in answers]
@@ -75,6 +76,8 @@ def batch(tokenizer, tag, groups):
     data.non_tensor_batch["uid"] = np.array(
         [f"{tag}-{u}" for u in data.non_tensor_batch["uid"]], dtype=object
     )
+    if numbered:
+        data.non_tensor_batch["priority"] = np.arange(len(data), dtype=np.int64)
     want = rk.LadderReward("taxonomy", "speciarl", taxonomy=ANIMALS)(
         responses, truths, group_size=GROUP
     )
@@ -97,12 +100,16 @@ def test_samples_streamed_to_random_workers(cluster):
     assert elapsed < TIMEOUT / 2, elapsed  # no sample waited for its group's timeout
 
 
-@pytest.mark.parametrize("n_workers", [WORKERS, 3], ids=["even chunks", "padded chunks"])
-def test_a_reordered_batch_cut_into_chunks(cluster, n_workers):
+@pytest.mark.parametrize(
+    "n_workers,numbered",
+    [(WORKERS, True), (3, True), (3, False)],
+    ids=["even chunks", "padded chunks", "padded chunks without priority"],
+)
+def test_a_reordered_batch_cut_into_chunks(cluster, n_workers, numbered):
     from verl.protocol import pad_dataproto_to_divisor
 
     tokenizer, workers = cluster
-    data, want = batch(tokenizer, f"chunks{n_workers}", 5)
+    data, want = batch(tokenizer, f"chunks{n_workers}{numbered}", 5, numbered)
     order = np.random.default_rng(1).permutation(len(data))  # as balance_batch reorders
     data = data[order]
     # RewardLoopManager.compute_rm_score: pad to a multiple of the workers, one chunk each.
@@ -136,3 +143,47 @@ def test_a_worker_killed_while_its_group_is_open(cluster):
         group_size=GROUP - 1,
     )
     assert [o["reward_score"] for o in out] == partial
+
+
+def test_the_group_actor_with_identities_and_a_cancelled_call(cluster):
+    """The actor's own rules through remote_reward: a retried identity is one member with one
+    reward; a caller that stops waiting cancels its actor call, whose member leaves the group."""
+    import asyncio
+
+    from rewardkit.adapters.ray_groups import group_actor, remote_reward
+
+    S = rk.SPECIARL
+    SP, G, L = (S.index(x) for x in ("specific", "generic", "less_specific"))
+    actor = group_actor(
+        f"identities-{random.random()}", group_size=3, ladder=S, rule=rk.SpeciaRL(), timeout=60.0
+    )
+
+    async def stats(key, value):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if (await actor.stats.remote())[key] == value:
+                return
+            await asyncio.sleep(0.05)
+        pytest.fail(f"hang: the actor never counted {key} = {value}")
+
+    async def main():
+        gone = asyncio.ensure_future(remote_reward(actor, "u", G, True, "dog"))
+        await stats("open", 1)
+        gone.cancel()  # the worker stopped waiting: ray.cancel reaches the actor's coroutine
+        await asyncio.gather(gone, return_exceptions=True)
+        await stats("abandoned", 1)
+        calls = [
+            remote_reward(actor, "u", SP, True, "samoyed"),
+            remote_reward(actor, "u", SP, True, "samoyed"),  # the same sample again
+            remote_reward(actor, "u", G, True, "dog"),  # the cancelled sample's retry
+        ]
+        first = [asyncio.ensure_future(c) for c in calls]
+        await stats("duplicate", 1)
+        spitz = await asyncio.wait_for(remote_reward(actor, "u", L, True, "spitz"), 30)
+        return [*await asyncio.wait_for(asyncio.gather(*first), 30), spitz]
+
+    got = asyncio.run(main())
+    final = ray.get(actor.stats.remote())
+    ray.kill(actor)
+    assert [(m.reward, m.partial) for m in got] == [(1.0, False)] * 2 + [(0.0, False)] * 2
+    assert (final["completed"], final["partial"], final["abandoned"]) == (1, 0, 1)

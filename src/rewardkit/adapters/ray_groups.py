@@ -6,7 +6,10 @@ rolling out, or in contiguous chunks of a reordered batch). Each worker judges i
 judging stays parallel - then hands the verdict code to this actor, which assembles the group
 with :class:`rewardkit.groups.GroupBuffer` and answers every member once the group is complete.
 The rules are the in-process buffer's: complete groups at once, a timeout fallback for a
-sibling that never comes (a worker died), a late sibling rewarded against its closed group.
+sibling that never comes (a worker died), a late sibling rewarded against its closed group, a
+retried identity (``member``) answered from its first slot, and a member whose call is
+cancelled before its group is done removed from it (a caller that stops awaiting
+:func:`remote_reward` cancels its actor call).
 
 The actor is named (``get_if_exists``: the first worker creates it, the others find it), takes
 no CPU, is detached from the worker that created it (a worker's death does not take the
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -55,14 +59,19 @@ class GroupActor:
         batch = Batch(self.ladder, np.asarray(codes, np.int16), np.asarray(found, bool), len(codes))
         return self.rule.compute(batch)
 
-    async def reward(self, key: str, code: int, found: bool) -> tuple[float, bool, bool]:
-        """Join the group of ``key`` and wait for it: (reward, partial, flat)."""
+    async def reward(
+        self, key: str, code: int, found: bool, member: Hashable | None = None
+    ) -> tuple[float, bool, bool]:
+        """Join (or rejoin by ``member`` identity) the group of ``key`` and wait for it:
+        (reward, partial, flat)."""
         self.last_call = time.monotonic()
         if self._watchdog is None:
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
-        member = await self.groups.reward(key, code, found)
-        self.last_call = time.monotonic()
-        return tuple(member)  # type: ignore[return-value]
+        try:
+            result = await self.groups.reward(key, code, found, member)
+        finally:
+            self.last_call = time.monotonic()
+        return tuple(result)  # type: ignore[return-value]
 
     def stats(self) -> dict[str, int]:
         return self.buffer.stats()
@@ -96,7 +105,15 @@ def group_actor(
     ).remote(group_size, ladder, rule, timeout, ttl=ttl)
 
 
-async def remote_reward(handle: Any, key: str, code: int, found: bool) -> Member:
-    """Ask the group actor for a member's reward (awaitable from a worker's event loop)."""
-    reward, partial, flat = await handle.reward.remote(key, code, found)
+async def remote_reward(
+    handle: Any, key: str, code: int, found: bool, member: Hashable | None = None
+) -> Member:
+    """Ask the group actor for a member's reward (awaitable from a worker's event loop). If
+    the awaiting task is cancelled, so is the actor call: the member leaves its group."""
+    ref = handle.reward.remote(key, code, found, member)
+    try:
+        reward, partial, flat = await ref
+    except asyncio.CancelledError:
+        ray.cancel(ref)
+        raise
     return Member(reward, partial, flat)

@@ -14,6 +14,15 @@ The rules are :mod:`rewardkit.groups`': a group not complete within ``timeout`` 
 worker died) is rewarded with the members present (``partial_group`` = 1 in the logged extra
 info); a sample that arrives later is rewarded at once against that group plus itself.
 
+Each sample also has an identity within its group, so a sample scored twice - verl's padding
+copies of the first samples of a batch, a Ray task retried after a worker died - is answered
+with the same reward and never counted twice: verl gives every sample of a step a distinct
+``priority`` (``AgentLoopManager.generate_sequences`` numbers the repeated batch with
+``np.arange`` unless the dataset has a ``priority`` column), and the reward loop receives it
+with the sample; the identity is that value plus a digest of the response, so that a dataset
+whose ``priority`` column repeats within a prompt cannot merge different rollouts. A sample
+whose reward call is cancelled before its group is done leaves the group.
+
 Configure with (either path works)::
 
     reward.reward_manager.source=importlib
@@ -23,8 +32,10 @@ Configure with (either path works)::
 
 ``reward_kwargs`` are a :class:`~rewardkit.spec.RewardSpec` plus this manager's own
 ``timeout`` (default 300), ``unscored`` (default 0.0), ``group_backend`` (``ray`` when running
-inside Ray, else ``local``) and ``group_actor`` (the actor's name; default
-``rewardkit-groups-<project>-<experiment>`` from verl's ``trainer`` config).
+inside Ray, else ``local``), ``group_actor`` (the actor's name; default
+``rewardkit-groups-<project>-<experiment>`` from verl's ``trainer`` config) and
+``group_member`` (the non-tensor column that numbers samples; default ``priority``, ``none``
+to send no identity).
 
 Importing this module imports verl. Its imports are absolute so verl can also load it by
 file path (``module.path=/path/to/verl_manager.py``), which executes it outside its package.
@@ -32,6 +43,7 @@ file path (``module.path=/path/to/verl_manager.py``), which executes it outside 
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -45,7 +57,7 @@ from rewardkit.spec import RewardSpec
 __all__ = ["RewardkitRewardManager"]
 
 # This manager's own options; the rest make the RewardSpec.
-_OWN = ("unscored", "timeout", "group_backend", "group_actor", "group_ttl")
+_OWN = ("unscored", "timeout", "group_backend", "group_actor", "group_ttl", "group_member")
 
 
 def _options(config: Any) -> dict:
@@ -95,6 +107,8 @@ class RewardkitRewardManager(RewardManagerBase):
             raise ValueError(f"group_backend must be ray or local, got {self.backend!r}")
         self.actor_name = str(own.get("group_actor") or _run_name(config))
         self.actor_ttl = float(own.get("group_ttl", 3600.0))
+        column = own.get("group_member", "priority")
+        self.member_column = None if column in (None, "", "none") else str(column)
         self._actor: Any = None
         buffer = GroupBuffer(
             self.group_size, self._rewards, linger=10 * self.timeout, keep_complete=True
@@ -110,7 +124,8 @@ class RewardkitRewardManager(RewardManagerBase):
         truth = item.non_tensor_batch["reward_model"]["ground_truth"]
         uid = str(item.non_tensor_batch.get("uid", id(item)))
         judged = await self.reward.ajudge_completions([response], [truth])
-        member = await self._rendezvous(uid, int(judged.codes[0]), bool(judged.found[0]))
+        ident = self._identity(item, response)
+        member = await self._rendezvous(uid, int(judged.codes[0]), bool(judged.found[0]), ident)
         (info,) = _results(judged, np.array([member.reward]), self.unscored)
         return {
             "reward_score": info.pop("score"),
@@ -124,11 +139,20 @@ class RewardkitRewardManager(RewardManagerBase):
     def _rewards(self, codes: list[int], found: list[bool]) -> np.ndarray:
         return self.reward.rewards_of(codes, found, len(codes))
 
-    async def _rendezvous(self, uid: str, code: int, found: bool) -> Member:
+    def _identity(self, item: Any, response: str) -> str | None:
+        """The sample's identity within its ``uid``: verl's per-sample number (``priority``)
+        and a digest of the response; None where verl gives no number."""
+        value = item.non_tensor_batch.get(self.member_column) if self.member_column else None
+        if value is None:
+            return None
+        number = value.item() if hasattr(value, "item") else value
+        return f"{number}:{hashlib.sha256(response.encode()).hexdigest()[:16]}"
+
+    async def _rendezvous(self, uid: str, code: int, found: bool, ident: str | None) -> Member:
         if self.group_size == 1 or not self.reward.rule.group_relative:
             return Member(float(self._rewards([code], [found])[0]), False, True)
         if self.backend == "local":
-            return await self.groups.reward(uid, code, found)
+            return await self.groups.reward(uid, code, found, ident)
         from rewardkit.adapters.ray_groups import group_actor, remote_reward
 
         if self._actor is None:
@@ -140,4 +164,4 @@ class RewardkitRewardManager(RewardManagerBase):
                 timeout=self.timeout,
                 ttl=self.actor_ttl,
             )
-        return await remote_reward(self._actor, uid, code, found)
+        return await remote_reward(self._actor, uid, code, found, ident)
