@@ -306,3 +306,12 @@ def test_events_are_logged_one_line_each_without_the_key(caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 3 and all("\n" not in line and "secret" not in line for line in lines)
     assert ["removed" in lines[0], "retried" in lines[1], "timeout" in lines[2]] == [True] * 3
+
+
+def test_an_identity_reused_for_another_verdict_keeps_the_first_and_says_so(caplog):
+    buffer = GroupBuffer(2, speciarl)
+    first = buffer.join("p", SP, True, now=0.0, member="a")
+    with caplog.at_level("INFO", logger="rewardkit.groups"):
+        again = buffer.join("p", W, True, now=0.0, member="a")  # a client reusing an id
+    assert again.slot is first.slot and buffer.open["p"].codes == [SP]
+    assert "ANOTHER verdict" in caplog.text

@@ -227,11 +227,14 @@ def test_a_retried_identity_is_the_same_member(redis_server):
         got = await asyncio.wait_for(asyncio.gather(original, retry, *rest), GUARD)
         later = await a.reward("p", L, True, member="0")  # after the group: answered at once
         result = await published(admin, "p")
+        # The generation counter outlives its groups: a reset would send a new member into one.
+        lives = [await admin.pttl(k) for k in (group_key("p")[: -len(":0")], group_key("p"))]
         await admin.aclose()
         await closing(a, b)
-        return alone, got, later, result, a.stats(), b.stats()
+        return alone, got, later, result, lives, a.stats(), b.stats()
 
-    alone, got, later, result, sa, sb = asyncio.run(main())
+    alone, got, later, result, lives, sa, sb = asyncio.run(main())
+    assert lives[0] >= lives[1] > 0
     assert alone == 1  # the retry did not count as a second member
     assert [(m.reward, m.partial) for m in got] == [(0.0, False)] * 2 + [(1.0, False), (0.0, False)]
     assert later == got[0] and result["slots"] == [0, 1, 2]

@@ -178,13 +178,14 @@ class GroupBuffer:
         """Add a member (or find it again by ``member`` identity); its group is ``done`` when
         it completed, and its slot has a ``result`` once it is rewarded."""
         self.prune(now)
-        if member is not None:
-            again = self._find(key, member)
-            if again is not None:
-                again.slot.waiters += 1
-                self.duplicates += 1
-                log.info("group %s: member %s retried, same slot", digest(key), digest(member))
-                return again
+        again = None if member is None else self._find(key, member)
+        if again is not None:
+            again.slot.waiters += 1
+            self.duplicates += 1
+            same = (again.slot.code, again.slot.found) == (code, found)
+            what = "retried" if same else "retried with ANOTHER verdict (kept)"
+            log.info("group %s: member %s %s, same slot", digest(key), digest(member), what)
+            return again
         slot = Slot(code, found, member)
         late = self.closed.get(key)
         if late is not None:

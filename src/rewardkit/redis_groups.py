@@ -64,7 +64,7 @@ for g = gen, math.max(gen - 1, 0), -1 do
       return {g, tonumber(slot), 'mine'}
     end
     redis.call('HINCRBY', h, 'w:' .. slot, 1)
-    return {g, tonumber(slot), 'again'}
+    return {g, tonumber(slot), 'again', redis.call('HGET', h, 's:' .. slot)}
   end
 end
 local h = base .. ':' .. gen
@@ -121,13 +121,15 @@ redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
 return reply('close', n)
 """
 
-# KEYS: group, lock. ARGV: result, nonce, expiry (ms). The first result stays.
+# KEYS: group, lock. ARGV: result, nonce, expiry (ms). The first result stays; the counter lives
+# as long as its groups (a reset counter would send a new member into an old group).
 _PUBLISH = """
 local r = redis.call('HGET', KEYS[1], 'result')
 if r then return r end
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('HSET', KEYS[1], 'result', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', string.match(KEYS[1], '^(.*):%d+$'), ARGV[3])
 if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 return ARGV[1]
 """
@@ -158,21 +160,19 @@ _COUNTS = ("completed", "partial", "late", "duplicate", "abandoned", "undelivere
 
 def redact(url: str) -> str:
     """``url`` without its password (``redis://user:***@host``, ``?password=***``)."""
-    url = re.sub(r"(://[^/@]*?:)[^/@]*@", r"\1***@", url)
+    url = re.sub(r"(://[^/@\s]*?:)[^/\s]*@", r"\1***@", url)
     return re.sub(r"(?i)(password=)[^&]*", r"\1***", url)
 
 
 def _reason(error: BaseException) -> str:
     """What went wrong, in words an operator can act on."""
-    from redis.exceptions import AuthenticationError, TimeoutError
+    from redis.exceptions import AuthenticationError
 
     text = str(error)
     if isinstance(error, AuthenticationError) or re.search(r"WRONGPASS|NOAUTH|auth", text, re.I):
         return f"authentication failed (wrong or missing password): {text}"
     if "DB index is out of range" in text:
         return f"database index out of range: {text}"
-    if isinstance(error, TimeoutError):
-        return f"timed out: {text}"
     cause = error.__cause__ or error.__context__
     refused = isinstance(cause, ConnectionRefusedError) or "Error 111 " in text
     return f"connection refused: {text}" if refused else f"{type(error).__name__}: {text}"
@@ -239,17 +239,14 @@ class RedisGroups:
                 return await call()
             except (ConnectionError, TimeoutError, OSError) as e:
                 if isinstance(e, AuthenticationError) or time.monotonic() + pause > deadline:
-                    raise self._unavailable(what, e) from None
+                    raise self._error(f"{what}: {_reason(e)}") from None
                 await asyncio.sleep(pause)
                 pause = min(2 * pause, 0.25)
             except RedisError as e:
-                raise self._unavailable(what, e) from None
+                raise self._error(f"{what}: {_reason(e)}") from None
 
-    def _unavailable(self, what: str, error: BaseException) -> StoreUnavailable:
-        return self._error(f"{what}: {_reason(error).replace(self.url, redact(self.url))}")
-
-    def _error(self, text: str) -> StoreUnavailable:
-        return StoreUnavailable(f"Redis groups at {redact(self.url)}: {text}")
+    def _error(self, text: str) -> StoreUnavailable:  # never the password, wherever it shows
+        return StoreUnavailable(redact(f"Redis groups at {self.url}: {text}"))
 
     async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         self._redis()
@@ -271,12 +268,13 @@ class RedisGroups:
         deadline, cancels = time.monotonic() + self.timeout, _cancels()
         base, nonce = f"{self.prefix}:g:{_sha(key)}", uuid.uuid4().hex
         token = "r:" + nonce if member is None else "i:" + _sha(member)
-        args = [token, nonce, json.dumps([int(code), bool(found)]), self.group_size]
-        args += [self.ttl_ms, int(self.close_ttl * 1000)]
+        payload = json.dumps([int(code), bool(found)])
+        args = [token, nonce, payload, self.group_size, self.ttl_ms, int(self.close_ttl * 1000)]
         try:
-            gen, slot, status = await self._script("join", [base], args)
+            gen, slot, status, *first = await self._script("join", [base], args)
             if _text(status) == "again":
-                self._note("duplicate", key, f"member {digest(member)} retried, same slot")
+                same = "" if first[0] == payload.encode() else " with ANOTHER verdict (kept)"
+                self._note("duplicate", key, f"member {digest(member)} retried{same}, same slot")
             group = f"{base}:{_text(gen)}"
             return await self._settle(key, group, int(slot), nonce, (deadline, cancels))
         except BaseException:
