@@ -495,6 +495,80 @@ def test_client_disconnects_are_recorded_as_499(server):
     assert 'status="500"' not in text
 
 
+def _poll(server, pattern):
+    """The /metrics text once ``pattern`` is in it (polled, with the hang guard)."""
+    deadline = time.monotonic() + HANG
+    while not re.search(pattern, text := server.get("/metrics")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert re.search(pattern, text), pattern
+    return text
+
+
+def test_a_member_whose_client_hangs_up_leaves_its_group(server):
+    def member(answer):
+        query = f"kx <answer>{answer}</answer>"
+        return json.dumps({"query": [query], "prompts": ["kx"], "labels": ["samoyed"]}).encode()
+
+    old = re.search(r'route="/",status="499"\} (\d+)', server.get("/metrics"))
+    n = int(old.group(1)) if old else 0
+    conn = Conn(port_of(server))  # joins the group of "kx", then hangs up
+    body = member("dog")
+    conn.sock.sendall(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    )
+    _poll(server, r"rewardkit_groups_open 1\b")
+    conn.close()
+    _poll(server, rf'route="/",status="499"\}} {n + 1}\b')
+    assert "rewardkit_groups_open 0" in server.get("/metrics")
+    results = {}
+
+    def send(answer):
+        c = Conn(port_of(server))
+        results[answer] = c.send("POST", "/", member(answer))
+        c.close()
+
+    # the trainer's retry of that sample, and its sibling
+    threads = [threading.Thread(target=send, args=(a,)) for a in ("dog", "samoyed")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(HANG)
+    replies = {a: json.loads(r[1]) for a, r in results.items()}
+    assert {a: r["rewards"] for a, r in replies.items()} == {"dog": [0.0], "samoyed": [1.0]}
+    assert all(r["extra_logs"]["partial_group"] == [0.0] for r in replies.values())
+
+
+def test_ids_make_a_retried_sample_the_same_member(server):
+    def member(answer, sample_id):
+        query = f"kid <answer>{answer}</answer>"
+        body = {"query": [query], "prompts": ["kid"], "labels": ["samoyed"], "ids": [sample_id]}
+        return json.dumps(body).encode()
+
+    results = {}
+
+    def send(name, body):
+        c = Conn(port_of(server))
+        results[name] = json.loads(c.send("POST", "/", body)[1])
+        c.close()
+
+    sends = {
+        "first": member("dog", "s1"),
+        "retry": member("dog", "s1"),
+        "sibling": member("samoyed", "s2"),
+    }
+    threads = [threading.Thread(target=send, args=item) for item in sends.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(HANG)
+    assert {k: r["rewards"] for k, r in results.items()} == {
+        "first": [0.0],
+        "retry": [0.0],
+        "sibling": [1.0],
+    }
+    assert all(r["extra_logs"]["partial_group"] == [0.0] for r in results.values())
+
+
 # -- start-up refusals ---------------------------------------------------------------------------
 
 
@@ -645,3 +719,38 @@ def test_redis_gone_mid_run_is_a_503_with_the_reason_and_health_stays(redis_serv
         s.stop()
     log = s.proc.stderr.read()
     assert "store unavailable" in log and "hunter2" not in log and "Traceback" not in log
+
+
+# -- redaction -------------------------------------------------------------------------------------
+
+
+def test_passwords_are_masked_in_any_text_and_traceback():
+    import logging
+
+    from rewardkit.serve_stores import _Redact, redact
+
+    assert redact("to redis://:hunter2@10.0.0.5:6379/0 and rediss://u:p@ss/w@h:1/2?ttl=6") == (
+        "to redis://:***@10.0.0.5:6379/0 and rediss://u:***@h:1/2?ttl=6"
+    )
+    assert (
+        redact("'redis://h:6379/0?password=hunter2&db=1'") == "'redis://h:6379/0?password=***&db=1'"
+    )
+    assert (
+        redact("http://127.0.0.1:8000/v1 user@example.com")
+        == "http://127.0.0.1:8000/v1 user@example.com"
+    )
+    start = time.monotonic()
+    for text in ("://" * 400_000, "redis://" + "?passpass" * 150_000, "a@" * 600_000):
+        assert "hunter2" not in redact(text + "redis://:hunter2@h")
+    assert time.monotonic() - start < HANG  # linear: a quadratic scan would take hours
+    try:
+        raise ConnectionError("cannot reach redis://:hunter2@10.0.0.5:6379/0")
+    except ConnectionError:
+        import sys
+
+        record = logging.LogRecord(
+            "x", logging.ERROR, "f", 1, "at %s", ("redis://:hunter2@h/0",), sys.exc_info()
+        )
+    assert _Redact().filter(record)
+    text = logging.Formatter().format(record)
+    assert "hunter2" not in text and "redis://:***@10.0.0.5" in text and "redis://:***@h/0" in text

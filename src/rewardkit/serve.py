@@ -262,12 +262,15 @@ class RewardServer:
         check = getattr(self.reward.judge, "check_labels", None)
         if check is None:
             return
-        for i, label in enumerate(labels):
-            try:
-                check([label])
-            except UnknownLabelError:
-                text = label if len(label) <= 60 else label[:60] + "..."
-                raise BadRequest(f"{where.format(i)}: unknown label {text!r}") from None
+        try:
+            check(labels)
+        except UnknownLabelError:
+            for i, label in enumerate(labels):  # which one
+                try:
+                    check([label])
+                except UnknownLabelError:
+                    text = label if len(label) <= 60 else label[:60] + "..."
+                    raise BadRequest(f"{where.format(i)}: unknown label {text!r}") from None
 
     def _questions(self, body: dict, key: str, n: int) -> list[str] | None:
         questions = optional_strings(body, key, n)
@@ -368,7 +371,11 @@ def serve(server: RewardServer, host: str = "127.0.0.1", port: int = 8080, ready
 
         await server.check()
         logging.getLogger("aiohttp.server").addFilter(_quiet_bad_http)
-        runner = web.AppRunner(server.app(), access_log=None, keepalive_timeout=75.0)
+        # A client that hangs up cancels its request: a member waiting for its group leaves
+        # it, so a retry is not a second member.
+        runner = web.AppRunner(
+            server.app(), access_log=None, keepalive_timeout=75.0, handler_cancellation=True
+        )
         await runner.setup()
         assert runner.server is not None
         try:

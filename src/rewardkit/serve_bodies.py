@@ -84,12 +84,15 @@ def _text(value: str, where: str) -> str:
 def strings(body: dict, key: str, n: int | None = None) -> list[str]:
     """Field ``key``: a list of strings (of ``n`` items when given)."""
     value = body.get(key)
-    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+    if not isinstance(value, list) or not all(type(x) is str for x in value):
         raise BadRequest(f"field {key!r} must be a list of strings")
     if n is not None and len(value) != n:
         raise BadRequest(f"field {key!r} has {len(value)} items, expected {n}")
-    for i, x in enumerate(value):
-        _text(x, f"{key}[{i}]")
+    try:
+        "".join(value).encode("utf-8")  # one pass; the item is looked for only if it fails
+    except UnicodeEncodeError:
+        for i, x in enumerate(value):
+            _text(x, f"{key}[{i}]")
     return value
 
 
