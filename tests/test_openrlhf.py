@@ -141,6 +141,19 @@ def test_late_sibling_is_rewarded_at_once_against_the_closed_group():
     assert float(late["rewards"][0]) == 1.0  # best of {dog, spitz}
 
 
+def test_a_call_with_a_whole_group_does_not_wait_on_itself():
+    reward = RendezvousReward(
+        rk.LadderReward("taxonomy", "speciarl", taxonomy=ANIMALS), 3, timeout=30
+    )
+    answers = ["dog", "spitz", "samoyed"]
+    start = time.monotonic()
+    out = reward([f"p <answer>{a}</answer>" for a in answers], ["p"] * 3, ["samoyed"] * 3)
+    assert time.monotonic() - start < 15  # before: the first sample waited out the timeout
+    assert out["rewards"].tolist() == [0.0, 0.0, 1.0]
+    assert out["extra_logs"]["partial_group"].tolist() == [0.0] * 3
+    assert reward.groups.buffer.stats()["completed"] == 1
+
+
 def test_static_rules_do_not_wait_and_unscored_is_counted(tmp_path):
     class Failing(rk.TaxonomyJudge):
         def judge_unique(self, pairs):

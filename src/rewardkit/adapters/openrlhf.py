@@ -104,10 +104,7 @@ class RendezvousReward:
         codes, found = judged.codes.tolist(), judged.found.tolist()
         members = None
         if self.group_size > 1 and self.reward.rule.group_relative:
-            members = [
-                self.groups.reward(key, code, flag)
-                for key, code, flag in zip(zip(prompts, labels), codes, found)
-            ]
+            members = self._rendezvous(list(zip(prompts, labels)), codes, found)
         reply = openrlhf_reply(self.reward, judged, members, self.unscored)
 
         def tensor(values: list[float]) -> Any:
@@ -121,6 +118,17 @@ class RendezvousReward:
 
     def _rewards(self, codes: list[int], found: list[bool]) -> np.ndarray:
         return self.reward.rewards_of(codes, found, len(codes))
+
+    def _rendezvous(self, keys: list, codes: list[int], found: list[bool]) -> list[Member]:
+        """Each sample's group reward. OpenRLHF calls with one sample; a call with several
+        waits for them side by side (one after another, siblings would wait on each other).
+        OpenRLHF's call carries no identity: each sample is a new member (docs/serve.md)."""
+        if len(keys) == 1:
+            return [self.groups.reward(keys[0], codes[0], found[0])]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(keys), thread_name_prefix="rewardkit-group") as pool:
+            return list(pool.map(self.groups.reward, keys, codes, found))
 
 
 def openrlhf_reply(
