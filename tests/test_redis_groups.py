@@ -75,7 +75,7 @@ def admin_client(url):
 
 def test_timeout_late_member_and_a_reused_key(redis_server):
     async def main():
-        a, b = replicas(redis_server.url, timeout=0.5)
+        a, b = replicas(redis_server.url, timeout=1.5)  # joins come well within it
         first = await asyncio.gather(a.reward("p", G, True), b.reward("p", W, True))
         late = await b.reward("p", SP, True, member="x")  # after the close: rewarded at once
         again = await a.reward("p", SP, True, member="x")  # its retry: the same slot, same number
@@ -98,7 +98,7 @@ def test_two_replicas_racing_to_close_one_closer(redis_server):
     keys = [f"k{i}" for i in range(10)]
 
     async def main():
-        a, b = replicas(redis_server.url, timeout=0.5)
+        a, b = replicas(redis_server.url, timeout=1.5)  # joins come well within it
         # Each group: one member on each replica, joined together, so both time out together.
         pairs = await asyncio.gather(
             *(asyncio.gather(a.reward(k, G, True), b.reward(k, W, True)) for k in keys)
