@@ -47,7 +47,9 @@ from .rules import to_list
 from .serve_bodies import (
     BadRequest,
     group_size,
+    guard,
     ids,
+    known_labels,
     optional_strings,
     pair_item,
     parse_body,
@@ -257,21 +259,6 @@ class RewardServer:
             raise SlowBody from None
         return parse_body(raw, request.charset)
 
-    def _check_labels(self, labels: list[str], where: str) -> None:
-        """400 naming the first label the judge does not know (``where``: "labels[{}]")."""
-        check = getattr(self.reward.judge, "check_labels", None)
-        if check is None:
-            return
-        try:
-            check(labels)
-        except UnknownLabelError:
-            for i, label in enumerate(labels):  # which one
-                try:
-                    check([label])
-                except UnknownLabelError:
-                    text = label if len(label) <= 60 else label[:60] + "..."
-                    raise BadRequest(f"{where.format(i)}: unknown label {text!r}") from None
-
     def _questions(self, body: dict, key: str, n: int) -> list[str] | None:
         questions = optional_strings(body, key, n)
         if questions is None and self.reward.judge.uses_question:
@@ -291,7 +278,7 @@ class RewardServer:
         labels = strings(body, "labels", len(queries))
         given = ids(body, len(queries))
         identities: list[str | None] = [None] * len(queries) if given is None else [*given]
-        self._check_labels(labels, "labels[{}]")
+        known_labels(self.reward.judge, labels, "labels[{}]")
         responses = [_response(q, p) for q, p in zip(queries, prompts)]
         questions = prompts if self.reward.judge.uses_question else None
         judged = await self.reward.ajudge_completions(responses, labels, questions)
@@ -319,13 +306,8 @@ class RewardServer:
         if not isinstance(pairs, list):
             raise BadRequest("field 'pairs' must be a list of {label, prediction} objects")
         items = [pair_item(i, p, self.reward.judge.uses_question) for i, p in enumerate(pairs)]
-        self._check_labels([item[0] for item in items], "pairs[{}].label")
-        refused = {}  # predictions the ladder's guard keeps from the judge, as in LadderReward
-        check = self.reward.ladder.guard.check
-        for i, (label, prediction, *question) in enumerate(items):
-            why = None if prediction is None else check(prediction)
-            if why is not None:
-                refused[i], items[i] = f"no valid answer: {why}", (label, None, *question)
+        known_labels(self.reward.judge, [item[0] for item in items], "pairs[{}].label")
+        refused = guard(items, self.reward.ladder.guard.check)
         records = await self.reward.judge.ajudge_records(items)
         errors = [refused.get(i, r.error) for i, r in enumerate(records)]
         return web.json_response({"verdicts": [r.verdict for r in records], "errors": errors})
@@ -338,7 +320,7 @@ class RewardServer:
         labels = strings(body, "labels", len(completions))
         size = group_size(body, len(completions), self.group_size)
         questions = self._questions(body, "questions", len(completions))
-        self._check_labels(labels, "labels[{}]")
+        known_labels(self.reward.judge, labels, "labels[{}]")
         if not completions:
             return web.json_response({"rewards": [], "verdicts": []})
         judged = await self.reward.ajudge_completions(completions, labels, questions)

@@ -18,6 +18,8 @@ __all__ = [
     "ids",
     "group_size",
     "pair_item",
+    "known_labels",
+    "guard",
 ]
 
 #: Characters of a client's value quoted back in an error message.
@@ -153,3 +155,32 @@ def pair_item(i: int, pair: Any, question: bool) -> tuple:
     if not isinstance(text, str):
         raise BadRequest(f"pairs[{i}].question must be a string: the judge reads it")
     return label, prediction, _text(text, f"pairs[{i}].question")
+
+
+def known_labels(judge: Any, labels: list[str], where: str) -> None:
+    """400 naming the first label ``judge`` does not know (``where``: ``"labels[{}]"``), for
+    judges that check labels (the taxonomy judge)."""
+    from .taxonomy import UnknownLabelError
+
+    check = getattr(judge, "check_labels", None)
+    if check is None:
+        return
+    try:
+        check(labels)
+    except UnknownLabelError:
+        for i, label in enumerate(labels):  # which one
+            try:
+                check([label])
+            except UnknownLabelError:
+                raise BadRequest(f"{where.format(i)}: unknown label {_quote(label)}") from None
+
+
+def guard(items: list[tuple], check: Any) -> dict[int, str]:
+    """Take the predictions ``check`` refuses (the ladder's guard) out of ``items`` (label,
+    prediction, ...), as :class:`~rewardkit.LadderReward` does: index -> the error to report."""
+    refused = {}
+    for i, (label, prediction, *rest) in enumerate(items):
+        why = None if prediction is None else check(prediction)
+        if why is not None:
+            refused[i], items[i] = f"no valid answer: {why}", (label, None, *rest)
+    return refused
