@@ -569,6 +569,37 @@ def test_ids_make_a_retried_sample_the_same_member(server):
     assert all(r["extra_logs"]["partial_group"] == [0.0] for r in results.values())
 
 
+def test_a_judge_that_reads_the_question_gets_it(tmp_path):
+    import rewardkit as rk
+
+    from .judge_server import JudgeServer
+
+    prompt = tmp_path / "p.txt"
+    prompt.write_text("Q: {{question}}\nA: {{prediction}}\nTruth: {{ground_truth}}\n")
+    with JudgeServer(rk.TaxonomyJudge(ANIMALS)) as judge:
+        s = Server(
+            *("--judge", "openai", "--model", "m", "--api-base", judge.url, "--rule", "exact"),
+            *("--prompt", str(prompt), "--judge-option", "api_key_env=null"),
+        )
+        try:
+            status, out = s.post("/", ONE)
+            assert status == 200 and out["rewards"] == [0.0]  # dog for a samoyed
+            content = judge.requests[-1]["messages"][-1]["content"]
+            assert content.startswith('Q: q1\nA: "dog"\nTruth: samoyed')
+            body = {"completions": ["<answer>samoyed</answer>"], "labels": ["samoyed"]}
+            status, out = s.post("/v1/reward", body)
+            assert status == 400 and "field 'questions' is required" in out["error"]
+            status, out = s.post("/v1/reward", {**body, "questions": ["Which dog?"]})
+            assert status == 200 and out["rewards"] == [1.0]
+            pair = {"label": "samoyed", "prediction": "samoyed"}
+            status, out = s.post("/v1/judge", {"pairs": [pair]})
+            assert status == 400 and out["error"].startswith("pairs[0].question must be a string")
+            status, out = s.post("/v1/judge", {"pairs": [{**pair, "question": "Which?"}]})
+            assert status == 200 and out["verdicts"] == ["specific"]
+        finally:
+            s.stop()
+
+
 # -- start-up refusals ---------------------------------------------------------------------------
 
 
