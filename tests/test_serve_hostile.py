@@ -721,9 +721,18 @@ def test_a_redis_cache_that_cannot_be_used_is_a_startup_error():
 def test_redis_gone_mid_run_is_a_503_with_the_reason_and_health_stays(redis_server):
     import redis
 
+    import rewardkit as rk
+
+    from .judge_server import JudgeServer
+
     redis.Redis.from_url(redis_server.url).config_set("requirepass", "hunter2")
     url = f"redis://:hunter2@127.0.0.1:{redis_server.port}/0"
-    s = Server("-g", "2", "--timeout", "5", "--groups", url)
+    judge = JudgeServer(rk.TaxonomyJudge(ANIMALS)).__enter__()
+    s = Server(
+        *("-g", "2", "--timeout", "5", "--groups", url, "--cache", url),
+        *("--judge", "openai", "--model", "m", "--api-base", judge.url),
+        *("--judge-option", "api_key_env=null"),
+    )
     try:
         members = [
             {"query": [f"q <answer>{a}</answer>"], "prompts": ["q"], "labels": ["samoyed"]}
@@ -746,10 +755,14 @@ def test_redis_gone_mid_run_is_a_503_with_the_reason_and_health_stays(redis_serv
         assert json.loads(s.get("/health"))["status"] == "ok"
         text = s.get("/metrics")
         assert 'rewardkit_requests_total{route="/",status="503"} 1' in text
+        status, out = s.post("/v1/judge", {"pairs": [{"label": "samoyed", "prediction": "x"}]})
+        assert status == 200 and out["verdicts"] == ["wrong"]  # judged without the cache
     finally:
         s.stop()
+        judge.__exit__(None, None, None)
     log = s.proc.stderr.read()
-    assert "store unavailable" in log and "hunter2" not in log and "Traceback" not in log
+    assert "store unavailable" in log and "verdict cache redis://:***@127.0.0.1" in log
+    assert "hunter2" not in log and "Traceback" not in log
 
 
 # -- redaction -------------------------------------------------------------------------------------
