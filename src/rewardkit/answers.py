@@ -6,6 +6,16 @@ Answer(text='Samoyed', found=True)
 Answer(text=None, found=False)
 >>> extract_answer([{"role": "assistant", "content": "<answer></answer>"}]).empty
 True
+
+``mode="authors"`` reads answers as the SpeciaRL authors' code does: the first
+``<answer>...</answer>`` anywhere, ``<think>`` blocks not looked at (closed or not), tags matched
+case-sensitively:
+
+>>> text = "<think>a <answer>dog</answer>, no</think> <answer>spitz</answer>"
+>>> extract_answer(text).text, extract_answer(text, mode="authors").text
+('spitz', 'dog')
+>>> extract_answer("<think>unclosed <answer>dog</answer>", mode="authors")
+Answer(text='dog', found=True)
 """
 
 from __future__ import annotations
@@ -15,9 +25,20 @@ import unicodedata
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["Answer", "completion_text", "extract_answer", "extract_answers", "has_content"]
+__all__ = [
+    "Answer",
+    "MODES",
+    "completion_text",
+    "extract_answer",
+    "extract_answers",
+    "has_content",
+]
+
+#: Extraction modes: ``"strict"`` (rewardkit's, the default) and ``"authors"`` (SpeciaRL's code).
+Mode = Literal["strict", "authors"]
+MODES: tuple[str, ...] = ("strict", "authors")
 
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.IGNORECASE | re.DOTALL)
 _TAGS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {}
@@ -76,13 +97,19 @@ def completion_text(completion: str | Sequence[Mapping[str, Any]]) -> str:
 
 
 def extract_answer(
-    completion: str | Sequence[Mapping[str, Any]], *, tag: str | None = "answer"
+    completion: str | Sequence[Mapping[str, Any]],
+    *,
+    tag: str | None = "answer",
+    mode: Mode = "strict",
 ) -> Answer:
     """The last ``<tag>...</tag>`` outside ``<think>`` blocks, stripped.
 
     With ``tag=None`` the whole completion (``<think>`` blocks removed) is the answer. An
     unclosed ``<think>`` swallows the rest of the text; an unclosed answer tag is no answer.
+    ``mode="authors"``: the first ``<tag>...</tag>`` anywhere, case-sensitive (see above).
     """
+    if mode != "strict":
+        return _authors(completion_text(completion), tag, mode)
     text = _THINK.sub(" ", completion_text(completion))
     if tag is None:
         stripped = text.strip()
@@ -103,6 +130,21 @@ def extract_answer(
     return Answer(text[start.end() : close.start()].strip(), True)
 
 
+def _authors(text: str, tag: str | None, mode: str) -> Answer:
+    """The SpeciaRL authors' reading: ``re.search("<tag>(.*?)</tag>", text, re.DOTALL)``, done
+    as two linear scans (the first opening tag, then the first closing tag after it)."""
+    if mode != "authors":
+        raise ValueError(f"extraction mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if tag is None:
+        return Answer(text.strip(), True)
+    opening, closing = f"<{tag}>", f"</{tag}>"
+    start = text.find(opening)
+    end = -1 if start < 0 else text.find(closing, start + len(opening))
+    if end < 0:
+        return Answer(None, False)
+    return Answer(text[start + len(opening) : end].strip(), True)
+
+
 def _last(matches: Iterable[re.Match[str]]) -> re.Match[str] | None:
     last = deque(matches, maxlen=1)
     return last[0] if last else None
@@ -113,20 +155,26 @@ def extract_answers(
     *,
     tag: str | None = "answer",
     empty_is_missing: bool = True,
+    mode: Mode = "strict",
 ) -> tuple[list[str | None], list[bool]]:
     """Answers for a batch, with the ``answer_found`` flags reward rules take.
 
     By default an empty answer counts as missing (the SpeciaRL format penalty applies to a
     missing *or* empty answer); pass ``empty_is_missing=False`` to have it judged instead.
+    Empty means no content (:func:`has_content`); with ``mode="authors"`` only an answer that
+    is empty once stripped, as in the authors' code (``"..."`` is judged there).
 
     >>> extract_answers(["<answer>dog</answer>", "<answer> </answer>", "dog"])
     (['dog', None, None], [True, False, False])
+    >>> extract_answers(["<answer>...</answer>"], mode="authors")
+    (['...'], [True])
     """
     texts: list[str | None] = []
     found: list[bool] = []
     for completion in completions:
-        answer = extract_answer(completion, tag=tag)
-        ok = answer.found and not (empty_is_missing and answer.empty)
+        answer = extract_answer(completion, tag=tag, mode=mode)
+        empty = answer.text == "" if mode == "authors" else answer.empty
+        ok = answer.found and not (empty_is_missing and empty)
         texts.append(answer.text if ok else None)
         found.append(ok)
     return texts, found

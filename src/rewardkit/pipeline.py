@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .answers import extract_answers
+from .answers import MODES, Mode, extract_answers
 from .judges.base import Judge, Judgement
 from .ladders import MISSING, Ladder
 from .metrics import Scores, score
@@ -72,8 +72,9 @@ class LadderReward:
     """A judge, a rule and the answer extractor, applied to whole batches.
 
     ``judge`` and ``rule`` are objects or registered names; ``judge_options`` build a judge
-    given by name (e.g. ``taxonomy="tax.json"``). ``tag`` and ``empty_is_missing`` control
-    answer extraction (see :func:`rewardkit.extract_answers`).
+    given by name (e.g. ``taxonomy="tax.json"``). ``tag``, ``empty_is_missing`` and
+    ``extraction`` (its ``mode``) control answer extraction (see
+    :func:`rewardkit.extract_answers`).
     """
 
     def __init__(
@@ -84,11 +85,14 @@ class LadderReward:
         tag: str | None = "answer",
         empty_is_missing: bool = True,
         rule_options: Mapping[str, Any] | None = None,
+        extraction: Mode = "strict",
         **judge_options: Any,
     ) -> None:
         from .plugins import get_judge, get_rule
         from .spec import RewardSpec, SpecError
 
+        if extraction not in MODES:
+            raise ValueError(f"extraction must be one of {', '.join(MODES)}, got {extraction!r}")
         #: The :class:`~rewardkit.spec.RewardSpec` this reward was built from (``None`` when
         #: judge or rule were given as objects: such a reward cannot be rebuilt from data).
         self.spec: RewardSpec | None = None
@@ -104,6 +108,7 @@ class LadderReward:
                     ladder=ladder,
                     tag=tag,
                     empty_is_missing=empty_is_missing,
+                    extraction=extraction,
                 )
             except SpecError:  # options that are objects, not data: no spec
                 self.spec = None
@@ -123,6 +128,7 @@ class LadderReward:
         self.rule = rule
         self.tag = tag
         self.empty_is_missing = empty_is_missing
+        self.extraction: Mode = extraction
 
     def __repr__(self) -> str:
         return f"LadderReward(judge={self.judge.name!r}, rule={self.rule.name!r})"
@@ -142,6 +148,7 @@ class LadderReward:
             tag=spec.tag,
             empty_is_missing=spec.empty_is_missing,
             rule_options=spec.rule_options,
+            extraction=spec.extraction,
             **spec.judge_kwargs(),
         )
         reward.spec = spec
@@ -175,7 +182,10 @@ class LadderReward:
         if len(completions) != len(labels):
             raise ValueError(f"{len(completions)} completions but {len(labels)} labels")
         answers, found = extract_answers(
-            completions, tag=self.tag, empty_is_missing=self.empty_is_missing
+            completions,
+            tag=self.tag,
+            empty_is_missing=self.empty_is_missing,
+            mode=self.extraction,
         )
         refused = self._guard(answers, found)
         if questions is None:

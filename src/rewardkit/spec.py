@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from .answers import MODES
 from .errors import RewardkitError
 
 __all__ = ["RewardSpec", "SpecError"]
@@ -38,7 +39,9 @@ class SpecError(RewardkitError, ValueError):
 @dataclass(frozen=True)
 class RewardSpec:
     """``judge`` and ``rule`` are registered names; ``ladder`` (a registered name) is passed
-    to judges that take one; ``group_size`` is the GRPO group (``None``: the trainer's)."""
+    to judges that take one; ``group_size`` is the GRPO group (``None``: the trainer's);
+    ``extraction`` the answer extraction mode (``"strict"`` or ``"authors"``, see
+    :func:`rewardkit.extract_answer`; written to JSON only when not the default)."""
 
     judge: str = "taxonomy"
     judge_options: Mapping[str, Any] = field(default_factory=dict)
@@ -48,6 +51,7 @@ class RewardSpec:
     group_size: int | None = None
     tag: str | None = "answer"
     empty_is_missing: bool = True
+    extraction: str = "strict"
 
     def __post_init__(self) -> None:
         for name in ("judge", "rule"):
@@ -70,6 +74,11 @@ class RewardSpec:
             raise SpecError(f"reward spec: tag must be a string or null, got {self.tag!r}")
         if not isinstance(self.empty_is_missing, bool):
             raise SpecError("reward spec: empty_is_missing must be true or false")
+        if self.extraction not in MODES:
+            raise SpecError(
+                f"reward spec: extraction must be one of {', '.join(MODES)}, "
+                f"got {self.extraction!r}"
+            )
         try:
             self.to_json()
         except (TypeError, ValueError) as e:
@@ -78,7 +87,10 @@ class RewardSpec:
     # -- data ------------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["extraction"] == "strict":  # the default: specs written before it read the same
+            del data["extraction"]
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, allow_nan=False)
