@@ -3,8 +3,8 @@
 :func:`check_redis` connects to a ``redis://`` URL once (address, password, database) and raises
 :class:`~rewardkit.errors.StoreUnavailable` with one line naming the problem.
 :func:`redact` masks the password of every URL in a text (``redis://:***@host:6379/0``) and
-query values named like a secret; :func:`log_redacted` sends every log record of the process through
-it, tracebacks included.
+query values named like a secret; :func:`log_redacted` sends every log record of the process
+through it, tracebacks included.
 """
 
 from __future__ import annotations
@@ -71,11 +71,14 @@ class _Redact(logging.Filter):
 
 
 def log_redacted(prefix: str = "rewardkit serve") -> None:
-    """Log warnings and errors of every logger (and Python warnings) to stderr, redacted."""
+    """Log warnings and errors of every logger (and Python warnings) to stderr, redacted
+    (once per process)."""
+    root = logging.getLogger()
+    if any(isinstance(f, _Redact) for h in root.handlers for f in h.filters):
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"{prefix}: %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_Redact())
-    root = logging.getLogger()
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > logging.WARNING:
         root.setLevel(logging.WARNING)
