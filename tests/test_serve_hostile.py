@@ -536,6 +536,7 @@ def test_a_member_whose_client_hangs_up_leaves_its_group(server):
     replies = {a: json.loads(r[1]) for a, r in results.items()}
     assert {a: r["rewards"] for a, r in replies.items()} == {"dog": [0.0], "samoyed": [1.0]}
     assert all(r["extra_logs"]["partial_group"] == [0.0] for r in replies.values())
+    assert re.search(r"rewardkit_groups_abandoned_total [1-9]", server.get("/metrics"))
 
 
 def test_ids_make_a_retried_sample_the_same_member(server):

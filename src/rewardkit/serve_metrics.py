@@ -20,6 +20,8 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 
 OTHER = "other"
 #: Failure causes listed one per line; the rest are summed under ``other``.
 MAX_CAUSES = 32
+#: Group counts that are levels, not totals since the start.
+_GAUGES = ("open", "closed_partial")
 
 
 def escape(value: object) -> str:
@@ -53,7 +55,8 @@ class Metrics:
 
     def text(self, judge: Any, groups: dict[str, int], redact: Any = str) -> str:
         """The whole page: requests, latency, the judge's counts, its servers (URLs passed
-        through ``redact``), failure causes and the groups' counts."""
+        through ``redact``), failure causes and the group store's counts (open, completed,
+        partial, late, duplicate, abandoned, undelivered: whatever its ``stats()`` holds)."""
         lines = ["# TYPE rewardkit_requests_total counter"]
         for (route, status), n in sorted(self.requests.items()):
             lines.append(
@@ -72,12 +75,9 @@ class Metrics:
             f"rewardkit_slow_clients_total {self.slow_clients}",
         ]
         lines += _judge_lines(judge, redact)
-        lines += [
-            f"rewardkit_groups_open {groups['open']}",
-            f"rewardkit_groups_completed_total {groups['completed']}",
-            f"rewardkit_groups_partial_total {groups['partial']}",
-            f"rewardkit_groups_late_total {groups['late']}",
-        ]
+        for key, n in sorted(groups.items()):  # the group store's own counts, by name
+            if key.isidentifier() and key.islower():
+                lines.append(f"rewardkit_groups_{key}{'' if key in _GAUGES else '_total'} {n}")
         return "\n".join(lines) + "\n"
 
 
