@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -321,12 +322,19 @@ def test_redact_url(url, shown):
     assert redact_url(url) == shown
 
 
-def test_litellm_errors_and_logs_never_show_the_endpoint_password(clean_env, caplog):
-    import socket
+def test_redaction_is_linear():
+    """Text built to make a backtracking pattern quadratic (it took 1 s at 32 KB)."""
+    from rewardkit.urls import redact
 
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    text = "redis://h/?" + "pass" * 250_000 + " and redis://:pw@h?" + "&" * 250_000
+    start = time.perf_counter()
+    shown = redact(text)
+    assert time.perf_counter() - start < 10.0  # guards the quadratic hang (minutes at 2 MB)
+    assert ":pw@" not in shown and shown.startswith("redis://h/?passpass")
+
+
+def test_litellm_errors_and_logs_never_show_the_endpoint_password(clean_env, caplog, closed_port):
+    port = closed_port  # nothing listens on it
     judge = litellm_judge(
         "hosted_vllm/m", api_base=f"http://judge:pw-Secret@127.0.0.1:{port}/v1", retries=0
     )

@@ -14,6 +14,8 @@ LAYERS = [
         "version",
         "ladders",
         "replies",
+        "urls",
+        "fingerprint",
         "guards",
         "answers",
         "taxonomy",

@@ -47,6 +47,7 @@ import numpy as np
 
 from .errors import StoreUnavailable
 from .groups import Member, digest
+from .urls import redact_url
 
 __all__ = ["RedisGroups", "redact"]
 
@@ -160,8 +161,7 @@ _COUNTS = ("completed", "partial", "late", "duplicate", "abandoned", "undelivere
 
 def redact(url: str) -> str:
     """``url`` without its password (``redis://user:***@host``, ``?password=***``)."""
-    url = re.sub(r"(://[^/@\s]*?:)[^/\s]*@", r"\1***@", url)
-    return re.sub(r"(?i)(password=)[^&]*", r"\1***", url)
+    return redact_url(url)
 
 
 def _reason(error: BaseException) -> str:

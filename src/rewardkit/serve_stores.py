@@ -10,53 +10,14 @@ through it, tracebacks included.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from .errors import StoreUnavailable
+from .urls import redact
 
 __all__ = ["redact", "log_redacted", "check_redis", "is_redis_url"]
-
-_TOKEN_END = re.compile(r"[\s\"'<>\\]")
-_SECRET_WORDS = ("pass", "secret", "token", "key", "auth", "credential")
-
-
-def _redact_query(query: str) -> str:
-    parts = re.split(r"([&;])", query)
-    for i in range(0, len(parts), 2):
-        name, eq, _ = parts[i].partition("=")
-        if eq and any(word in name.lower() for word in _SECRET_WORDS):
-            parts[i] = f"{name}=***"
-    return "".join(parts)
-
-
-def _redact_url(url: str) -> str:
-    userinfo, at, rest = url.rpartition("@")  # a password may hold "/", "?" or "@"
-    if at:
-        user, colon, _ = userinfo.partition(":")
-        url = (f"{user}:***" if colon else "***") + at + rest
-    path, mark, query = url.partition("?")
-    return path + mark + _redact_query(query) if mark else url
-
-
-def redact(text: str) -> str:
-    """``text`` with the password of each ``scheme://user:password@host`` masked, and query
-    parameters named like a secret (``password=``, ``token=``); linear in the text's length.
-    A URL runs to the next space or quote; the user information to its last ``@``."""
-    if "://" not in text:
-        return text
-    out, i = [], 0
-    while (j := text.find("://", i)) >= 0:
-        start = j + 3
-        end = _TOKEN_END.search(text, start)
-        stop = end.start() if end else len(text)
-        out.append(text[i:start] + _redact_url(text[start:stop]))
-        i = stop
-    out.append(text[i:])
-    return "".join(out)
-
 
 class _Redact(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
