@@ -144,3 +144,26 @@ def test_unreadable_files(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(TaxonomyError, match="not valid JSON"):
         Taxonomy.load(bad)
+
+
+def test_memory_stays_bounded_under_distinct_long_answers_and_label_spellings(animals):
+    """A client of the reward service can send endless distinct answers and spellings of a
+    valid label: the judge's lookup caches stay bounded (answers over 256 characters are not
+    kept, and each cache is cleared at its limit)."""
+    from rewardkit.judges import taxonomy as module
+
+    judge = TaxonomyJudge(animals)
+    long = [("samoyed", f"{i} " + "x" * 300) for i in range(2000)]
+    assert set(judge.judge(long)) == {"wrong"}
+    assert len(judge._predictions) == 0
+    spellings = [(" " * (i % 50) + "samoyed" + " " * (i // 50), "dog") for i in range(3000)]
+    assert set(judge.judge(spellings)) == {"generic"}
+    assert len(judge._labels) <= module._LABEL_LIMIT
+    original = module._LABEL_LIMIT
+    module._LABEL_LIMIT = 100
+    try:
+        fresh = TaxonomyJudge(animals)
+        assert set(fresh.judge(spellings)) == {"generic"}
+        assert len(fresh._labels) <= 100
+    finally:
+        module._LABEL_LIMIT = original

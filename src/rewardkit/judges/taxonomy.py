@@ -42,7 +42,9 @@ _ARTICLE = re.compile(r"^(?:a|an|the) ")
 _ABSTAIN = -1
 _UNKNOWN = -2  # not a name: wrong
 _SEVERAL = -3  # two or more names joined ("robin or cardinal"): wrong
-_CACHE_LIMIT = 1 << 20
+_CACHE_LIMIT = 1 << 18  # resolved predictions kept (each at most _CACHED_CHARS long)
+_CACHED_CHARS = 256
+_LABEL_LIMIT = 1 << 16  # ground-truth spellings kept
 
 
 class TaxonomyJudge(Judge):
@@ -75,7 +77,10 @@ class TaxonomyJudge(Judge):
     def _label(self, label: str) -> int:
         node = self._labels.get(label)
         if node is None:
-            node = self._labels[label] = self.taxonomy.lookup(label)
+            node = self.taxonomy.lookup(label)
+            if len(self._labels) >= _LABEL_LIMIT:  # spellings a client may vary without end
+                self._labels.clear()
+            self._labels[label] = node
         return node
 
     def _resolve(self, prediction: str) -> int:
@@ -117,7 +122,9 @@ class TaxonomyJudge(Judge):
                 g = self._label(truth)
             p = cache.get(prediction)
             if p is None:
-                p = cache[prediction] = self._resolve(prediction)
+                p = self._resolve(prediction)
+                if len(prediction) <= _CACHED_CHARS:  # long answers are rare: not kept
+                    cache[prediction] = p
             if p == g:
                 append("specific")
             elif p < 0:
