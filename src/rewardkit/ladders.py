@@ -21,12 +21,12 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 import numpy as np
 
 from .guards import DEFAULT_GUARD, AnswerGuard
-from .replies import Reading, read_reply, skeleton
+from .replies import Reading, label_key, label_words, read_reply
 
 __all__ = [
     "MISSING",
@@ -155,6 +155,8 @@ class Ladder:
             self.canonical_name = self.canonical_id.partition("@")[0]
         if not isinstance(guard, AnswerGuard):
             raise TypeError(f"ladder {name!r}: guard must be an AnswerGuard")
+        if guard.rung_names or guard.verdict_syntax:  # checks that read the rung labels
+            guard = guard.for_labels([label for r in rungs for label in (r.slug, r.name)])
         self.name = name
         self.rungs = rungs
         self.task = task
@@ -164,9 +166,9 @@ class Ladder:
         # A judge may write the slug or the display name ("Less specific"), in any case.
         self._labels: dict[str, str] = {}
         for r in rungs:
-            self._labels.setdefault(_label_key(r.slug), r.slug)
+            self._labels.setdefault(label_words(r.slug), r.slug)
         for r in rungs:
-            self._labels.setdefault(_label_key(r.name), r.slug)
+            self._labels.setdefault(label_words(r.name), r.slug)
 
     def __repr__(self) -> str:
         return f"Ladder({self.name!r}, {list(self.slugs)!r})"
@@ -265,14 +267,8 @@ class Ladder:
         """The slug that ``text`` names as a whole - a slug or a display name, in any case,
         with ``_``, ``-`` or spaces between words, surrounding markdown emphasis, quotes and
         one trailing period ignored - or ``None``."""
-        text = text.strip().replace("*", "").replace("`", "").strip()
-        if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-            text = text[1:-1].strip()
-        if text.endswith("."):
-            text = text[:-1].rstrip()
-        if not text or len(text) > 64:
-            return None
-        return self._labels.get(_label_key(text))
+        key = label_key(text)
+        return None if key is None else self._labels.get(key)
 
     def parse(self, reply: str, *, thinking: bool = False) -> str | None:
         """Read a judge's reply as a verdict slug, or ``None`` when it is not exactly one
@@ -295,11 +291,6 @@ class Ladder:
         higher one. See :mod:`rewardkit.replies`. A ladder subclass may override this.
         """
         return read_reply(self.label, reply, thinking=thinking)
-
-
-@lru_cache(maxsize=4096)  # called with at most 64 characters (see Ladder.label)
-def _label_key(label: str) -> str:
-    return " ".join(re.split(r"[\s_-]+", skeleton(label).lower().strip()))
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

@@ -50,7 +50,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["MAX_REPLY_CHARS", "Reading", "read_reply", "skeleton"]
+__all__ = [
+    "MAX_REPLY_CHARS",
+    "Reading",
+    "label_key",
+    "label_words",
+    "mentions",
+    "read_reply",
+    "skeleton",
+]
 
 #: Longest reply read (characters); a longer one is a failure with its reason.
 MAX_REPLY_CHARS = 65536
@@ -114,6 +122,37 @@ def skeleton(text: str) -> str:
     return unicodedata.normalize("NFKD", text).translate(_table())
 
 
+# -- labels --------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)  # called with at most 64 characters (see label_key)
+def label_words(label: str) -> str:
+    """A label's words as labels are compared: as a person reads them, lower case, ``_``, ``-``
+    and spaces between words alike.
+
+    >>> label_words("Less_Specific")
+    'less specific'
+    """
+    return " ".join(re.split(r"[\s_-]+", skeleton(label).lower().strip()))
+
+
+def label_key(text: str) -> str | None:
+    """:func:`label_words` of ``text`` read as one label - surrounding markdown emphasis, quotes
+    and one trailing period ignored - or ``None`` for empty text or text over 64 characters.
+
+    >>> label_key(' **"Less specific."** ')
+    'less specific'
+    """
+    text = text.strip().replace("*", "").replace("`", "").strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    if text.endswith("."):
+        text = text[:-1].rstrip()
+    if not text or len(text) > 64:
+        return None
+    return label_words(text)
+
+
 # -- thinking ------------------------------------------------------------------------------------
 
 _THINK_TAG = re.compile(r"<[ ]{0,3}(/?)[ ]{0,3}think[ ]{0,3}>", re.IGNORECASE)
@@ -174,6 +213,17 @@ def _mentions(label: Label, text: str) -> Iterator[tuple[str, bool]]:
             found = _statement(label, said.group(1))
             if found is not None:
                 yield found
+
+
+def mentions(label: Label, text: str) -> list[str]:
+    """The verdicts ``text`` states in prose the way a reply may: a verdict word, a separator
+    and a label (``Final verdict: generic``, ``the answer is not specific``), negated or not.
+
+    >>> from rewardkit.ladders import SPECIARL
+    >>> mentions(SPECIARL.label, "cat. The grade is Specific, surely")
+    ['specific']
+    """
+    return [slug for slug, _ in _mentions(label, skeleton(text))]
 
 
 def _strings(value: Any) -> Iterator[str]:
