@@ -196,44 +196,72 @@ def run_train(*args):
     )
 
 
-def test_paper_preset_dry_run_checks_the_whole_configuration(tmp_path):
-    root = make_cub(tmp_path / "CUB_200_2011")
-    done = run_train(
+@pytest.fixture(scope="module")
+def big_cub(tmp_path_factory):
+    """A generated CUB folder with 3,036 training images: enough for every CUB preset."""
+    return make_cub(tmp_path_factory.mktemp("big") / "CUB_200_2011", per_class=760)
+
+
+def dry_run(capsys, *args) -> tuple[dict, str]:
+    """train.py --dry-run in this process: its summary and what it wrote on stderr."""
+    import train
+
+    assert train.main([*args, "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    return json.loads(captured.out[captured.out.index("{") :]), captured.err
+
+
+def test_paper_preset_dry_run_checks_the_whole_configuration(big_cub, tmp_path, capsys):
+    summary, err = dry_run(
+        capsys,
         "--preset",
         "paper",
         "--data-root",
-        str(root),
-        "--dry-run",
+        str(big_cub),
         "--judge",
         "taxonomy",
         "--output-dir",
         str(tmp_path / "out"),
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads(done.stdout[done.stdout.index("{") :])
     assert summary["model"] == "Qwen/Qwen2.5-VL-7B-Instruct"
-    assert summary["generations"] == 10 and summary["completions_per_step"] == 2560
-    assert summary["gradient_accumulation_steps"] == 40
-    assert summary["steps_per_generation"] == 80
-    assert summary["learning_rate"] == 3e-5 and summary["beta"] == 0.01
+    assert summary["generations"] == 10 and summary["batch"]["completions_per_step"] == 2560
+    # 4 processes x 32 completions (verl's micro-batch): 10 accumulated, 20 per generation
+    assert summary["batch"]["gradient_accumulation_steps"] == 10
+    assert summary["batch"]["steps_per_generation"] == 20
+    trainer = summary["trainer"]
+    assert trainer["learning_rate"] == 3e-5 and trainer["beta"] == 0.01
+    assert trainer["loss_type"] == "bnpo" and trainer["per_device_train_batch_size"] == 32
     assert summary["lora"]["r"] == 64 and summary["lora"]["lora_alpha"] == 32
-    assert summary["train_images"] == 8  # all of a train split smaller than 3,000
-    assert "Whip poor Will" in done.stderr  # the unmatched CUB name is reported
+    assert summary["train_images"] == 3000 and summary["extraction"] == "authors"
+    # 3000 // 256 = 11 generation steps per epoch, 2 optimiser steps each, 15 epochs
+    assert summary["schedule"]["total_optimizer_steps"] == 330
+    assert summary["paper_schedule"]["total_optimizer_steps"] == 330
+    assert summary["schedule_as_paper"] is True
+    assert "Whip poor Will" in err  # the unmatched CUB name is reported
+
+
+def test_a_preset_that_would_train_nothing_is_refused(tmp_path, capsys):
+    root = make_cub(tmp_path / "CUB_200_2011")  # 8 training images, 256 prompts per step
+    import train
+
+    assert train.main(["--preset", "paper", "--data-root", str(root), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "8 training images give no generation step of 256 prompts" in err
+    assert "trainer stops at step 0" in err
 
 
 def test_dry_run_names_a_missing_image(tmp_path):
-    root = make_cub(tmp_path / "CUB_200_2011")
+    root = make_cub(tmp_path / "CUB_200_2011", per_class=35)  # 136 training images
     first = (root / "images.txt").read_text().split()[1]  # image 1, in the train split
     (root / "images" / first).unlink()
-    done = run_train("--preset", "paper", "--data-root", str(root), "--dry-run")
-    assert done.returncode != 0 and "missing image file" in done.stderr
+    done = run_train("--preset", "paper-data128", "--data-root", str(root), "--dry-run")
+    assert done.returncode == 2 and "missing image file" in done.stderr
 
 
-def test_the_paper_preset_trains_with_the_paper_judge_and_settings(tmp_path):
-    root = make_cub(tmp_path / "CUB_200_2011")
+def test_the_paper_preset_trains_with_the_paper_judge_and_settings(big_cub, tmp_path):
     out = tmp_path / "out"
     done = run_train(
-        "--preset", "paper", "--data-root", str(root), "--dry-run", "--output-dir", str(out)
+        "--preset", "paper", "--data-root", str(big_cub), "--dry-run", "--output-dir", str(out)
     )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout[done.stdout.index("{") :])
@@ -241,7 +269,8 @@ def test_the_paper_preset_trains_with_the_paper_judge_and_settings(tmp_path):
     assert spec["judge"] == "openai" and spec["model"] == "Qwen/Qwen3-30B-A3B-Instruct-2507-FP8"
     assert spec["prompt"] == "speciarl-paper" and spec["temperature"] == 0.0
     assert spec["extra_body"] == {"chat_template_kwargs": {"enable_thinking": False}}
-    assert summary["loss_type"] == "dapo" and summary["weight_decay"] == 0.01
+    assert summary["trainer"]["weight_decay"] == 0.01
+    assert summary["rule_options"] == {"unscored": 0.0}
     assert summary["policy_prompt"].startswith("Classify the image.\nOutput the thinking process")
     assert (out / "verdicts.sqlite").exists()  # the judge's cache, opened (and checked) up front
 
@@ -249,10 +278,16 @@ def test_the_paper_preset_trains_with_the_paper_judge_and_settings(tmp_path):
 @pytest.mark.parametrize(
     "preset, checks",
     [
-        ("paper-drgrpo", {"loss_type": "dr_grpo", "scale_rewards": "none", "beta": 0.0}),
-        ("paper-dapo", {"epsilon": 0.2, "epsilon_high": 0.28, "beta": 0.0}),
-        ("paper-n5", {"num_generations": 5}),
-        ("paper-n15", {"num_generations": 15}),
+        (
+            "paper-drgrpo",
+            {"loss_type": "dr_grpo", "scale_rewards": "none", "beta": 0.0, "max_grad_norm": 1 / 32},
+        ),
+        ("paper-dapo", {"epsilon": 0.2, "epsilon_high": 0.28, "beta": 0.0, "delta": 10.0}),
+        ("paper-n5", {"num_generations": 5, "gradient_accumulation_steps": 5}),
+        ("paper-n15", {"num_generations": 15, "steps_per_generation": 30}),
+        ("paper-data128", {"steps_per_generation": 10, "gradient_accumulation_steps": 10}),
+        ("paper-cub-st", {"learning_rate": 3e-6, "num_generations": 5}),
+        ("paper-mixed", {"per_device_train_batch_size": 16, "steps_per_generation": 40}),
     ],
 )
 def test_show_config_needs_nothing_and_shows_each_preset(preset, checks):
@@ -262,20 +297,55 @@ def test_show_config_needs_nothing_and_shows_each_preset(preset, checks):
     for key, value in checks.items():
         assert config["trainer"][key] == value, key
     if preset == "paper-dapo":
-        assert config["trainer"]["overlong_buffer"] == 512
+        assert config["reward"]["overlong_buffer"] == 512
     assert config["judge"]["prompt"] == "speciarl-paper"
     assert config["policy_prompt"]["system"] == ""
+    assert (
+        config["schedule"]["total_optimizer_steps"]
+        == (config["paper_schedule"]["total_optimizer_steps"])
+    )
+
+
+def test_show_config_names_every_trl_default_it_changes():
+    done = run_train("--preset", "paper", "--show-config")
+    config = json.loads(done.stdout)
+    named = config["trl_named"]
+    assert named["vllm_importance_sampling_correction"]["value"] is False
+    assert named["vllm_importance_sampling_correction"]["trl_default"] is True
+    assert named["use_bias_correction_kl"] == {
+        "value": False,
+        "trl_default": True,
+        "why": "verl's low_var_kl is the plain k3 estimator, not weighted by the policy ratio",
+    }
+    assert named["delta"]["value"] == 3.0 and named["delta"]["trl_default"] is None
+    assert named["kl_estimator"]["value"] == "k3, not weighted"
+    for key in ("top_k", "top_p", "min_p", "repetition_penalty", "temperature"):
+        assert key in config["trainer"], key
+    assert (config["trainer"]["top_k"], config["trainer"]["repetition_penalty"]) == (0, 1.0)
+    assert set(config["not_in_trl"]) == {
+        "kl_estimator",
+        "advantage_epsilon",
+        "max_prompt_length",
+        "balance_batch",
+    }
+
+
+def test_unsupported_runs_say_why():
+    done = run_train("--preset", "paper-dapo-ds", "--show-config")
+    assert done.returncode == 2
+    assert "no TRL 1.16 counterpart" in done.stderr and "docs/trainers/verl.md" in done.stderr
 
 
 def test_data_scaling_presets_and_the_overlong_penalty():
-    sys.path.insert(0, str(SPECIARL))
     import train
 
-    assert [train.PRESETS[f"paper-data{n}"]["train_images"] for n in (128, 1024, 2048)] == [
-        128,
-        1024,
-        2048,
+    assert [train.PRESETS[f"paper-data{n}"]["train_sets"] for n in (128, 1024, 2048)] == [
+        {"cub": 128},
+        {"cub": 1024},
+        {"cub": 2048},
     ]
+    # the authors ran the 128-image point with 128 prompts per step
+    assert train.PRESETS["paper-data128"]["prompts_per_step"] == 128
     penalty = train.OverlongPenalty(max_length=2048, buffer=512)
     lengths = [100, 1536, 1792, 2048, 4000]
     assert penalty(None, None, [[0] * n for n in lengths]) == [0.0, 0.0, -0.5, -1.0, -1.0]
@@ -286,6 +356,10 @@ def test_gpu_smoke_preset_runs_on_cpu(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["steps"] == 4 and len(summary["step_time_s"]) == 4
+    # TRL's own data loader: 64 images // 4 prompts = 16 generation steps of one batch each
+    assert (
+        summary["trl_batches_per_epoch"] == 16 == summary["schedule"]["optimizer_steps_per_epoch"]
+    )
     assert all(r is not None for r in summary["reward"])
 
 
