@@ -93,9 +93,7 @@ def test_a_data_set_without_a_taxonomy_goes_to_the_llm_judge(tmp_path, closed_po
         [{"dataset": "food101", "label": "pizza", "prediction": "<answer>pizza</answer>"}],
     )
     # No taxonomy for food101: the paper's LLM judge - here at a port where nothing listens.
-    done = run(
-        tmp_path / "p.jsonl", "--judge-api-base", closed, "--out", tmp_path / "o"
-    )
+    done = run(tmp_path / "p.jsonl", "--judge-api-base", closed, "--out", tmp_path / "o")
     assert done.returncode != 0 and f"cannot reach {closed}" in done.stderr
     assert "Traceback" not in done.stderr
     write_rows(tmp_path / "q.jsonl", [{"dataset": "pets", "label": "samoyed"}])
