@@ -152,6 +152,9 @@ def demo_world(cfg: dict, device: str, out: Path) -> dict:
             learning_rate=2e-3,
             beta=0.01,
             temperature=1.0,
+            top_k=0,  # every sampling setting stated (a generation config may say top_k=1)
+            top_p=1.0,
+            repetition_penalty=1.0,
             logging_steps=1,
             report_to=[],
             use_cpu=device == "cpu",
@@ -276,7 +279,12 @@ def paper_shape(cfg: dict, device: str, out: Path) -> dict:
         learning_rate=3e-5,
         beta=0.01,
         temperature=1.0,
-        loss_type="dapo",
+        top_k=0,
+        top_p=1.0,
+        repetition_penalty=1.0,
+        loss_type="bnpo",  # the paper preset's settings for parity with verl (presets.py)
+        use_bias_correction_kl=False,
+        delta=3.0,
         weight_decay=0.01,
         logging_steps=1,
         report_to=[],
