@@ -186,3 +186,15 @@ def test_the_mixed_preset_draws_each_set_in_the_authors_order(tmp_path):
         "aircraft": 500,
         "cars": 500,
     }
+
+
+def test_a_smaller_micro_batch_keeps_the_schedule(capsys):
+    import train
+
+    assert train.main(["--preset", "paper", "--per-device-batch", "16", "--show-config"]) == 0
+    config = json.loads(capsys.readouterr().out)
+    assert config["batch"]["gradient_accumulation_steps"] == 20
+    assert config["trainer"]["per_device_train_batch_size"] == 16
+    assert config["schedule"]["total_optimizer_steps"] == 330
+    assert train.main(["--preset", "paper", "--per-device-batch", "24", "--show-config"]) == 2
+    assert "do not split over 4 processes x 24 per device" in capsys.readouterr().err

@@ -250,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--preset {args.preset}: {P.UNSUPPORTED[args.preset]}")
     preset = resolve(args)
     try:
+        P.batch(preset)  # the batch arithmetic splits over the processes
         if args.show_config:
             print(json.dumps(effective_config(args.preset, preset, args), indent=1))
             return 0
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = P.schedule(preset, len(samples))  # before anything heavy: trains at all?
         rows = build_rows(samples)
         reward = build_reward(args, preset, taxonomy)
-    except (P.ScheduleError, DataError) as e:
+    except (ValueError, DataError) as e:  # ScheduleError is a ValueError
         print(f"train.py: {e}", file=sys.stderr)
         return 2
     if hasattr(reward.judge, "check_labels"):
