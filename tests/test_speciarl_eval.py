@@ -234,6 +234,10 @@ def test_the_paper_evaluation_judge_and_settings(tmp_path):
     }
     assert config["generation"]["greedy"]["repetition_penalty"] == 1.0
     assert config["extraction"] == "authors"
+    assert config["policy_prompt"].startswith("Classify the image.\n")
+    done = run("--show-config", "--prompt", "specific")  # the paper's "be specific" baseline
+    specific = json.loads(done.stdout)["policy_prompt"]
+    assert specific == config["policy_prompt"].replace("the image.", "the image, be specific.")
     rows = [
         {"dataset": "food101", "label": "pizza", "prediction": "<answer>pizza</answer>"},
         {"dataset": "food101", "label": "pizza", "prediction": "<answer>food</answer>"},
