@@ -24,7 +24,7 @@ LAYERS = [
         "hookspecs",
         "tiny",
     },
-    {"judges"},
+    {"judges", "verifiers"},
     {"rules"},
     {"metrics", "spec"},
     {"pipeline", "agreement", "builtins", "plugins"},

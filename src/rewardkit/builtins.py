@@ -5,12 +5,14 @@ from __future__ import annotations
 from . import rules
 from .hookspecs import hookimpl
 from .ladders import BINARY, SPECIARL
+from .verifiers.math import MATH
 
 
 @hookimpl
 def register_ladders(register):
     register(SPECIARL)
     register(BINARY)
+    register(MATH)
 
 
 def _taxonomy_judge(**options):
@@ -37,6 +39,12 @@ def _hf_judge(*, model, **options):
     return HFJudge(model, **options)
 
 
+def _math_judge(**options):
+    from .verifiers.math import MathJudge
+
+    return MathJudge(**options)
+
+
 def _vllm_judge(*, model, **options):
     from .judges.vllm_judge import VLLMJudge
 
@@ -50,6 +58,7 @@ def register_judges(register):
     register("litellm", _litellm_judge)
     register("hf", _hf_judge)
     register("vllm", _vllm_judge)
+    register("math", _math_judge)
 
 
 @hookimpl

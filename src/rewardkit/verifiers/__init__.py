@@ -1,0 +1,6 @@
+"""Rule-based verifiers with real checkers: math answers (``math-verify``) and code run in a
+sandbox. Nothing heavy loads here; each module imports its checker where it is used.
+
+- :mod:`rewardkit.verifiers.math`: the ``math`` ladder and :class:`MathJudge`;
+- :mod:`rewardkit.verifiers.workers`: verifier calls in worker processes with a wall-clock kill.
+"""
