@@ -48,7 +48,7 @@ ADVERSARIAL = [
     ("It is generic, not specific.", "generic", None),
     ("The prediction is not specific enough.", "generic", None),
     ("Wrong. The prediction 'more specific' is not a dog breed.", "wrong", None),
-    ("**Less** specific", "less_specific", "less_specific"),
+    ("**Less** specific", "less_specific", None),  # emphasis inside a label: not read
     ("non-specific", "generic", None),
     ("<think>Is it specific? It could be more_specific", None, None),
     ("VERDICT: specific\nIt is not more_specific.", "specific", None),

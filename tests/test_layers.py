@@ -14,6 +14,7 @@ LAYERS = [
         "version",
         "ladders",
         "replies",
+        "text",
         "urls",
         "fingerprint",
         "guards",

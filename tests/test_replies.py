@@ -58,7 +58,7 @@ SPECIARL_REPLIES = [
     ("VERDICT: Specific\n**VERDICT:** specific.", "specific", "specific"),
     ("VERDICT: specific-ish\nVERDICT: specific", None, None),
     ("VERDICT: generic\nVERDICT: specific", None, None),
-    ("Final verdict: specific", None, "specific"),
+    ("Final verdict: specific", "specific", "specific"),
     ("VERDICT: generic\n```\nVERDICT: specific\n```", None, None),
     # hidden from the agreement check by one invisible or look-alike character
     ("VER\x00DICT: generic\nVERDICT: specific", None, None),
@@ -99,6 +99,67 @@ SPECIARL_REPLIES = [
     ("VERDICT: <|im_end|>specific", None, None),
     ("VERDICT:", None, None),
     ("x" * 70_000 + "\nVERDICT: specific", None, "specific"),
+    # found by a hostile review: a second verdict in prose, JSON keys and strings, skeleton gaps
+    (
+        "Final verdict: generic because the prediction only names the family.\nVERDICT: specific",
+        None,
+        None,
+    ),
+    ("The verdict is generic and not specific\nVERDICT: specific", None, None),
+    ("Result: generic\nVERDICT: specific", None, None),
+    ("Final: generic\nVERDICT: specific", None, None),
+    ("Assessment: generic\nVERDICT: specific", None, None),
+    ("Evaluation: generic\nVERDICT: specific", None, None),
+    ("Category: generic\nVERDICT: specific", None, None),
+    ("Score: generic\nVERDICT: specific", None, None),
+    ("| Verdict | Generic |\nVERDICT: specific", None, None),
+    ("• Generic\nVERDICT: specific", None, None),
+    ("– Generic\nVERDICT: specific", None, None),
+    ("→ Generic\nVERDICT: specific", None, None),
+    ("a) Generic\nVERDICT: specific", None, None),
+    ("## Generic\nVERDICT: specific", None, None),
+    ("Generic!\nVERDICT: specific", None, None),
+    ("(Generic)\nVERDICT: specific", None, None),
+    ("[Generic]\nVERDICT: specific", None, None),
+    ("<Generic>\nVERDICT: specific", None, None),
+    ("Verdict ⇒ generic\nVERDICT: specific", None, None),
+    ("VERDICT generic\nVERDICT: specific", None, None),
+    ("Verdict (initial): wrong\nVERDICT: specific", None, None),
+    ('{"verdict":"specific","finalVerdict":"generic"}', None, None),
+    ('{"verdict":"specific","Verdict:":"generic"}', None, None),
+    ('{"verdict":"specific","final.verdict":"generic"}', None, None),
+    ('{"verdict":"specific","verdict(final)":"generic"}', None, None),
+    ('{"verdict":"specific","answer":"generic"}', None, None),
+    ('{"verdict":"specific","label":"generic"}', None, None),
+    ('{"verdict":"specific","judgement":"generic"}', None, None),
+    ('{"verdict":"specific","analysis":{"verdict":"generic"}}', None, None),
+    ('{"verdict":"specific","notes":["Generic"]}', None, None),
+    ('{"verdict":"specific","reason":"V\\u0415RDICT: generic"}', None, None),
+    ('{"verdict":"specific","reason":"verdict\\u200b: generic"}', None, None),
+    ("VERᎠICT: generic\nVERDICT: specific", None, None),
+    ("ꓦꓰꓣꓓꓲꓚꓔ: generic\nVERDICT: specific", None, None),
+    ("ᴠᴇʀᴅɪᴄᴛ: generic\nVERDICT: specific", None, None),
+    ("VERDICTㅤ: wrong\nVERDICT: specific", None, None),
+    ("VERDICT⠀: wrong\nVERDICT: specific", None, None),
+    ("VERDICT\u1680: wrong\nVERDICT: specific", None, None),
+    ("s̶p̶e̶c̶i̶f̶i̶c̶", None, None),
+    ("s*p*e*c*i*f*i*c", None, None),
+    ("VERDICT: s*p*e*c*i*f*i*c", None, None),
+    ("Generic. The prediction names a family.\nVERDICT: specific", None, None),
+    # well formed, read as meant
+    ("Final Verdict: specific", "specific", "specific"),
+    ("**Final verdict:** Specific", "specific", "specific"),
+    ("```\nVERDICT: specific\n```", "specific", "specific"),
+    ("VERDICT: specific\n---", "specific", "specific"),
+    ('{"Verdict":"specific","verdict":"specific"}', "specific", "specific"),
+    ("The prediction is a broader category.\nVERDICT: generic", "generic", "generic"),
+    (
+        "The prediction is correct but less specific than the ground truth.\nVERDICT: less_specific",
+        "less_specific",
+        "less_specific",
+    ),
+    ("Partial credit? No.\nVERDICT: generic", "generic", "generic"),
+    ("Samoyed is a dog breed; dog is its grandparent.\nVERDICT: generic", "generic", "generic"),
 ]
 
 BINARY_REPLIES = [
@@ -124,6 +185,20 @@ BINARY_REPLIES = [
     ('{"verdict": "correct"}', "correct", "correct"),
     ("VERDICT: correct", "correct", "correct"),
     ("VERDICT: wrong", "wrong", "wrong"),
+    # negations found by a hostile review
+    ("The answer ≠ correct\nVERDICT: correct", None, None),
+    ("VERDICT: c̸orrect", None, None),
+    ("The answer is ¬correct\nVERDICT: correct", None, None),
+    ("It is never correct\nVERDICT: correct", None, None),
+    ("It is not at all correct\nVERDICT: correct", None, None),
+    ("It isn't correct\nVERDICT: correct", None, None),
+    ("Correct: no\nVERDICT: correct", None, None),
+    ("Correct: ✗\nVERDICT: correct", None, None),
+    ("Is it correct? No.\nVERDICT: correct", None, None),
+    ("Correctness: wrong\nVERDICT: correct", None, None),
+    ("Grade: correct\nVERDICT: correct", "correct", "correct"),
+    ("Judgement: Correct\nVERDICT: correct", "correct", "correct"),
+    ("The answer matches.\nVERDICT: correct", "correct", "correct"),
 ]
 
 THINKING_REPLIES = [
@@ -135,7 +210,7 @@ THINKING_REPLIES = [
     ("</think></think>specific", None, None),
     ("<think>x</think>", None, None),
     ("<think>a</think>Generic\nVERDICT: specific", None, None),
-    ("specific", "specific", "specific"),
+    ("specific", None, "specific"),  # declared thinking but no think block: cut off?
     ("<think>VERDICT: specific?</think>\nVERDICT: generic", "generic", "generic"),
 ]
 
@@ -176,7 +251,7 @@ def test_failures_say_why():
     for reply, why in cases.items():
         assert SPECIARL.reading(reply).why == why
     assert SPECIARL.reading(None).why == "reply is NoneType, not text"  # type: ignore[arg-type]
-    assert SPECIARL.reading("<think>x", thinking=True).why.startswith("unclosed")
+    assert SPECIARL.reading("<think>x", thinking=True).why.startswith("no </think>")
 
 
 FORMS = [
@@ -223,7 +298,7 @@ def test_any_earlier_statement_of_another_rung_is_a_failure(ladder, earlier):
 
 _TEXT = st.text(
     alphabet=st.sampled_from(
-        list("verdict:VERDICT specific generic wrong correct\n\r{}\"<>/think-_*")
+        list('verdict:VERDICT specific generic wrong correct\n\r{}"<>/think-_*')
         + ["\u200b", "\u2028", "Ε", "е", "\x00", "\x85"]
     ),
     max_size=120,
@@ -263,6 +338,7 @@ def test_reading_is_linear():
     """A reply at the cap, built to make a backtracking reader quadratic, reads in time
     proportional to its size: 64 KB costs at most a few times 16 KB's per character."""
     shapes = ["<think>", "VERDICT: ", "verdict is ", "{", "- ", "\u2028", "x\n", "Ε" * 7]
+    shapes += ["\u0301", "a\u0301\u0334", "é", "\ufdfa", "not specific is ", "| generic "]
     for shape in shapes:
         small = shape * (16384 // len(shape))
         big = shape * (MAX_REPLY_CHARS // len(shape))

@@ -26,7 +26,8 @@ from functools import cached_property
 import numpy as np
 
 from .guards import DEFAULT_GUARD, AnswerGuard
-from .replies import Reading, label_key, label_words, read_reply
+from .replies import Reading, read_reply
+from .text import label_key, label_words
 
 __all__ = [
     "MISSING",
@@ -169,6 +170,8 @@ class Ladder:
             self._labels.setdefault(label_words(r.slug), r.slug)
         for r in rungs:
             self._labels.setdefault(label_words(r.name), r.slug)
+        #: The words labels are made of (a prefilter for reading prose).
+        self._words = frozenset(w for key in self._labels for w in key.split())
 
     def __repr__(self) -> str:
         return f"Ladder({self.name!r}, {list(self.slugs)!r})"
@@ -290,7 +293,7 @@ class Ladder:
         A label word inside prose is not a verdict; two verdicts are a failure, never the
         higher one. See :mod:`rewardkit.replies`. A ladder subclass may override this.
         """
-        return read_reply(self.label, reply, thinking=thinking)
+        return read_reply(self.label, reply, thinking=thinking, words=self._words)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
