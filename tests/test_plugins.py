@@ -132,7 +132,7 @@ def test_installed_plugin_is_found_through_its_entry_point(installed_plugin):
     builtins = plugins["rewardkit.builtins"]
     assert "speciarl" in builtins["rules"] and builtins["metrics"] == ["grpo"]
     assert "vllm" in builtins["judges"] and "math" in builtins["judges"]
-    assert builtins["ladders"] == ["binary", "math_answer", "speciarl"]
+    assert builtins["ladders"] == ["binary", "code", "math_answer", "speciarl"]
 
     code = (
         "import rewardkit as rk\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import rules
 from .hookspecs import hookimpl
 from .ladders import BINARY, SPECIARL
+from .verifiers.code import CODE
 from .verifiers.math import MATH
 
 
@@ -13,6 +14,7 @@ def register_ladders(register):
     register(SPECIARL)
     register(BINARY)
     register(MATH)
+    register(CODE)
 
 
 def _taxonomy_judge(**options):
@@ -45,6 +47,12 @@ def _math_judge(**options):
     return MathJudge(**options)
 
 
+def _code_judge(**options):
+    from .verifiers.code import CodeJudge
+
+    return CodeJudge(**options)
+
+
 def _vllm_judge(*, model, **options):
     from .judges.vllm_judge import VLLMJudge
 
@@ -59,6 +67,7 @@ def register_judges(register):
     register("hf", _hf_judge)
     register("vllm", _vllm_judge)
     register("math", _math_judge)
+    register("code", _code_judge)
 
 
 @hookimpl

@@ -2,5 +2,7 @@
 sandbox. Nothing heavy loads here; each module imports its checker where it is used.
 
 - :mod:`rewardkit.verifiers.math`: the ``math`` ladder and :class:`MathJudge`;
+- :mod:`rewardkit.verifiers.code`: the ``code`` ladder and :class:`CodeJudge`;
+- :mod:`rewardkit.verifiers.sandbox`: untrusted programs in bubblewrap (``launcher`` runs inside);
 - :mod:`rewardkit.verifiers.workers`: verifier calls in worker processes with a wall-clock kill.
 """
