@@ -26,7 +26,7 @@ LAYERS = [
         "tiny",
     },
     {"judges", "verifiers"},
-    {"rules"},
+    {"rules", "group_norm"},
     {"metrics", "spec"},
     {"pipeline", "agreement", "builtins", "plugins"},
     {"loop", "adapters", "serve", "serve_bodies", "serve_conn", "serve_metrics", "serve_stores"},
