@@ -160,7 +160,12 @@ class MathJudge(Judge):
             )
         self.form = form
         size = workers or max(1, min(4, os.cpu_count() or 1))
-        self.pool = WorkerPool("rewardkit.verifiers.math:check", workers=size, timeout=timeout)
+        self.pool = WorkerPool(
+            "rewardkit.verifiers.math:check",
+            workers=size,
+            timeout=timeout,
+            warm_up=("\\frac{1}{2}", "\\boxed{(0, 1]}", "truth"),  # sympy and the LaTeX parser
+        )
 
     def __repr__(self) -> str:
         pool = self.pool

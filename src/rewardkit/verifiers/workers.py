@@ -69,12 +69,12 @@ def _receive(stream: IO[bytes]) -> Any:
 class _Worker:
     """One subprocess; ``ready`` once it has imported its target."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, warm_up: tuple | None) -> None:
         env = dict(os.environ)
         here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rewardkit.verifiers.workers", target],
+            [sys.executable, "-m", "rewardkit.verifiers.workers", target, repr(warm_up)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -98,17 +98,25 @@ class _Worker:
 class WorkerPool:
     """``workers`` subprocesses running ``target`` (``"module:function"``), each call killed
     after ``timeout`` seconds of wall-clock time. Thread-safe (one batch at a time) and
-    fork-aware (a pool used in a forked child starts its own workers)."""
+    fork-aware (a pool used in a forked child starts its own workers). ``warm_up``: arguments
+    of one call each worker makes before it says it is ready (lazy imports, parser tables),
+    so that no timed call pays for them."""
 
     def __init__(
-        self, target: str, *, workers: int = 2, timeout: float = 5.0, start_timeout: float = 120.0
+        self,
+        target: str,
+        *,
+        workers: int = 2,
+        timeout: float = 5.0,
+        start_timeout: float = 120.0,
+        warm_up: tuple | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         if not timeout > 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
         self.target, self.size, self.timeout = target, workers, float(timeout)
-        self.start_timeout = start_timeout
+        self.start_timeout, self.warm_up = start_timeout, warm_up
         self._idle: list[_Worker] = []
         self._pid = os.getpid()
         self._lock = threading.Lock()
@@ -120,7 +128,7 @@ class WorkerPool:
 
     def _start(self, count: int) -> list[_Worker]:
         """``count`` new workers, each ready (its target imported) - or a RuntimeError."""
-        new = [_Worker(self.target) for _ in range(count)]
+        new = [_Worker(self.target, self.warm_up) for _ in range(count)]
         deadline = time.monotonic() + self.start_timeout
         for w in new:
             ready, _, _ = select.select([w], [], [], max(0.0, deadline - time.monotonic()))
@@ -200,8 +208,10 @@ class WorkerPool:
             self.close()
 
 
-def _serve(target: str) -> None:
-    """The worker's loop: import ``target``, say ready, answer calls until stdin closes."""
+def _serve(target: str, warm_up: str) -> None:
+    """The worker's loop: import ``target``, make the warm-up call, say ready, answer calls
+    until stdin closes."""
+    import ast
     import importlib
     import logging
 
@@ -211,6 +221,9 @@ def _serve(target: str) -> None:
     try:
         module, _, name = target.partition(":")
         function = getattr(importlib.import_module(module), name)
+        args = ast.literal_eval(warm_up)
+        if args is not None:
+            function(*args)
     except Exception as e:  # noqa: BLE001 - reported to the parent, which raises
         _send(out, f"cannot import {target}: {type(e).__name__}: {e}")
         return
@@ -229,4 +242,4 @@ def _serve(target: str) -> None:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1])
+    _serve(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "None")
