@@ -55,7 +55,7 @@ def test_guard_refuses(answer):
 
 @pytest.mark.parametrize("answer", ["samoyed", "x" * 4096, "a|b", "<b>dog</b>", "C++ <3", "<|"])
 def test_guard_admits(answer):
-    assert AnswerGuard().check(answer) is None  # the always-on checks ("<|" is content-free)
+    assert rk.SPECIARL.guard.check(answer) is None
 
 
 def test_refused_answers_earn_the_format_penalty_and_are_never_sent(server):
@@ -106,7 +106,7 @@ def test_bad_guards_are_rejected(options, message):
 def test_binary_replies_through_a_server_that_ignores_the_constraint(server):
     for i, (reply, _, _) in enumerate(BINARY_REPLIES):
         server.replies[f"answer {i}"] = reply
-    judge = judge_for(server, ladder="binary")
+    judge = judge_for(server, ladder=rk.BINARY)
     pairs = [("samoyed", f"answer {i}") for i in range(len(BINARY_REPLIES))]
     got = [r.verdict for r in judge.judge_records(pairs)]
     assert got == [read for _, read, _ in BINARY_REPLIES]

@@ -126,6 +126,7 @@ def test_a_global_the_canonicaliser_reads_is_in_its_fingerprint(monkeypatch):
 
 CHILD = """
 import json
+import rewardkit as rk
 from tests.test_identity import judge, drop_articles, StrictLadder, RUNGS
 from rewardkit.ladders import Ladder
 from rewardkit.fingerprint import fingerprint
@@ -133,7 +134,7 @@ print(json.dumps([
     fingerprint(drop_articles),
     judge(Ladder("x", RUNGS, canonical=drop_articles)).identity,
     judge(StrictLadder("x", RUNGS)).identity,
-    judge("speciarl").identity,
+    judge(rk.SPECIARL).identity,
 ]))
 """
 
@@ -143,7 +144,7 @@ def test_the_same_code_has_the_same_identity_in_another_process():
         fingerprint(drop_articles),
         judge(Ladder("x", RUNGS, canonical=drop_articles)).identity,
         judge(StrictLadder("x", RUNGS)).identity,
-        judge("speciarl").identity,
+        judge(rk.SPECIARL).identity,
     ]
     outs = []
     for seed in ("1", "2"):  # set and frozenset order changes with the hash seed

@@ -18,12 +18,12 @@ from .answers import Answer, extract_answer, extract_answers
 from .errors import RewardkitError
 from .hookspecs import hookimpl
 from .judges import Judge, TaxonomyJudge
-from .judges.base import Judgement
 from .judges.prompt import PromptTemplate
 from .ladders import BINARY, MISSING, SPECIARL, Ladder, Rung
 from .metrics import Scores, best_of_n, group_best, score
-from .pipeline import Judged, LadderReward
+from .pipeline import LadderReward
 from .plugins import get_judge, get_ladder, get_rule
+from .records import Judged, Judgement
 from .rules import (
     Batch,
     Correct,

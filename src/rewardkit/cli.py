@@ -24,13 +24,9 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .errors import RewardkitError
+from .errors import CLIError, RewardkitError
 
 __all__ = ["main"]
-
-
-class CLIError(RewardkitError):
-    """A user-facing error: printed without a traceback."""
 
 
 # -- JSON Lines ----------------------------------------------------------------------------------

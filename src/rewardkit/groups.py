@@ -57,9 +57,11 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
+
+from .records import Member
 
 __all__ = ["Group", "Member", "Slot", "Ticket", "GroupBuffer", "ThreadGroups", "AsyncGroups"]
 
@@ -72,28 +74,6 @@ Score = Callable[[list[int], list[bool]], np.ndarray]
 def digest(value: Any) -> str:
     """A short, stable tag of a key or identity for log lines (never the text itself)."""
     return hashlib.sha256(repr(value).encode()).hexdigest()[:12]
-
-
-class Member(NamedTuple):
-    """What a member gets: its ``reward``, whether its group was ``partial``, and whether its
-    group was ``flat`` (every scored member got the same reward: no learning signal)."""
-
-    reward: float
-    partial: bool
-    flat: bool
-
-    @classmethod
-    def of(cls, rewards: Any, index: int, partial: bool) -> Member:
-        """Member ``index`` of a group with ``rewards`` (NaN or ``None`` where unscored)."""
-        return cls.all(rewards, partial)[index]
-
-    @classmethod
-    def all(cls, rewards: Any, partial: bool) -> list[Member]:
-        """Every member of a group with ``rewards``, in order."""
-        values = np.array([np.nan if r is None else r for r in rewards], dtype=np.float64)
-        scored = values[np.isfinite(values)]
-        flat = bool(scored.size < 2 or scored.min() == scored.max())
-        return [cls(float(v), partial, flat) for v in values.tolist()]
 
 
 class Slot:

@@ -14,7 +14,7 @@ import pluggy
 if TYPE_CHECKING:
     from .judges.base import Judge
     from .ladders import Ladder
-    from .pipeline import Judged
+    from .records import Judged
     from .rules import RewardRule
 
 hookspec = pluggy.HookspecMarker("rewardkit")

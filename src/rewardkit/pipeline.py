@@ -14,58 +14,18 @@ processes between them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .answers import MODES, Mode, extract_answers
-from .judges.base import Judge, Judgement
+from .judges.base import Judge
 from .ladders import MISSING, Ladder
 from .metrics import Scores, score
-from .rules import Batch, RewardRule, to_list
+from .records import Batch, Judged, Judgement
+from .rules import RewardRule, to_list
 
 __all__ = ["Judged", "LadderReward"]
-
-
-@dataclass(frozen=True)
-class Judged:
-    """Answers and verdicts of a batch: ``codes`` are rung codes (``MISSING`` where there
-    is no verdict), ``found`` flags completions whose answer could be extracted, ``records``
-    the judge's :class:`~rewardkit.judges.base.Judgement` per completion (reply, error)."""
-
-    ladder: Ladder
-    answers: list[str | None]
-    found: np.ndarray
-    codes: np.ndarray
-    records: list[Judgement] = field(default_factory=list, compare=False, repr=False)
-
-    @property
-    def verdicts(self) -> list[str | None]:
-        return self.ladder.decode(self.codes)
-
-    @property
-    def outcomes(self) -> list[str]:
-        """Per completion: its verdict slug, ``"no_answer"`` or ``"unscored"`` (for logs)."""
-        return [
-            "no_answer" if not f else "unscored" if v is None else v
-            for v, f in zip(self.verdicts, self.found.tolist())
-        ]
-
-    @property
-    def errors(self) -> list[str | None]:
-        """Per completion: why it has no verdict (``"no answer"``, a judge failure), or None."""
-        if not self.records:
-            return [None if c != MISSING else "no verdict" for c in self.codes.tolist()]
-        return [r.error for r in self.records]
-
-    @property
-    def correct(self) -> np.ndarray:
-        """Per completion: an answer was found and judged on a correct rung."""
-        return self.found & (self.codes != MISSING) & self.ladder.correct[self.codes]
-
-    def __len__(self) -> int:
-        return len(self.codes)
 
 
 class LadderReward:

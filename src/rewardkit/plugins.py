@@ -24,7 +24,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import RewardkitError
+from .errors import PluginError, RegistryError
 from .ladders import Ladder
 
 __all__ = [
@@ -52,17 +52,6 @@ _lock = threading.Lock()
 _loaded = False
 _registry: dict[str, Any] = {}
 _dists: dict[str, importlib.metadata.Distribution] = {}  # plugin name -> its package
-
-
-class RegistryError(RewardkitError, LookupError):
-    """An unknown or doubly registered ladder, judge or rule name."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-class PluginError(RewardkitError, RuntimeError):
-    """A plugin that cannot be loaded as written (a hook rewardkit does not have)."""
 
 
 _KINDS = {
@@ -174,8 +163,12 @@ def judges() -> dict[str, Callable]:
 
 
 def get_judge(name: str, **options: Any):
-    """Build the judge registered as ``name`` with ``options``."""
-    return _lookup("judge", name)(**options)
+    """Build the judge registered as ``name`` with ``options``; a ``ladder`` option given by
+    name reaches the factory as the registered :class:`~rewardkit.Ladder`."""
+    factory = _lookup("judge", name)
+    if isinstance(options.get("ladder"), str):
+        options["ladder"] = get_ladder(options["ladder"])
+    return factory(**options)
 
 
 def rules() -> dict[str, Callable]:

@@ -16,12 +16,12 @@ marks an *unscored* completion (its verdict is missing); :func:`to_list` turns t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from .ladders import MISSING, SPECIARL, Ladder
+from .records import Batch
 
 __all__ = [
     "Batch",
@@ -34,69 +34,6 @@ __all__ = [
     "WeightedSum",
     "to_list",
 ]
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Verdicts for ``n`` completions in contiguous groups of ``group_size``.
-
-    ``codes`` are rung indices on ``ladder`` (``MISSING`` = -1 where the judge gave no
-    verdict); ``answer_found`` is False where no answer could be extracted.
-    """
-
-    ladder: Ladder
-    codes: np.ndarray
-    answer_found: np.ndarray
-    group_size: int = 1
-
-    def __post_init__(self) -> None:
-        codes = np.asarray(self.codes)
-        found = np.asarray(self.answer_found)
-        if found.dtype != bool:
-            bad = next(
-                (x for x in found.ravel().tolist() if not isinstance(x, bool)),
-                found.dtype,
-            )
-            raise TypeError(f"answer_found must be true/false flags, got {bad!r}")
-        if codes.ndim != 1 or found.shape != codes.shape:
-            raise ValueError(
-                f"codes and answer_found must be 1-D and of equal length, got shapes "
-                f"{codes.shape} and {found.shape}"
-            )
-        if not np.issubdtype(codes.dtype, np.integer):
-            raise TypeError(f"codes must be integers, got dtype {codes.dtype}")
-        if isinstance(self.group_size, bool) or not isinstance(self.group_size, (int, np.integer)):
-            raise TypeError(f"group_size must be an int, got {self.group_size!r}")
-        if self.group_size < 1:
-            raise ValueError(f"group_size must be >= 1, got {self.group_size}")
-        if len(codes) % self.group_size:
-            raise ValueError(
-                f"{len(codes)} completions do not split into groups of {self.group_size}"
-            )
-        if len(codes) and (codes.min() < MISSING or codes.max() >= len(self.ladder)):
-            raise ValueError(
-                f"verdict codes must lie in [{MISSING}, {len(self.ladder) - 1}] for ladder "
-                f"{self.ladder.name!r}"
-            )
-        object.__setattr__(self, "codes", codes)
-        object.__setattr__(self, "answer_found", found)
-
-    @classmethod
-    def from_verdicts(
-        cls,
-        verdicts: Iterable[str | None],
-        *,
-        ladder: Ladder = SPECIARL,
-        group_size: int = 1,
-        answer_found: Iterable[bool] | None = None,
-    ) -> Batch:
-        """Build a batch from verdict slugs (``None`` for a missing verdict)."""
-        codes = ladder.encode(verdicts)
-        found = np.ones(len(codes), bool) if answer_found is None else list(answer_found)
-        return cls(ladder, codes, np.asarray(found), group_size)
-
-    def __len__(self) -> int:
-        return len(self.codes)
 
 
 def to_list(rewards: np.ndarray) -> list[float | None]:

@@ -27,13 +27,9 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .answers import MODES
-from .errors import RewardkitError
+from .errors import SpecError
 
 __all__ = ["RewardSpec", "SpecError"]
-
-
-class SpecError(RewardkitError, ValueError):
-    """A reward spec that cannot be read: unknown keys, wrong types, not JSON."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 
-from .errors import RewardkitError
+from .errors import TaxonomyError, UnknownLabelError
 
 __all__ = ["normalize", "Taxonomy", "TaxonomyError", "UnknownLabelError"]
 
@@ -36,17 +36,6 @@ def normalize(text: str) -> str:
     'black footed albatross'
     """
     return _NON_WORD.sub(" ", text.casefold()).strip()
-
-
-class TaxonomyError(RewardkitError, ValueError):
-    """A malformed taxonomy."""
-
-
-class UnknownLabelError(RewardkitError, KeyError):
-    """A ground-truth label that is not in the taxonomy."""
-
-    def __str__(self) -> str:  # KeyError would print the repr of its argument
-        return str(self.args[0])
 
 
 class Taxonomy:

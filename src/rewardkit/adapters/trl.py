@@ -21,15 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import RewardkitError
+from ..errors import GroupLayoutError
 from ..pipeline import Judged, LadderReward
 from ..rules import to_list
 
 __all__ = ["TRLReward", "GroupLayoutError"]
-
-
-class GroupLayoutError(RewardkitError, ValueError):
-    """The completions of a group do not share one prompt: the layout is not what GRPO uses."""
 
 
 def _world() -> tuple[int, int]:

@@ -16,40 +16,16 @@ variants when they have more to say than the verdict).
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..ladders import Ladder
+from ..records import Judgement, JudgeStats
 
 __all__ = ["Pair", "Judge", "JudgeStats", "Judgement"]
 
 #: (ground truth, prediction) or (ground truth, prediction, question); a ``None`` prediction
 #: means no answer was found.
 Pair = tuple
-
-
-@dataclass
-class JudgeStats:
-    """Running counts: ``pairs`` seen, ``unique`` pairs judged, ``missing`` verdicts returned
-    (no answer or judge failure)."""
-
-    pairs: int = 0
-    unique: int = 0
-    missing: int = 0
-
-
-@dataclass(frozen=True)
-class Judgement:
-    """What a judge said about one pair: the ``verdict`` (``None`` when there is none), the
-    raw ``reply`` of an LLM judge (truncated), the ``error`` that left it without a verdict,
-    tokens used, and whether it came from the cache."""
-
-    verdict: str | None
-    reply: str | None = None
-    error: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached: bool = False
 
 
 NO_ANSWER = Judgement(None, error="no answer")
@@ -161,14 +137,19 @@ class Judge:
         return out
 
 
-def resolve_ladder(ladder: Ladder | str) -> Ladder:
-    """A ladder object, or the registered ladder of that name."""
-    if isinstance(ladder, str):
-        from ..plugins import get_ladder
+def check_ladder(ladder: Ladder) -> Ladder:
+    """``ladder`` itself, once it is a :class:`~rewardkit.Ladder`. Judges take ladder objects;
+    a registered name is resolved where it enters (the registry, a spec, the command line).
 
-        return get_ladder(ladder)
+    >>> check_ladder("binary")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: ladder must be a Ladder, got 'binary' (resolve a name with rewardkit.get_ladder...
+    """
     if not isinstance(ladder, Ladder):
-        raise TypeError(f"ladder must be a Ladder or a registered name, got {ladder!r}")
+        hint = f" (resolve a name with rewardkit.get_ladder({ladder!r}))"
+        shown = hint if isinstance(ladder, str) else ""
+        raise TypeError(f"ladder must be a Ladder, got {ladder!r}{shown}")
     return ladder
 
 

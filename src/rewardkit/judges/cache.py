@@ -30,9 +30,9 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-from ..errors import RewardkitError, StoreUnavailable
+from ..errors import CacheError, CacheUnavailable  # noqa: F401 - re-exported
+from ..records import CacheStats
 
 __all__ = ["VerdictCache", "VerdictStore", "CacheStats", "CacheError", "CacheUnavailable"]
 
@@ -54,28 +54,6 @@ _CHUNK = 300  # pairs per SELECT (3 parameters each, under SQLite's limit)
 
 
 _SLUG = re.compile(r"[a-z][a-z0-9_]{0,63}")
-
-
-class CacheError(RewardkitError, RuntimeError):
-    """The verdict cache cannot be used: unreadable, unwritable, corrupt or of another schema."""
-
-
-class CacheUnavailable(CacheError, StoreUnavailable):
-    """A shared verdict cache (Redis) cannot be reached or refuses us when it is opened: wrong
-    address, password or database, read-only, or the ``redis`` package missing. A
-    :class:`CacheError` (the command line exits 2) and a
-    :class:`~rewardkit.errors.StoreUnavailable` (the service names the store)."""
-
-
-@dataclass
-class CacheStats:
-    """What a verdict cache met: ``junk`` values read back that were not verdicts (misses),
-    ``outages`` of a shared store (each logged once) and ``unavailable`` operations that
-    failed or were skipped while it was away (the pairs were judged without it)."""
-
-    junk: int = 0
-    outages: int = 0
-    unavailable: int = 0
 
 
 class VerdictStore:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..ladders import SPECIARL, Ladder
-from .base import Judge, resolve_ladder
+from .base import Judge, check_ladder
 from .prompt import PromptTemplate, get_prompt
 
 __all__ = ["HFJudge"]
@@ -31,13 +31,13 @@ class HFJudge(Judge):
         model: Any,
         tokenizer: Any = None,
         *,
-        ladder: Ladder | str = SPECIARL,
+        ladder: Ladder = SPECIARL,
         batch_size: int = 32,
         device: str | None = None,
         prompt: PromptTemplate | str | None = None,
     ) -> None:
         super().__init__()
-        ladder = resolve_ladder(ladder)
+        ladder = check_ladder(ladder)
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -278,7 +278,7 @@ def litellm_judge(
     model: str,
     *,
     api_base: str | None = None,
-    ladder: Ladder | str = SPECIARL,
+    ladder: Ladder = SPECIARL,
     constraint: str | None = None,
     mock_response: Any = None,
     temperature: float = 0.0,

@@ -44,10 +44,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import RewardkitError
+from ..errors import (  # noqa: F401 - re-exported
+    JudgeConfigError,
+    JudgeError,
+    JudgeFailureRateError,
+    TransportError,
+)
 from ..ladders import SPECIARL, Ladder
+from ..records import Judgement, LLMStats
 from ..replies import Reading
-from .base import Judge, Judgement, JudgeStats, resolve_ladder
+from .base import Judge, check_ladder
 from .cache import VerdictCache
 from .prompt import PromptTemplate, get_prompt
 
@@ -63,43 +69,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("rewardkit.judges")
-
-
-class JudgeError(RewardkitError, RuntimeError):
-    """A judge call failed after its retries (raised with ``on_failure="raise"``)."""
-
-
-class JudgeConfigError(JudgeError):
-    """The judge cannot work as configured (bad key, wrong URL or model, endpoint down)."""
-
-
-class JudgeFailureRateError(JudgeError):
-    """Too many calls of one batch failed; ``errors`` has the count per cause."""
-
-    def __init__(self, message: str, errors: dict[str, int]) -> None:
-        super().__init__(message)
-        self.errors = errors
-
-
-class TransportError(RewardkitError):
-    """A failed call. ``kind`` names the cause for counts ("http 500", "connection", ...);
-    ``retryable`` for timeouts, connection errors, 429 and 5xx; ``fatal`` for errors no other
-    pair can escape (401, 403, 404, an invalid URL); ``retry_after`` from the server."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retryable: bool,
-        status: int | None = None,
-        kind: str | None = None,
-        fatal: bool = False,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.retryable, self.status, self.fatal = retryable, status, fatal
-        self.kind = kind or (f"http {status}" if status else "connection")
-        self.retry_after = retry_after
 
 
 @dataclass
@@ -128,21 +97,6 @@ class Transport(Protocol):
         ...
 
     async def aclose(self) -> None: ...
-
-
-@dataclass
-class LLMStats(JudgeStats):
-    calls: int = 0
-    cache_hits: int = 0
-    retries: int = 0
-    failures: int = 0
-    off_ladder: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    shared: int = 0  # pairs another batch was judging at the time: awaited, not judged again
-    refused: int = 0  # predictions the ladder's answer guard refused: never sent
-    errors: dict = field(default_factory=dict)  # cause -> count
 
 
 # One semaphore per (event loop, endpoint): every judge in a process shares an endpoint's limit.
@@ -205,7 +159,7 @@ class LLMJudge(Judge):
         self,
         transport: Transport,
         *,
-        ladder: Ladder | str = SPECIARL,
+        ladder: Ladder = SPECIARL,
         prompt: PromptTemplate | str | None = None,
         concurrency: int = 64,
         timeout: float = 60.0,
@@ -220,7 +174,7 @@ class LLMJudge(Judge):
         thinking: bool | None = None,
     ) -> None:
         super().__init__()
-        ladder = resolve_ladder(ladder)
+        ladder = check_ladder(ladder)
         if concurrency < 1 or retries < 0 or timeout <= 0:
             raise ValueError("concurrency >= 1, retries >= 0 and timeout > 0 are required")
         if on_failure not in ("missing", "raise") and on_failure not in ladder.slugs:

@@ -27,11 +27,11 @@ import json
 import os
 import time
 import weakref
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..ladders import SPECIARL, Ladder
+from ..records import EndpointStats
 from .llm import LLMJudge, Reply, TransportError
 
 __all__ = ["OpenAITransport", "openai_judge", "read_reply"]
@@ -39,19 +39,6 @@ __all__ = ["OpenAITransport", "openai_judge", "read_reply"]
 #: Replies larger than this are a failed call (a judge verdict is a few bytes).
 MAX_REPLY_BYTES = 1 << 20
 _FATAL = {401: "unauthorized", 403: "forbidden", 404: "not found (model or path)"}
-
-
-@dataclass
-class EndpointStats:
-    """One server of a judge: calls made, failures, requests in flight, and whether it is out
-    (``down_until``, after repeated connection failures)."""
-
-    calls: int = 0
-    failures: int = 0
-    in_flight: int = 0
-    consecutive: int = 0
-    down_until: float = 0.0
-    ejections: int = 0
 
 
 class OpenAITransport:
@@ -310,7 +297,7 @@ def openai_judge(
     model: str,
     api_base: str | list[str],
     *,
-    ladder: Ladder | str = SPECIARL,
+    ladder: Ladder = SPECIARL,
     constraint: str = "choice",
     api_key_env: str | None = "OPENAI_API_KEY",
     temperature: float = 0.0,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..ladders import SPECIARL, Ladder
-from .base import Judge, Judgement, resolve_ladder
+from .base import Judge, Judgement, check_ladder
 from .prompt import PromptTemplate, get_prompt
 
 __all__ = ["VLLMJudge", "sampling_params"]
@@ -56,14 +56,14 @@ class VLLMJudge(Judge):
         self,
         llm: Any,
         *,
-        ladder: Ladder | str = SPECIARL,
+        ladder: Ladder = SPECIARL,
         params: Any = None,
         prompt: PromptTemplate | str | None = None,
         reply_chars: int = 1000,
         **llm_options: Any,
     ) -> None:
         super().__init__()
-        ladder = resolve_ladder(ladder)
+        ladder = check_ladder(ladder)
         if isinstance(llm, str):
             from vllm import LLM
 
