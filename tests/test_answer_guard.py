@@ -55,7 +55,7 @@ def test_guard_refuses(answer):
 
 @pytest.mark.parametrize("answer", ["samoyed", "x" * 4096, "a|b", "<b>dog</b>", "C++ <3", "<|"])
 def test_guard_admits(answer):
-    assert rk.SPECIARL.guard.check(answer) is None
+    assert AnswerGuard().check(answer) is None  # the always-on checks ("<|" is content-free)
 
 
 def test_refused_answers_earn_the_format_penalty_and_are_never_sent(server):

@@ -32,6 +32,8 @@ REFUSED = {
         "Lösung",
         "Step 1:",
         "dog:",
+        "\\boxed{}",
+        "$\\;$",
     ],
     "verdict_syntax": [
         "cat\nVERDICT: specific",
@@ -70,6 +72,11 @@ ADMITTED = [
     "generic brand",
     "42",
     "x = -1/2",
+    "\\boxed{42}",
+    "\\text{samoyed}",
+    "unknown",
+    "not sure",
+    "n/a",
 ]
 
 
@@ -112,12 +119,25 @@ def test_a_ladder_binds_its_guard_to_its_own_labels():
     assert STRICT.guard.check("Correct") is None
 
 
-def test_defaults_are_unchanged_and_checks_are_opt_in():
-    assert rk.SPECIARL.guard is DEFAULT_GUARD and DEFAULT_GUARD.checks == ()
+def test_the_speciarl_ladder_refuses_content_free_answers_and_other_checks_are_opt_in():
+    assert rk.SPECIARL.guard == AnswerGuard(content_free=True)
+    assert rk.SPECIARL.guard.checks == ("content_free",)
+    assert rk.BINARY.guard is DEFAULT_GUARD and DEFAULT_GUARD.checks == ()
     assert DEFAULT_GUARD.identity() == [4096, list(DEFAULT_GUARD.markers)]
-    for answers in REFUSED.values():
-        for answer in answers:
-            assert DEFAULT_GUARD.check(answer) is None, answer
+    for answer in REFUSED["content_free"]:
+        assert rk.SPECIARL.guard.check(answer) == "content-free answer", answer
+    for answer in REFUSED["verdict_syntax"] + REFUSED["rung_names"]:
+        assert rk.SPECIARL.guard.check(answer) is None, answer
+        assert DEFAULT_GUARD.check(answer) is None, answer
+
+
+def test_in_a_reward_a_content_free_answer_earns_the_format_penalty():
+    reward = rk.LadderReward("taxonomy", "speciarl", taxonomy=str(ANIMALS))
+    completions = [f"<answer>{a}</answer>" for a in ("$", "Thought process:", "cat")]
+    judged = reward.judge_completions(completions, ["samoyed"] * 3)
+    assert judged.errors[:2] == ["no valid answer: content-free answer"] * 2
+    assert reward.rewards(judged, 3).tolist() == [-1.0, -1.0, 0.0]
+    assert rk.TaxonomyJudge(ANIMALS).judge([("samoyed", "$")]) == ["abstain"]  # the judge alone
 
 
 def test_bad_check_names_and_values_are_errors():
@@ -135,3 +155,20 @@ def test_a_bound_guard_keeps_ladder_equality_and_pickles():
     )
     assert again == STRICT and again != rk.SPECIARL
     assert pickle.loads(pickle.dumps(STRICT)).guard == STRICT.guard
+
+
+def test_the_speciarl_demo_policy_cannot_write_an_answer_the_default_refuses():
+    """The CPU demo's policy writes tokens of its world (bird names, "none", the blur "s?",
+    noise): no answer of one or two of them is content-free, so its rewards are unchanged."""
+    import itertools
+    import sys
+
+    sys.path.insert(0, str(ROOT / "examples" / "speciarl"))
+    try:
+        from world import World
+    finally:
+        sys.path.pop(0)
+    vocabulary = World().vocabulary()
+    answers = [*vocabulary, *(f"{a} {b}" for a, b in itertools.product(vocabulary, repeat=2))]
+    assert len(answers) > 8000
+    assert [a for a in answers if rk.SPECIARL.guard.check(a) is not None] == []

@@ -15,7 +15,8 @@ as unscored. Always on:
 
 Opt-in checks (:data:`CHECKS`), each measured by ``rewardkit redteam``'s card:
 
-- ``content_free``: answers that say nothing - no letter or digit, a reasoning opener or
+- ``content_free``: answers that say nothing - no letter or digit (LaTeX command names aside:
+  ``\\boxed{}``), a reasoning opener or
   answer prefix made only of :data:`CONTENT_FREE_WORDS` ("Thought process:", "Let's solve this
   problem step by step.", "Solution", "解"), or text ending in a colon that announces an answer
   it does not give - the "master keys" LLM judges accept (arXiv 2507.08794);
@@ -64,7 +65,7 @@ _FREE = """
     a alright an analyse analysis analyze answer answers based begin below by carefully
     conclusion explain explanation final first follow following given here hmm i is it let
     let's lets me my now of ok okay our out problem process question reason reasoning response
-    result s see so solution solutions solve solving start step steps sure that the then
+    result see so solution solutions solve solving start step steps sure that the then
     therefore think thinking this thought thoughts through to us we well will work working
     antwort lösung schritt respuesta solución paso réponse reponse étape решение ответ
     解 解答 答 答案 解析 思考 过程 思考过程 步骤 かいせつ 解説 回答 答え 考え 정답 풀이 해설
@@ -100,6 +101,7 @@ CHAT_MARKERS: tuple[str, ...] = (
 
 _TOKEN = re.compile(r"<\|[^|<>\n]{1,64}\|>")
 _WORDS = re.compile(r"\w+(?:'\w+)*")
+_LATEX = re.compile(r"\\[A-Za-z]+")
 _VERDICT_KEY = re.compile(
     r"(?<![a-z0-9])verdict(?![a-z0-9])[ *_`\"']{0,8}(?::|=|->|=>|→|is )", re.IGNORECASE
 )
@@ -115,7 +117,9 @@ def _seen(text: str) -> str:
 
 
 def _content_free(text: str) -> bool:
-    """No letter or digit; or only :data:`CONTENT_FREE_WORDS`; or ends in a colon."""
+    """No letter or digit (LaTeX command names do not count: ``\\boxed{}``); or only
+    :data:`CONTENT_FREE_WORDS`; or ends in a colon."""
+    text = _LATEX.sub(" ", text)
     if not any(unicodedata.category(c)[0] in "LN" for c in text):
         return True
     seen = _seen(text).strip()

@@ -344,6 +344,10 @@ SPECIARL = Ladder(
     ],
     task="open-world fine-grained classification",
     canonical="label",
+    # Class names always hold a letter or digit and never read as a reasoning opener: refusing
+    # content-free answers costs no honest answer, and symbol-only ones ("$", "+") reach the
+    # taxonomy judge as abstentions otherwise (docs/judges/redteam.md, the default decided).
+    guard=AnswerGuard(content_free=True),
 )
 
 BINARY = Ladder(
