@@ -1,7 +1,8 @@
 """Redis groups against a real redis-server: the rules of rewardkit.groups across replicas (two
 RedisGroups instances on one Redis), a dropped connection, a request that fails and the
 trainer's retry, a closer that dies before publishing, two replicas racing to close, and Redis
-refusing us (wrong address, password, database) or going away mid-run.
+refusing us (wrong address, password, database) or going away mid-run, and leases: a member
+whose request failed in an outage (DEBUG SLEEP) or whose replica died is not counted.
 
 Nothing sleeps to synchronise: tests poll Redis for the state they need, under deadlines that
 only guard hangs (each says which hang)."""
@@ -14,7 +15,7 @@ import pytest
 
 import rewardkit as rk
 from rewardkit.errors import StoreUnavailable
-from rewardkit.redis_groups import RedisGroups, _sha, redact
+from rewardkit.redis_groups import RedisGroups, _Lease, _sha, redact
 from rewardkit.rules import Batch
 
 from .conftest import RedisServer
@@ -134,7 +135,7 @@ def test_a_dead_closer_is_taken_over(redis_server, how):
         if how == "completing member":
             dead = RedisGroups(redis_server.url, 3, score, 30.0, close_ttl=1.0)
             args = ["r:dead", "dead", f"[{L}, true]", 3, 60_000, 1000]
-            status = await dead._script("join", [f"rewardkit:g:{_sha('p')}"], args)
+            status = await dead._script("join", [f"rewardkit:g:{_sha('p')}"], args, _Lease())
             assert status[2] == b"complete"
             await dead.aclose()  # ... and never publishes
         else:
@@ -211,6 +212,81 @@ def test_failed_members_leave_and_the_trainers_retry_is_paid_once(redis_server):
     assert [(m.reward, m.partial) for m in got] == [(1.0, False), (0.0, False), (0.0, False)]
     assert result["slots"] == [2, 3, 4]  # slots 0 and 1 (the failed members) are not counted
     assert sb["completed"] == 1 and sb["partial"] == sa["partial"] == 0
+
+
+@pytest.fixture
+def debug_redis(tmp_path):
+    server = RedisServer(tmp_path, "--enable-debug-command", "yes").start()
+    yield server
+    server.stop()
+
+
+def test_an_outage_longer_than_retry_for_leaves_no_ghost(debug_redis):
+    """The finding: Redis stalls (DEBUG SLEEP) longer than a replica retries, so A's request
+    fails and cannot remove its member. Before the fix the ghost stayed: the trainer's retry of
+    A completed a group with it and the true sibling B was paid alone after the timeout. Now A
+    answers its error only once its lease has run out, and the ghost is never counted."""
+
+    async def main():
+        a = RedisGroups(debug_redis.url, 2, score, 8.0, command_timeout=0.5, lease=1.0)
+        admin, sleeper = admin_client(debug_redis.url), admin_client(debug_redis.url)
+        first = asyncio.ensure_future(a.reward("p", SP, True))
+        await until(lambda: _is(live(admin, "p"), 1), "A joining")
+        stall = asyncio.ensure_future(sleeper.execute_command("DEBUG", "SLEEP", 3))
+        failed = await asyncio.wait_for(asyncio.gather(first, return_exceptions=True), GUARD)
+        await asyncio.wait_for(stall, GUARD)  # hang: DEBUG SLEEP never returned
+        start = time.monotonic()
+        got = await asyncio.wait_for(  # hang: B waiting out its timeout
+            asyncio.gather(a.reward("p", SP, True), a.reward("p", W, True)), GUARD
+        )
+        elapsed = time.monotonic() - start
+        result = await published(admin, "p")
+        await closing(admin, sleeper, a)
+        return failed, got, elapsed, result, a.stats()
+
+    failed, got, elapsed, result, stats = asyncio.run(main())
+    assert [type(e) for e in failed] == [StoreUnavailable]
+    # The retry of A and B make the group, as one process would: neither waits out the timeout.
+    assert [tuple(m) for m in got] == [(1.0, False, False), (0.0, False, False)]
+    assert result["slots"] == [1, 2] and elapsed < 4.0  # the ghost (slot 0) is not counted
+    assert stats["completed"] == 1 and stats["partial"] == 0
+
+
+def test_a_dead_replicas_member_is_dropped_once_its_lease_runs_out(redis_server):
+    """A replica dies with a member in a group (nobody removes it). Once its lease has run out
+    the member is not counted: not by the member completing the group, not by the timeout."""
+
+    async def ghost(key):  # a join from a replica that then dies: never polls, never leaves
+        dead = RedisGroups(redis_server.url, 2, score, 30.0, lease=0.3)
+        args = [f"r:{key}", f"n:{key}", f"[{SP}, true]", 2, 60_000, 1000]
+        await dead._script("join", [f"rewardkit:g:{_sha(key)}"], args, _Lease())
+        await dead.aclose()
+
+    async def lease_over(admin, key):
+        seconds, micros = await admin.time()
+        held = int(await admin.hget(group_key(key), "l:0"))
+        return seconds * 1000 + micros // 1000 > held
+
+    async def main():
+        a = RedisGroups(redis_server.url, 2, score, 30.0)
+        b = RedisGroups(redis_server.url, 2, score, 1.0)  # times out: closes a group of one
+        admin = admin_client(redis_server.url)
+        for key in ("p", "q"):
+            await ghost(key)
+            await until(lambda key=key: lease_over(admin, key), f"the lease of {key} running out")
+        pair = await asyncio.wait_for(  # hang: the ghost completed the group with one of them
+            asyncio.gather(a.reward("p", W, True), a.reward("p", G, True)), GUARD
+        )
+        alone = await asyncio.wait_for(b.reward("q", W, True), GUARD)
+        results = [await published(admin, k) for k in ("p", "q")]
+        await closing(admin, a, b)
+        return pair, alone, results
+
+    pair, alone, results = asyncio.run(main())
+    # Without the ghost's "specific", the generic is the best of its group, the wrong alone flat.
+    assert [(m.reward, m.partial) for m in pair] == [(0.0, False), (1.0, False)]
+    assert (alone.reward, alone.partial, alone.flat) == (0.0, True, True)
+    assert [r["slots"] for r in results] == [[1, 2], [1]]
 
 
 def test_a_retried_identity_is_the_same_member(redis_server):
@@ -304,7 +380,7 @@ def test_redis_gone_mid_run_raises_store_unavailable(locked_redis, caplog):
     url = f"redis://:sekrit-pw@127.0.0.1:{locked_redis.port}/0"
 
     async def main():
-        groups = RedisGroups(url, 3, score, 30.0)
+        groups = RedisGroups(url, 3, score, 30.0, lease=1.0)  # its error waits out the lease
         await groups.check()
         waiting = asyncio.ensure_future(groups.reward("p", SP, True))
         admin = admin_client(url)

@@ -3,7 +3,8 @@
 
 OpenRLHF rotates through its reward URLs call by call, so the siblings of one group reach
 different replicas. The rules are :mod:`rewardkit.groups`' (complete, timeout, late member,
-identity, a failed request leaves no member behind); every change of a group is one Lua script:
+identity, a failed request leaves no member behind); every change of a group is one Lua script
+(:mod:`rewardkit.redis_scripts`):
 
 - a key's groups are generations ``<prefix>:g:<sha256(key)>:<gen>``, each a hash: members by
   slot (``s:<slot>``), their tokens (``t:<token>``: the identity's digest, or random), a live
@@ -18,6 +19,19 @@ identity, a failed request leaves no member behind); every change of a group is 
 - a member whose request is cancelled or fails before its group closed is removed
   (``abandoned``) unless a request with its identity still waits on it; a closed group keeps
   its members (``undelivered``: a retry without identity is then a new member);
+- **leases: a failed request's member is never counted in a group closed after the failure.**
+  Each member holds a lease (``l:<slot>``, in Redis's clock) that its request's polls renew;
+  a renewal reaches at most ``lease`` seconds past the moment the replica sent it (the replica
+  maps its clock onto Redis's with ``TIME``), so a command Redis runs late - after an outage,
+  a ``DEBUG SLEEP`` - cannot extend it. The member that completes a group and the one that
+  closes it at the timeout first remove every member whose lease has run out, and a poll that
+  finds its own lease run out removes it (the request fails, 503). A request that cannot remove
+  its member (Redis unreachable) keeps trying and answers its error only once the removal is
+  confirmed or its lease has surely run out - so the trainer's retry can never join, complete or
+  share a group with the failed request's ghost. A member frozen into a group before its
+  request failed stays in it (``undelivered`` above). A replica that dies outright cannot
+  wait: its members count until their leases run out. Assumes Redis's clock is not stepped
+  back while members wait (NTP slewing is fine);
 - a retried identity (``member=``) is found in the key's open or previous group and answered
   from its slot (``duplicate``); a late member is rewarded against the members up to its slot,
   so its retry gets the same number;
@@ -47,115 +61,13 @@ import numpy as np
 
 from .errors import StoreUnavailable
 from .groups import Member, digest
+from .redis_scripts import SCRIPTS
 from .urls import redact_url
 
 __all__ = ["RedisGroups", "redact"]
 
 log = logging.getLogger("rewardkit.redis_groups")
 
-# KEYS[1]: the key's generation counter. ARGV: token, nonce, member, size, expiry, lock (ms).
-_JOIN = """
-local base = KEYS[1]
-local gen = tonumber(redis.call('GET', base) or '0')
-for g = gen, math.max(gen - 1, 0), -1 do
-  local h = base .. ':' .. g
-  local slot = redis.call('HGET', h, 't:' .. ARGV[1])
-  if slot then
-    if redis.call('HSETNX', h, 'c:' .. ARGV[2], slot) == 0 then
-      return {g, tonumber(slot), 'mine'}
-    end
-    redis.call('HINCRBY', h, 'w:' .. slot, 1)
-    return {g, tonumber(slot), 'again', redis.call('HGET', h, 's:' .. slot)}
-  end
-end
-local h = base .. ':' .. gen
-local slot = redis.call('HINCRBY', h, 'n', 1) - 1
-redis.call('HSET', h, 's:' .. slot, ARGV[3], 't:' .. ARGV[1], slot, 'w:' .. slot, 1,
-           'c:' .. ARGV[2], slot)
-local live = redis.call('HINCRBY', h, 'live', 1)
-redis.call('PEXPIRE', h, ARGV[5])
-local status = 'wait'
-if redis.call('HEXISTS', h, 'cut') == 1 then
-  status = 'late'
-  if live >= tonumber(ARGV[4]) then redis.call('INCR', base) end
-elseif live >= tonumber(ARGV[4]) then
-  status = 'complete'
-  redis.call('HSET', h, 'cut', slot + 1)
-  redis.call('SET', h .. ':lock', ARGV[2], 'PX', ARGV[6])
-  redis.call('INCR', base)
-end
-redis.call('PEXPIRE', base, ARGV[5])
-return {gen, slot, status}
-"""
-
-# KEYS: group, lock. ARGV: slot, nonce, timed out (0/1), lock (ms). The members a closer or a
-# late member rewards come back as slot, member, slot, member, ... after the status and flag.
-_WAIT = """
-local function reply(status, limit)
-  local out, fields = {}, redis.call('HGETALL', KEYS[1])
-  for i = 1, #fields, 2 do
-    local s = string.sub(fields[i], 1, 2) == 's:' and tonumber(string.sub(fields[i], 3))
-    if s and s < limit then table.insert(out, {s, fields[i + 1]}) end
-  end
-  table.sort(out, function(x, y) return x[1] < y[1] end)
-  local flat = {status, redis.call('HGET', KEYS[1], 'partial') or '0'}
-  for _, m in ipairs(out) do table.insert(flat, m[1]); table.insert(flat, m[2]) end
-  return flat
-end
-local slot = tonumber(ARGV[1])
-if redis.call('HEXISTS', KEYS[1], 's:' .. slot) == 0 then return {'gone'} end
-local cut = redis.call('HGET', KEYS[1], 'cut')
-if cut and slot >= tonumber(cut) then return reply('late', slot + 1) end
-local r = redis.call('HGET', KEYS[1], 'result')
-if r then return {'result', r} end
-if cut then
-  local owner = redis.call('GET', KEYS[2])
-  if owner and owner ~= ARGV[2] then return {'wait'} end
-  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
-  if owner then return reply('closer', tonumber(cut)) end
-  return reply('takeover', tonumber(cut))
-end
-if ARGV[3] ~= '1' then return {'wait'} end
-local n = tonumber(redis.call('HGET', KEYS[1], 'n'))
-redis.call('HSET', KEYS[1], 'cut', n, 'partial', '1')
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
-return reply('close', n)
-"""
-
-# KEYS: group, lock. ARGV: result, nonce, expiry (ms). The first result stays; the counter lives
-# as long as its groups (a reset counter would send a new member into an old group).
-_PUBLISH = """
-local r = redis.call('HGET', KEYS[1], 'result')
-if r then return r end
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-redis.call('HSET', KEYS[1], 'result', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', string.match(KEYS[1], '^(.*):%d+$'), ARGV[3])
-if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
-return ARGV[1]
-"""
-
-# KEYS: the key's generation counter. ARGV: token, nonce. The request's group is found by its
-# nonce (its join's reply may never have come). 1 removed, 2 another request waits on the
-# member, 0 kept (its group is closed), 3 not there.
-_LEAVE = """
-local gen = tonumber(redis.call('GET', KEYS[1]) or '0')
-for g = gen, math.max(gen - 1, 0), -1 do
-  local h = KEYS[1] .. ':' .. g
-  local slot = redis.call('HGET', h, 'c:' .. ARGV[2])
-  if slot then
-    if redis.call('HEXISTS', h, 'cut') == 1 then return 0 end
-    redis.call('HDEL', h, 'c:' .. ARGV[2])
-    if redis.call('HINCRBY', h, 'w:' .. slot, -1) > 0 then return 2 end
-    redis.call('HDEL', h, 's:' .. slot, 't:' .. ARGV[1], 'w:' .. slot)
-    redis.call('HINCRBY', h, 'live', -1)
-    return 1
-  end
-end
-return 3
-"""
-
-_SCRIPTS = {"join": _JOIN, "wait": _WAIT, "publish": _PUBLISH, "leave": _LEAVE}
 _COUNTS = ("completed", "partial", "late", "duplicate", "abandoned", "undelivered", "takeover")
 
 
@@ -184,7 +96,10 @@ class RedisGroups:
 
     ``poll`` is the seconds between a waiter's looks at its group; ``close_ttl`` the close
     lock's lifetime (longer than rewarding and publishing one group takes); ``retry_for`` how
-    long one command is retried on connection errors before :class:`StoreUnavailable`.
+    long one command is retried on connection errors before :class:`StoreUnavailable`;
+    ``command_timeout`` how long one command may take; ``lease`` how long a member stays
+    counted after its request's last poll (longer than a poll takes; a failed request waits
+    out at most this before its error when Redis cannot be reached).
     """
 
     def __init__(
@@ -198,11 +113,15 @@ class RedisGroups:
         prefix: str = "rewardkit",
         close_ttl: float = 5.0,
         retry_for: float = 1.0,
+        command_timeout: float = 5.0,
+        lease: float = 5.0,
     ) -> None:
-        if group_size < 1 or timeout <= 0 or close_ttl <= 0:
-            raise ValueError("group_size >= 1, timeout > 0 and close_ttl > 0 are required")
+        if group_size < 1 or min(timeout, close_ttl, command_timeout, lease) <= 0:
+            raise ValueError("group_size >= 1 and positive times are required")
         self.url, self.group_size, self.score, self.timeout = url, group_size, score, timeout
         self.poll, self.prefix, self.close_ttl, self.retry_for = poll, prefix, close_ttl, retry_for
+        self.command_timeout, self.lease = command_timeout, lease
+        self._clock: tuple[float, float, float] | None = None  # Redis - local (s), error, when
         self.ttl_ms = int(max(10 * timeout, timeout + 10 * close_ttl) * 1000)
         self._client: Any = None
         self._scripts: dict[str, Any] = {}
@@ -223,9 +142,8 @@ class RedisGroups:
         if self._client is None:
             import redis.asyncio as aioredis
 
-            limit = max(5.0, self.close_ttl)  # no command waits forever
-            self._client = aioredis.from_url(self.url, socket_timeout=limit)
-            self._scripts = {n: self._client.register_script(t) for n, t in _SCRIPTS.items()}
+            self._client = aioredis.from_url(self.url, socket_timeout=self.command_timeout)
+            self._scripts = {n: self._client.register_script(t) for n, t in SCRIPTS.items()}
         return self._client
 
     async def _run(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
@@ -248,10 +166,36 @@ class RedisGroups:
     def _error(self, text: str) -> StoreUnavailable:  # never the password, wherever it shows
         return StoreUnavailable(redact(f"Redis groups at {self.url}: {text}"))
 
-    async def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+    async def _script(
+        self, name: str, keys: list[str], args: list[Any], lease: _Lease | None = None
+    ) -> Any:
+        """Run a script; with ``lease``, each try also sends the lease end it may set."""
         self._redis()
         script = self._scripts[name]
-        return await self._run(name, lambda: script(keys=keys, args=args))
+        if lease is None:
+            return await self._run(name, lambda: script(keys=keys, args=args))
+        await self._sync()
+        return await self._run(name, lambda: script(keys=keys, args=[*args, self._renew(lease)]))
+
+    async def _sync(self) -> None:
+        """Map this process's clock onto Redis's (``TIME``), again every 5 s: the offset is
+        an upper bound, off by at most the round trip, which is kept as its error."""
+        if self._clock is not None and time.monotonic() - self._clock[2] < 5.0:
+            return
+        r = self._redis()
+        sent = time.monotonic()
+        seconds, micros = await self._run("time", r.time)
+        back = time.monotonic()
+        self._clock = (seconds + micros / 1e6 - sent, back - sent + 0.01, back)
+
+    def _renew(self, lease: _Lease) -> int:
+        """The lease end (ms, Redis's clock) for a command sent now; ``lease.ends`` (this
+        clock) is then a time by which every lease this request has set has run out."""
+        assert self._clock is not None
+        offset, error, _ = self._clock
+        sent = time.monotonic()
+        lease.ends = max(lease.ends, sent + self.lease + error)
+        return int((sent + offset + self.lease) * 1000)
 
     async def check(self) -> None:
         """Ping Redis and load the scripts; :class:`StoreUnavailable` names the problem
@@ -265,30 +209,32 @@ class RedisGroups:
         self, key: Hashable, code: int, found: bool, member: Hashable | None = None
     ) -> Member:
         """Join (or rejoin by ``member`` identity) the group of ``key`` and wait for it."""
-        deadline, cancels = time.monotonic() + self.timeout, _cancels()
+        deadline, cancels, lease = time.monotonic() + self.timeout, _cancels(), _Lease()
         base, nonce = f"{self.prefix}:g:{_sha(key)}", uuid.uuid4().hex
         token = "r:" + nonce if member is None else "i:" + _sha(member)
         payload = json.dumps([int(code), bool(found)])
         args = [token, nonce, payload, self.group_size, self.ttl_ms, int(self.close_ttl * 1000)]
         try:
-            gen, slot, status, *first = await self._script("join", [base], args)
+            gen, slot, status, *first = await self._script("join", [base], args, lease)
+            if _text(status) == "stale":
+                raise self._error(f"Redis ran the join after its {self.lease:g} s lease")
             if _text(status) == "again":
                 same = "" if first[0] == payload.encode() else " with ANOTHER verdict (kept)"
                 self._note("duplicate", key, f"member {digest(member)} retried{same}, same slot")
             group = f"{base}:{_text(gen)}"
-            return await self._settle(key, group, int(slot), nonce, (deadline, cancels))
+            return await self._settle(key, group, int(slot), nonce, (deadline, cancels, lease))
         except BaseException:
-            await self._leave(key, base, token, nonce)
+            await self._leave(key, base, (token, nonce), lease)
             raise
 
     async def _settle(self, key: Hashable, group: str, slot: int, nonce: str, since: tuple):
         """Poll the group until its result (closing or taking it over when due); bounded."""
-        (deadline, cancels), lock_ms = since, int(self.close_ttl * 1000)
+        (deadline, cancels, lease), lock_ms = since, int(self.close_ttl * 1000)
         last = deadline + 3 * self.close_ttl
         while True:
             now = time.monotonic()
             args = [slot, nonce, int(now >= deadline), lock_ms]
-            reply = await self._script("wait", [group, group + ":lock"], args)
+            reply = await self._script("wait", [group, group + ":lock"], args, lease)
             if _cancels() > cancels:
                 raise asyncio.CancelledError
             status = _text(reply[0])
@@ -296,8 +242,10 @@ class RedisGroups:
                 return _read(reply[1], slot)
             if status in ("late", "closer", "takeover", "close"):
                 return await self._answer(key, group, slot, nonce, status, reply[1:])
+            if status == "stale":
+                raise self._error(f"member removed: no poll reached Redis for {self.lease:g} s")
             if status == "gone":
-                raise self._error("group state lost (expired or flushed)")
+                raise self._error("member not in its group (removed, or the group expired)")
             if now >= last:
                 waited = last - deadline + self.timeout
                 raise self._error(f"no result for group {digest(key)} {waited:.0f} s after joining")
@@ -325,15 +273,22 @@ class RedisGroups:
             self.counts["completed"] += 1
         return _read(stored, slot)
 
-    async def _leave(self, key: Hashable, base: str, token: str, nonce: str) -> None:
-        """Remove a failed request's member (shielded: a cancelled request still leaves)."""
+    async def _leave(self, key: Hashable, base: str, ids: tuple[str, str], lease: _Lease) -> None:
+        """Remove a failed request's member, trying until it is removed or its lease has
+        surely run out (shielded: a cancelled request still leaves)."""
 
         async def leave() -> None:
-            try:
-                left = await self._script("leave", [base], [token, nonce])
-            except StoreUnavailable as e:
-                log.warning("group %s: member not removed: %s", digest(key), e)
-                return
+            while True:
+                try:
+                    left = await self._script("leave", [base], list(ids))
+                    break
+                except StoreUnavailable as e:
+                    wait = lease.ends - time.monotonic()
+                    if wait <= 0:
+                        tag = digest(key)
+                        log.warning("group %s: member not removed, lease run out: %s", tag, e)
+                        return
+                    await asyncio.sleep(min(wait, 0.25))
             if left == 1:
                 self._note("abandoned", key, "a member's request failed; member removed")
             elif left == 0:
@@ -351,6 +306,16 @@ class RedisGroups:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+class _Lease:
+    """A request's lease: ``ends`` is when (``time.monotonic()``) every lease end it sent has
+    surely passed in Redis's clock."""
+
+    __slots__ = ("ends",)
+
+    def __init__(self) -> None:
+        self.ends = 0.0
 
 
 def _cancels() -> int:
