@@ -20,11 +20,12 @@ Endpoints:
 
 It binds 127.0.0.1 unless told otherwise; with ``token`` every request but ``/health`` needs
 ``Authorization: Bearer <token>`` (compared in constant time; otherwise 401 and nothing judged).
-Bodies over ``max_body`` bytes get 413, bodies not in within ``read_timeout`` seconds 408 (and
-the connection is closed, as is one whose headers take that long); malformed bodies and unknown
-labels get 400 naming the field (:mod:`rewardkit.serve_bodies`); a judge or a shared store that
-cannot work gets 503 with its reason. Shared Redis stores are checked before listening.
-SIGTERM stops accepting and finishes requests in flight.
+Bodies over ``max_body`` bytes, and requests of more than ``max_pairs`` pairs or completions,
+get 413; bodies not in within ``read_timeout`` seconds 408 (and the connection is closed, as is
+one whose headers take that long); malformed bodies and unknown labels get 400 naming the field
+(:mod:`rewardkit.serve_bodies`); a judge or a shared store that cannot work gets 503 with its
+reason (a request's other members first leave their groups). Shared Redis stores are checked
+before listening. SIGTERM stops accepting and finishes requests in flight.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import hmac
 import inspect
 import logging
 import time
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 import numpy as np
@@ -46,6 +48,7 @@ from .pipeline import LadderReward
 from .rules import to_list
 from .serve_bodies import (
     BadRequest,
+    at_most,
     group_size,
     guard,
     ids,
@@ -93,7 +96,7 @@ class RewardServer:
 
     ``group_size`` may be left out for a static rule (groups of one); a group-relative rule
     needs it. ``read_timeout`` bounds the seconds a client may take to send a request's
-    headers, and then its body.
+    headers, and then its body; ``max_pairs`` the pairs (or completions) of one request.
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class RewardServer:
         max_body: int = 1 << 20,
         groups: str | None = None,
         read_timeout: float = 30.0,
+        max_pairs: int = 4096,
     ) -> None:
         if group_size is None:
             if reward.rule.group_relative:
@@ -118,7 +122,7 @@ class RewardServer:
         self.token, self.max_body, self.read_timeout = token, max_body, read_timeout
         self.buffer = GroupBuffer(group_size, self._score, linger=10 * timeout)
         self.groups: Any = AsyncGroups(self.buffer, timeout)
-        self.groups_url = groups
+        self.groups_url, self.max_pairs = groups, max_pairs
         self.store_errors: tuple[type[BaseException], ...] = (StoreUnavailable,)
         if groups is not None:  # shared by every replica of the run
             from redis.exceptions import RedisError
@@ -209,8 +213,8 @@ class RewardServer:
                 return _error(401, "unauthorized")
         try:
             return await handler(request)
-        except BadRequest as e:
-            return _error(400, str(e))
+        except BadRequest as e:  # 400, or 413 for too many pairs
+            return _error(e.status, str(e))
         except UnknownLabelError as e:  # a judge without check_labels found it
             return _error(400, f"unknown label: {e}")
         except web.HTTPRequestEntityTooLarge:
@@ -273,7 +277,7 @@ class RewardServer:
         from aiohttp import web
 
         body = await self._body(request)
-        queries = strings(body, "query")
+        queries = at_most(strings(body, "query"), "query", self.max_pairs)
         prompts = strings(body, "prompts", len(queries))
         labels = strings(body, "labels", len(queries))
         given = ids(body, len(queries))
@@ -285,11 +289,9 @@ class RewardServer:
         codes, found = judged.codes.tolist(), judged.found.tolist()
         members = None
         if self.group_size > 1 and self.reward.rule.group_relative:
-            members = await asyncio.gather(
-                *(
-                    self._member((p, y), c, f, m)
-                    for p, y, c, f, m in zip(prompts, labels, codes, found, identities)
-                )
+            members = await _all(
+                self._member((p, y), c, f, m)
+                for p, y, c, f, m in zip(prompts, labels, codes, found, identities)
             )
         return web.json_response(openrlhf_reply(self.reward, judged, members, self.unscored))
 
@@ -305,6 +307,7 @@ class RewardServer:
         pairs = body.get("pairs")
         if not isinstance(pairs, list):
             raise BadRequest("field 'pairs' must be a list of {label, prediction} objects")
+        at_most(pairs, "pairs", self.max_pairs)
         items = [pair_item(i, p, self.reward.judge.uses_question) for i, p in enumerate(pairs)]
         known_labels(self.reward.judge, [item[0] for item in items], "pairs[{}].label")
         refused = guard(items, self.reward.ladder.guard.check)
@@ -316,7 +319,7 @@ class RewardServer:
         from aiohttp import web
 
         body = await self._body(request)
-        completions = strings(body, "completions")
+        completions = at_most(strings(body, "completions"), "completions", self.max_pairs)
         labels = strings(body, "labels", len(completions))
         size = group_size(body, len(completions), self.group_size)
         questions = self._questions(body, "questions", len(completions))
@@ -339,6 +342,21 @@ class RewardServer:
         groups = self.groups.stats() if hasattr(self.groups, "stats") else self.buffer.stats()
         text = self.metrics.text(self.reward.judge, groups, redact)
         return web.Response(text=text, content_type="text/plain")
+
+
+async def _all(members: Iterable[Coroutine[Any, Any, Any]]) -> list:
+    """The members' results; if one fails, the rest are cancelled (and leave) before it raises."""
+    tasks = [asyncio.ensure_future(m) for m in members]
+    try:
+        if tasks:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in (t for t in tasks if t.done()):
+            task.result()  # the first failure, if one failed
+        return [task.result() for task in tasks]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def serve(server: RewardServer, host: str = "127.0.0.1", port: int = 8080, ready=None) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 __all__ = [
     "BadRequest",
+    "TooMany",
+    "at_most",
     "parse_body",
     "strings",
     "optional_strings",
@@ -30,6 +32,24 @@ MAX_ID = 256
 
 class BadRequest(ValueError):
     """A request whose body is not what the endpoint reads (400, naming the field)."""
+
+    status = 400
+
+
+class TooMany(BadRequest):
+    """A request of more pairs or completions than the server takes (413, naming the limit)."""
+
+    status = 413
+
+
+def at_most(items: list, key: str, limit: int) -> list:
+    """``items`` of field ``key``, or :class:`TooMany` if there are more than ``limit``."""
+    if len(items) > limit:
+        raise TooMany(
+            f"field {key!r} has {len(items)} items, over the limit of {limit} per request "
+            "(--max-pairs)"
+        )
+    return items
 
 
 def _quote(value: Any) -> str:
