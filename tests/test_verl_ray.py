@@ -4,6 +4,7 @@ documented configuration, a tokenizer saved to disk, ``DataProto`` batches in ve
 driven both ways verl drives them: samples streamed to random workers (the agent loop) and a
 reordered batch cut into one chunk per worker (the colocated path)."""
 
+import os
 import random
 import time
 
@@ -187,3 +188,64 @@ def test_the_group_actor_with_identities_and_a_cancelled_call(cluster):
     ray.kill(actor)
     assert [(m.reward, m.partial) for m in got] == [(1.0, False)] * 2 + [(0.0, False)] * 2
     assert (final["completed"], final["partial"], final["abandoned"]) == (1, 0, 1)
+
+
+def test_a_rerun_with_other_settings_gets_its_own_actor(cluster):
+    """A detached actor keeps the settings it was created with. A rerun under the same name
+    (project and experiment) within its ttl that changed rollout.n got the old group size: its
+    group of 3 was rewarded as a group of 2 plus a late member. Now the settings are in the
+    name: the rerun gets an actor of its own; the same settings find the same actor."""
+    import asyncio
+
+    from rewardkit.adapters.ray_groups import group_actor, remote_reward
+
+    S = rk.SPECIARL
+    SP, W = S.index("specific"), S.index("wrong")
+    name = f"rerun-{random.random()}"
+    old = group_actor(name, group_size=2, ladder=S, rule=rk.SpeciaRL(), timeout=60.0)
+    ray.get(old.stats.remote())  # the first run's actor is up
+    new = group_actor(name, group_size=3, ladder=S, rule=rk.SpeciaRL(), timeout=60.0)
+
+    async def main():
+        calls = [remote_reward(new, "u", c, True) for c in (SP, W, W)]
+        return await asyncio.wait_for(asyncio.gather(*calls), 30)  # hang: a group never done
+
+    got = asyncio.run(main())
+    same = group_actor(name, group_size=3, ladder=S, rule=rk.SpeciaRL(), timeout=60.0)
+    counts = ray.get(same.stats.remote()), ray.get(old.stats.remote())
+    for actor in (old, new):
+        ray.kill(actor)
+    assert [(m.reward, m.partial) for m in got] == [(1.0, False), (0.0, False), (0.0, False)]
+    assert counts[0]["completed"] == 1 and counts[1]["completed"] == 0
+
+
+def test_the_config_tag_is_the_same_in_every_process_and_names_each_setting():
+    import subprocess
+    import sys
+
+    code = (
+        "import rewardkit as rk; from rewardkit.adapters.ray_groups import config_tag; "
+        "print(config_tag(4, rk.SPECIARL, rk.SpeciaRL(), 300.0))"
+    )
+    tags = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    from rewardkit.adapters.ray_groups import config_tag
+
+    S = rk.SPECIARL
+    here = config_tag(4, S, rk.SpeciaRL(), 300.0)
+    others = {
+        config_tag(8, S, rk.SpeciaRL(), 300.0),
+        config_tag(4, rk.Ladder("two", S.rungs[:1] + S.rungs[4:5]), rk.SpeciaRL(), 300.0),
+        config_tag(4, S, rk.SpeciaRL(no_answer=0.0), 300.0),
+        config_tag(4, S, rk.Exact(), 300.0),
+        config_tag(4, S, rk.SpeciaRL(), 120.0),
+    }
+    assert tags == {here} and len(others) == 5 and here not in others

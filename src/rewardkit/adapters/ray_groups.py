@@ -14,24 +14,35 @@ cancelled before its group is done removed from it (a caller that stops awaiting
 The actor is named (``get_if_exists``: the first worker creates it, the others find it), takes
 no CPU, is detached from the worker that created it (a worker's death does not take the
 groups with it), and exits by itself once idle for ``ttl`` seconds with no group open.
-Importing this module imports ray.
+
+**An actor never answers with another run's settings.** A found actor keeps the settings it
+was created with, so its name carries :func:`config_tag` - a hash of the group size, ladder,
+rule and timeout, the same in every process: a rerun within the ``ttl`` (same project and
+experiment) that changed ``rollout.n``, the rule or the ladder gets an actor of its own, and the
+old one exits once idle. Importing this module imports ray.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
+import hashlib
+import re
 import time
+import types
 from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
 import ray
 
+from ..fingerprint import fingerprint
 from ..groups import AsyncGroups, GroupBuffer, Member
 from ..ladders import Ladder
 from ..rules import Batch, RewardRule
 
-__all__ = ["GroupActor", "group_actor", "DEFAULT_NAME"]
+__all__ = ["GroupActor", "group_actor", "config_tag", "DEFAULT_NAME"]
 
 DEFAULT_NAME = "rewardkit-groups"
 NAMESPACE = "rewardkit"  # named, so the actor can be found from any job of the cluster
@@ -84,6 +95,48 @@ class GroupActor:
                 ray.actor.exit_actor()
 
 
+def _describe(value: Any) -> str:
+    """``value`` as text that is the same in every process for equal settings: sets sorted,
+    functions by :func:`~rewardkit.fingerprint.fingerprint`, objects by class and attributes
+    (cached properties left out: which ones a process computed varies)."""
+    if value is None or isinstance(value, (bool, int, float, str, bytes, np.generic)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(map(_describe, value)) + "]"
+    if isinstance(value, (set, frozenset)):
+        return "{" + ",".join(sorted(map(_describe, value))) + "}"
+    if isinstance(value, dict):
+        return (
+            "{" + ",".join(sorted(f"{_describe(k)}:{_describe(v)}" for k, v in value.items())) + "}"
+        )
+    if isinstance(value, np.ndarray):
+        return f"array({value.dtype},{value.tolist()!r})"
+    if isinstance(value, re.Pattern):
+        return f"re({value.pattern!r},{value.flags})"
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
+        try:
+            return fingerprint(value)
+        except ValueError:
+            return f"{value.__module__}.{value.__qualname__}"
+    kind = type(value)
+    if dataclasses.is_dataclass(value):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    elif hasattr(value, "__dict__"):
+        cached = functools.cached_property
+        fields = {
+            k: v for k, v in vars(value).items() if not isinstance(getattr(kind, k, None), cached)
+        }
+    else:
+        return repr(value)
+    return f"{kind.__module__}.{kind.__qualname__}{_describe(fields)}"
+
+
+def config_tag(group_size: int, ladder: Ladder, rule: RewardRule, timeout: float) -> str:
+    """A short hash of the settings that decide a group's rewards (in the actor's name)."""
+    text = _describe((int(group_size), ladder, rule, float(timeout)))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def group_actor(
     name: str,
     *,
@@ -93,10 +146,11 @@ def group_actor(
     timeout: float,
     ttl: float = 3600.0,
 ) -> Any:
-    """The run's group actor named ``name``, created if it does not exist yet."""
+    """The run's group actor for ``name`` and these settings (named ``name-<config_tag>``),
+    created if it does not exist yet."""
     cls = ray.remote(GroupActor)
     return cls.options(  # type: ignore[attr-defined]
-        name=name,
+        name=f"{name}-{config_tag(group_size, ladder, rule, timeout)}",
         namespace=NAMESPACE,
         get_if_exists=True,
         lifetime="detached",
