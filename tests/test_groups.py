@@ -1,6 +1,7 @@
 """One set of group-assembly scenarios, driven through both wrappers of the one GroupBuffer:
 threads (OpenRLHF) and asyncio tasks (verl's reward loop). The rewards must be identical.
-Then the rules that keep a member from being paid twice: retried identities, failed requests."""
+Then the rules that keep a member from being paid twice: retried identities, failed requests;
+and the bounds on what the buffer holds (digests of keys, capped open and closed groups)."""
 
 import asyncio
 import time
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 import rewardkit as rk
-from rewardkit.groups import AsyncGroups, GroupBuffer, ThreadGroups
+from rewardkit.groups import AsyncGroups, GroupBuffer, GroupsFull, ThreadGroups, _held
 from rewardkit.rules import Batch
 
 S = rk.SPECIARL
@@ -131,6 +132,7 @@ def test_scenarios(kind, name):
             "duplicate": 0,
             "abandoned": 0,
             "undelivered": 0,
+            "pruned": 0,
         }
     if name == "a late member after pruning starts a new group":
         assert min(waited) >= TIMEOUT * 0.9 and buffer.late == 0 and buffer.partials == 2
@@ -195,7 +197,7 @@ def test_a_retried_identity_does_not_complete_the_group_early_asyncio():
         dog = asyncio.ensure_future(groups.reward("samoyed?", G, True, member="b"))
         retry = asyncio.ensure_future(groups.reward("samoyed?", SP, True, member="a"))
         await asyncio.sleep(0)  # all three joined (joining is synchronous)
-        assert len(buffer.open["samoyed?"].slots) == 2  # the retry is not a second member
+        assert len(buffer.open[_held("samoyed?")].slots) == 2  # the retry is not a second member
         spitz = groups.reward("samoyed?", L, True, member="c")  # the true last sibling
         return await asyncio.wait_for(asyncio.gather(first, dog, retry, spitz), GUARD)
 
@@ -230,7 +232,7 @@ def test_a_cancelled_member_leaves_no_trace():
         await asyncio.sleep(0)
         dog.cancel()  # the client went away
         await asyncio.gather(dog, return_exceptions=True)
-        assert buffer.open["samoyed?"].codes == [SP]
+        assert buffer.open[_held("samoyed?")].codes == [SP]
         retry = asyncio.ensure_future(groups.reward("samoyed?", G, True))
         spitz = groups.reward("samoyed?", L, True)
         return await asyncio.wait_for(asyncio.gather(samoyed, retry, spitz), GUARD)
@@ -313,5 +315,48 @@ def test_an_identity_reused_for_another_verdict_keeps_the_first_and_says_so(capl
     first = buffer.join("p", SP, True, now=0.0, member="a")
     with caplog.at_level("INFO", logger="rewardkit.groups"):
         again = buffer.join("p", W, True, now=0.0, member="a")  # a client reusing an id
-    assert again.slot is first.slot and buffer.open["p"].codes == [SP]
+    assert again.slot is first.slot and buffer.open[_held("p")].codes == [SP]
     assert "ANOTHER verdict" in caplog.text
+
+
+def test_groups_hold_a_digest_of_the_key_never_the_prompt():
+    """The finding: keys held raw for the linger (10 x timeout) - 200 requests with 500 KB
+    prompts, each group closed by its timeout, held 100 MB."""
+    import tracemalloc
+
+    buffer = GroupBuffer(2, speciarl, linger=1e9)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(200):
+            prompt = f"{i:03d}" + "x" * 100_000
+            ticket = buffer.join((prompt, "samoyed"), SP, True, now=float(i), member=prompt)
+            buffer.close(ticket, now=float(i))
+            del prompt, ticket
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert buffer.stats()["closed_partial"] == 200
+    assert held < 1_000_000, held  # 40 MB before: every prompt, twice (key and identity)
+    # The same prompt again is still its group: a retried identity is answered from its slot.
+    prompt = "000" + "x" * 100_000
+    again = buffer.join((prompt, "samoyed"), SP, True, now=200.0, member=prompt)
+    assert buffer.result(again) == (1.0, True, True) and buffer.duplicates == 1
+
+
+def test_open_and_closed_groups_are_capped():
+    buffer = GroupBuffer(2, speciarl, max_open=2, max_closed=2)
+    first = [buffer.join(k, SP, True, now=0.0) for k in ("a", "b")]
+    with pytest.raises(GroupsFull, match=r"2 groups open, the most held \(max_open\)"):
+        buffer.join("c", SP, True, now=0.0)
+    assert buffer.stats()["open"] == 2  # the refused member left nothing behind
+    buffer.join("a", W, True, now=0.1)  # a member of an open group still joins: "a" completes
+    third = buffer.join("c", SP, True, now=0.2)  # and frees a place
+    for i, ticket in enumerate((first[1], third)):  # "b" then "c" closed by their timeout
+        buffer.close(ticket, now=1.0 + i)
+    late = buffer.join("d", G, True, now=3.0)
+    buffer.close(late, now=3.0)  # a third closed group: the oldest ("b") is forgotten
+    assert list(buffer.closed) == [buffer.join("c", W, True, now=4.0).key, late.key]
+    assert buffer.stats()["pruned"] == 1 and buffer.late == 1
+    # "b" was forgotten: a member for it opens a new group instead of joining the old one late.
+    assert not buffer.join("b", W, True, now=5.0).group.done

@@ -25,14 +25,21 @@ hold for every wrapper (and for :mod:`rewardkit.redis_groups`):
   never counted. One whose group was already rewarded stays in it (``undelivered``: a retry
   without identity is then a new member);
 - **pruning**: closed groups are forgotten ``linger`` seconds after they closed;
+- **bounded memory**: groups are held under a 128-bit digest of their key and members under
+  one of their identity (never the prompt or label themselves); at most ``max_open`` groups
+  (default 65,536) are open - a member of a new group beyond that is refused with
+  :class:`GroupsFull` (the service answers 503), a member of an open group still joins - and
+  at most ``max_closed`` (default 65,536) closed groups are kept: beyond that the oldest
+  closed group is forgotten first, before its ``linger`` (``pruned``);
 - **keys used once** (``keep_complete=True``, for verl's per-step ``uid``): a complete group
   also stays joinable for ``linger`` seconds, so an extra copy of a member (verl pads a batch
   with copies of its first samples to split it evenly between workers) is rewarded at once
   instead of opening a new group that would wait for the timeout. Keys that recur (OpenRLHF's
   prompt and label, asked again next epoch) keep the default.
 
-Partial, late, duplicate, abandoned and undelivered members are counted in ``stats()`` and
-logged (logger ``rewardkit.groups``, one line each, keys and identities as short digests).
+Partial, late, duplicate, abandoned and undelivered members (and pruned groups) are counted
+in ``stats()`` and logged (logger ``rewardkit.groups``, one line each, keys and identities as
+short digests).
 
 :class:`GroupBuffer` is pure bookkeeping - no threads, no clock of its own, no event loop - so
 its rules are tested once; :class:`ThreadGroups` (OpenRLHF's worker threads) and
@@ -61,9 +68,19 @@ from typing import Any
 
 import numpy as np
 
+from .errors import StoreUnavailable
 from .records import Member
 
-__all__ = ["Group", "Member", "Slot", "Ticket", "GroupBuffer", "ThreadGroups", "AsyncGroups"]
+__all__ = [
+    "Group",
+    "GroupsFull",
+    "Member",
+    "Slot",
+    "Ticket",
+    "GroupBuffer",
+    "ThreadGroups",
+    "AsyncGroups",
+]
 
 log = logging.getLogger("rewardkit.groups")
 
@@ -74,6 +91,16 @@ Score = Callable[[list[int], list[bool]], np.ndarray]
 def digest(value: Any) -> str:
     """A short, stable tag of a key or identity for log lines (never the text itself)."""
     return hashlib.sha256(repr(value).encode()).hexdigest()[:12]
+
+
+def _held(value: Any) -> str:
+    """What a key or identity is held under: 128 bits of its digest (``digest`` is its first
+    12 characters, so log lines name it as before)."""
+    return hashlib.sha256(repr(value).encode()).hexdigest()[:32]
+
+
+class GroupsFull(StoreUnavailable):
+    """A member of a new group while ``max_open`` groups are open (the service answers 503)."""
 
 
 class Slot:
@@ -111,7 +138,7 @@ class Group:
 class Ticket:
     """A member's place: its group and its slot in the group."""
 
-    key: Hashable
+    key: str  # what the group is held under (:func:`_held`)
     group: Group
     slot: Slot
 
@@ -133,16 +160,23 @@ class GroupBuffer:
     """Groups of ``group_size`` members by key; see the module docstring for the rules.
 
     ``score`` rewards one group's members; ``linger`` is how long (seconds) a closed group
-    still takes late members and answers retried identities. Not thread-safe: wrappers hold a
-    lock (or run on one event loop).
+    still takes late members and answers retried identities; ``max_open`` and ``max_closed``
+    cap the groups held. Not thread-safe: wrappers hold a lock (or run on one event loop).
     """
 
     def __init__(
-        self, group_size: int, score: Score, *, linger: float = 3000.0, keep_complete: bool = False
+        self,
+        group_size: int,
+        score: Score,
+        *,
+        linger: float = 3000.0,
+        keep_complete: bool = False,
+        max_open: int = 65_536,
+        max_closed: int = 65_536,
     ) -> None:
-        if group_size < 1:
-            raise ValueError(f"group_size must be >= 1, got {group_size}")
-        self.group_size = group_size
+        if group_size < 1 or max_open < 1 or max_closed < 0:
+            raise ValueError("group_size and max_open must be >= 1, max_closed >= 0")
+        self.group_size, self.max_open, self.max_closed = group_size, max_open, max_closed
         self.score = score
         self.linger = linger
         self.keep_complete = keep_complete
@@ -150,27 +184,36 @@ class GroupBuffer:
         self.closed: dict[Hashable, Group] = {}  # partial groups that may get late members
         self.recent: dict[Hashable, Group] = {}  # full groups kept to answer retried identities
         self.completed = self.partials = self.late = 0
-        self.duplicates = self.abandoned = self.undelivered = 0
+        self.duplicates = self.abandoned = self.undelivered = self.pruned = 0
 
     def join(
         self, key: Hashable, code: int, found: bool, now: float, member: Hashable | None = None
     ) -> Ticket:
         """Add a member (or find it again by ``member`` identity); its group is ``done`` when
-        it completed, and its slot has a ``result`` once it is rewarded."""
+        it completed, and its slot has a ``result`` once it is rewarded. :class:`GroupsFull`
+        if it would open a group beyond ``max_open``."""
         self.prune(now)
+        key, member = _held(key), None if member is None else _held(member)
         again = None if member is None else self._find(key, member)
         if again is not None:
             again.slot.waiters += 1
             self.duplicates += 1
             same = (again.slot.code, again.slot.found) == (code, found)
             what = "retried" if same else "retried with ANOTHER verdict (kept)"
-            log.info("group %s: member %s %s, same slot", digest(key), digest(member), what)
+            log.info("group %s: member %s %s, same slot", key[:12], str(member)[:12], what)
             return again
         slot = Slot(code, found, member)
         late = self.closed.get(key)
         if late is not None:
             return self._join_late(key, late, slot)
-        group = self.open.setdefault(key, Group())
+        group = self.open.get(key)
+        if group is None:
+            if len(self.open) >= self.max_open:
+                raise GroupsFull(
+                    f"in-process groups: {len(self.open)} groups open, the most held "
+                    "(max_open); a new group's member is refused until groups complete"
+                )
+            group = self.open[key] = Group()
         self._add(group, slot)
         if len(group.slots) >= self.group_size:
             del self.open[key]
@@ -179,7 +222,7 @@ class GroupBuffer:
             self._keep(self.closed if self.keep_complete else self.recent, key, group)
         return Ticket(key, group, slot)
 
-    def _find(self, key: Hashable, member: Hashable) -> Ticket | None:
+    def _find(self, key: str, member: Hashable) -> Ticket | None:
         for groups in (self.open, self.closed, self.recent):
             group = groups.get(key)
             if group is not None and member in group.idents:
@@ -191,7 +234,7 @@ class GroupBuffer:
         if slot.ident is not None:
             group.idents[slot.ident] = slot
 
-    def _join_late(self, key: Hashable, group: Group, slot: Slot) -> Ticket:
+    def _join_late(self, key: str, group: Group, slot: Slot) -> Ticket:
         rewards = self.score([*group.codes, slot.code], [*group.found, slot.found])
         self._add(group, slot)
         group.rewards = rewards
@@ -200,7 +243,7 @@ class GroupBuffer:
             del self.closed[key]
             self._keep(self.recent, key, group)
         self.late += 1
-        log.info("group %s: late member rewarded against its closed group", digest(key))
+        log.info("group %s: late member rewarded against its closed group", key[:12])
         return Ticket(key, group, slot)
 
     def _settle(self, group: Group, partial: bool, now: float) -> None:
@@ -215,6 +258,11 @@ class GroupBuffer:
             return  # no identity to answer a retry by
         groups.pop(key, None)  # re-inserted at the end: dicts stay in closing order
         groups[key] = group
+        while len(self.closed) + len(self.recent) > self.max_closed:  # the oldest goes first
+            held = [g for g in (self.closed, self.recent) if g]
+            oldest = min(held, key=lambda g: next(iter(g.values())).closed_at)
+            del oldest[next(iter(oldest))]
+            self.pruned += 1
 
     def close(self, ticket: Ticket, now: float) -> None:
         """The member of ``ticket`` timed out: close its group with the members present."""
@@ -227,7 +275,7 @@ class GroupBuffer:
         self.partials += 1
         log.warning(
             "group %s: closed by the timeout with %d of %d members",
-            digest(ticket.key),
+            ticket.key[:12],
             len(group.slots),
             self.group_size,
         )
@@ -243,7 +291,7 @@ class GroupBuffer:
             return False
         if slot.result is not None:
             self.undelivered += 1
-            log.warning("group %s: a rewarded member's request failed", digest(ticket.key))
+            log.warning("group %s: a rewarded member's request failed", ticket.key[:12])
             return False
         group.slots.remove(slot)
         if slot.ident is not None:
@@ -251,7 +299,7 @@ class GroupBuffer:
         if not group.slots and self.open.get(ticket.key) is group:
             del self.open[ticket.key]
         self.abandoned += 1
-        log.warning("group %s: a member's request failed; member removed", digest(ticket.key))
+        log.warning("group %s: a member's request failed; member removed", ticket.key[:12])
         return True
 
     def result(self, ticket: Ticket) -> Member:
@@ -276,6 +324,7 @@ class GroupBuffer:
             "duplicate": self.duplicates,
             "abandoned": self.abandoned,
             "undelivered": self.undelivered,
+            "pruned": self.pruned,
         }
 
 
