@@ -342,3 +342,43 @@ def test_the_paper_noise_scheme_merges_specific_and_more_specific():
     assert rungs == ["specific"] * 5  # the six-rung scheme steps to the next rung
     with pytest.raises(ValueError, match="scheme"):
         NoisyJudge(top, 0.1, scheme="tiers")
+
+
+@pytest.mark.parametrize(
+    "secret,shown",
+    [
+        ("http://alice:S3cretPW@127.0.0.1:{}/v1", "http://alice:***@127.0.0.1:{}/v1"),
+        ("http://127.0.0.1:{}/v1?api_key=S3cretPW", "http://127.0.0.1:{}/v1?api_key=***"),
+    ],
+    ids=["password", "api_key"],
+)
+def test_judge_errors_never_show_the_endpoint_secrets(server, closed_port, tmp_path, secret, shown):
+    """Every error that names the endpoint - nothing listening, a fatal 401, the first pairs
+    all failing, the failure rate - and the CLI's message show it without its secrets."""
+    port = int(server.url.split(":")[2].split("/")[0])
+
+    def error_of(at, faults):
+        server.faults = list(faults)
+        judge = openai_judge(
+            "m", secret.format(at), api_key_env=None, retries=0, concurrency=1, timeout=5
+        )
+        with pytest.raises(JudgeError) as info:
+            judge.judge([("samoyed", f"dog {i}") for i in range(12)])
+        return str(info.value)
+
+    messages = {
+        f"cannot reach {shown.format(closed_port)}": error_of(closed_port, []),
+        f"at {shown.format(port)} (model 'm'): HTTP 401": error_of(port, ["401"]),
+        f"at {shown.format(port)}: the first 3 pairs": error_of(port, ["500"] * 3),
+        f"at {shown.format(port)}: 11 of 12 recent calls": error_of(port, ["ok"] + ["500"] * 11),
+    }
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"label": "samoyed", "prediction": "dog"}\n')
+    exe = os.path.join(os.path.dirname(sys.executable), "rewardkit")
+    api_base = ["--api-base", secret.format(closed_port), "--retries", "0", "-i", str(rows)]
+    cli = [exe, "judge", "--judge", "openai", "--model", "m", *api_base]
+    done = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    messages[f"error: openai judge: cannot reach {shown.format(closed_port)}"] = done.stderr
+    for expected, message in messages.items():
+        assert expected in message and "S3cretPW" not in message, message
+    assert done.returncode == 2 and "S3cretPW" not in done.stdout

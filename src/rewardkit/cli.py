@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .errors import CLIError, RewardkitError
+from .urls import redact, redact_url
 
 __all__ = ["main"]
 
@@ -256,7 +257,10 @@ def _summary(judge, n: int) -> None:
     if len(servers) > 1:
         parts.append(
             "per server: "
-            + "; ".join(f"{url} {e.calls} calls, {e.failures} failed" for url, e in servers.items())
+            + "; ".join(
+                f"{redact_url(url)} {e.calls} calls, {e.failures} failed"
+                for url, e in servers.items()
+            )
         )
     print(f"rewardkit judge: {', '.join(parts)}", file=sys.stderr)
 
@@ -550,6 +554,7 @@ def cmd_serve(args: argparse.Namespace) -> Iterator[str]:
             max_body=args.max_body,
             groups=args.groups,
             read_timeout=args.read_timeout,
+            max_pairs=args.max_pairs,
         )
 
         def ready(port: int) -> None:
@@ -846,6 +851,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-body", type=positive_int, default=1 << 20, help="bytes (default 1 MiB)")
     p.add_argument(
+        "--max-pairs",
+        type=positive_int,
+        default=4096,
+        help="pairs or completions in one request; more get 413 (default 4096)",
+    )
+    p.add_argument(
         "--read-timeout",
         type=positive_seconds,
         default=30.0,
@@ -929,7 +940,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (CLIError, LookupError, ValueError, OSError) as e:  # LookupError: unknown names
-        print(f"rewardkit {args.command}: error: {e}", file=sys.stderr)
+        print(f"rewardkit {args.command}: error: {redact(str(e))}", file=sys.stderr)
         return 2
     return 0
 

@@ -25,7 +25,7 @@ import sys
 from typing import Any
 
 from ..ladders import SPECIARL, Ladder
-from ..urls import redact_url
+from ..urls import redact, redact_url
 from .llm import LLMJudge, Reply, TransportError
 
 __all__ = ["LiteLLMTransport", "litellm_judge", "endpoint_settings"]
@@ -242,7 +242,7 @@ class LiteLLMTransport:
                 continue
             if password:
                 text = text.replace(password, "***")
-        return text
+        return redact(text)  # and any URL's password or secret query value
 
     async def aclose(self) -> None:
         return None

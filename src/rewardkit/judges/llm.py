@@ -53,6 +53,7 @@ from ..errors import (  # noqa: F401 - re-exported
 from ..ladders import SPECIARL, Ladder
 from ..records import Judgement, LLMStats
 from ..replies import Reading
+from ..urls import redact_url
 from .base import Judge, check_ladder
 from .cache import VerdictCache
 from .prompt import PromptTemplate, get_prompt
@@ -112,6 +113,12 @@ _RATE_MIN_CALLS = 10
 _RATE_MIN_FAILURES = 5
 _MAX_RETRY_AFTER = 120.0
 _READ_ON_LOOP = 4096  # replies up to this many characters are read on the event loop
+
+
+def _shown(endpoint: str) -> str:
+    """An endpoint (URLs separated by commas) as messages show it: no password, no secret
+    query value (:func:`~rewardkit.urls.redact_url`)."""
+    return ",".join(redact_url(url) for url in endpoint.split(","))
 
 
 def _limit(endpoint: str, concurrency: int) -> asyncio.Semaphore:
@@ -423,7 +430,7 @@ class LLMJudge(Judge):
             errors[cause] = errors.get(cause, 0) + 1
         causes = ", ".join(f"{n} {c}" for c, n in sorted(errors.items(), key=lambda x: -x[1]))
         raise JudgeFailureRateError(
-            f"{self.name} judge at {self.transport.endpoint}: {len(failed)} of "
+            f"{self.name} judge at {_shown(self.transport.endpoint)}: {len(failed)} of "
             f"{len(considered)} {what} failed ({causes}), over max_failure_rate={limit:g}",
             errors,
         )
@@ -458,7 +465,7 @@ class LLMJudge(Judge):
         return await asyncio.to_thread(self.ladder.reading, text, thinking=self.thinking)
 
     def _probe_failed(self, cause: str, connected: bool, batch: _Batch) -> None:
-        endpoint = self.transport.endpoint
+        endpoint = _shown(self.transport.endpoint)
         if not connected:
             raise JudgeConfigError(
                 f"{self.name} judge: cannot reach {endpoint} ({cause} on every try of the "
@@ -507,7 +514,7 @@ class LLMJudge(Judge):
             except TransportError as e:
                 if e.fatal:
                     raise JudgeConfigError(
-                        f"{self.name} judge at {self.transport.endpoint} "
+                        f"{self.name} judge at {_shown(self.transport.endpoint)} "
                         f"(model {self.transport.model!r}): {e}"
                     ) from None
                 cause, detail, retry_after = e.kind, str(e), e.retry_after

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from ..ladders import SPECIARL, Ladder
 from ..records import EndpointStats
+from ..urls import redact, redact_url
 from .llm import LLMJudge, Reply, TransportError
 
 __all__ = ["OpenAITransport", "openai_judge", "read_reply"]
@@ -68,12 +69,12 @@ class OpenAITransport:
         bases = api_base.split(",") if isinstance(api_base, str) else list(api_base)
         bases = [b.strip().rstrip("/") for b in bases if isinstance(b, str) and b.strip()]
         if not bases:
-            raise ValueError(f"invalid api_base {api_base!r}: no server URL")
+            raise ValueError(f"invalid api_base {redact(repr(api_base))}: no server URL")
         for base in bases:
             parts = urlsplit(base)
             if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(
-                    f"invalid api_base {base!r}: expected http(s)://HOST[:PORT]/PATH, "
+                    f"invalid api_base {redact_url(base)!r}: expected http(s)://HOST[:PORT]/PATH, "
                     "e.g. http://127.0.0.1:8000/v1"
                 )
         if extra_body is not None and not isinstance(extra_body, dict):
@@ -205,14 +206,19 @@ class OpenAITransport:
             raise TimeoutError(str(e)) from None
         except aiohttp.InvalidURL as e:
             raise TransportError(
-                f"invalid URL {url!r}: {e}", retryable=False, kind="invalid url", fatal=True
+                redact(f"invalid URL {url!r}: {e}"),
+                retryable=False,
+                kind="invalid url",
+                fatal=True,
             ) from None
         except aiohttp.ClientError as e:  # connection refused, reset, dropped
-            raise TransportError(f"{type(e).__name__}: {e}", retryable=True) from None
+            raise TransportError(redact(f"{type(e).__name__}: {e}"), retryable=True) from None
         if status != 200:
             snippet = raw[:200].decode("utf-8", "replace") if raw else ""
             raise TransportError(
-                f"HTTP {status} {_FATAL.get(status, '')} from {url}: {snippet}".replace("  ", " "),
+                f"HTTP {status} {_FATAL.get(status, '')} from {redact_url(url)}: {snippet}".replace(
+                    "  ", " "
+                ),
                 retryable=status == 429 or status >= 500,
                 status=status,
                 fatal=status in _FATAL,
