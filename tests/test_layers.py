@@ -27,7 +27,7 @@ LAYERS = [
         "tiny",
     },
     {"judges", "verifiers"},
-    {"rules", "group_norm"},
+    {"rules", "group_norm", "shaping"},
     {"metrics", "spec"},
     {"pipeline", "agreement", "builtins", "plugins", "hookspecs"},
     {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from .answers import Answer, extract_answer, extract_answers
 from .errors import RewardkitError
+from .group_norm import GroupNormalised
 from .hookspecs import hookimpl
 from .judges import Judge, TaxonomyJudge
 from .judges.prompt import PromptTemplate
@@ -35,6 +36,7 @@ from .rules import (
     WeightedSum,
     to_list,
 )
+from .shaping import SoftOverlong, ThinkAnswerFormat
 from .spec import RewardSpec, SpecError
 from .taxonomy import Taxonomy, TaxonomyError, UnknownLabelError, normalize
 from .version import __version__
@@ -74,6 +76,9 @@ __all__ = [
     "RewardRule",
     "SpeciaRL",
     "WeightedSum",
+    "GroupNormalised",
+    "ThinkAnswerFormat",
+    "SoftOverlong",
     "to_list",
     "Taxonomy",
     "TaxonomyError",

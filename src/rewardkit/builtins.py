@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import rules
+from . import rules, shaping
 from .hookspecs import hookimpl
 from .ladders import BINARY, SPECIARL
 from .verifiers.code import CODE
@@ -74,6 +74,8 @@ def register_judges(register):
 def register_rewards(register):
     for rule in (rules.SpeciaRL, rules.Exact, rules.Correct, rules.Graded, rules.Format):
         register(rule.name, rule)
+    for shaper in (shaping.ThinkAnswerFormat, shaping.SoftOverlong):
+        register(shaper.name, shaper)
 
 
 @hookimpl

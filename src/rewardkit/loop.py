@@ -129,7 +129,8 @@ class GRPOLoop:
         t0 = time.perf_counter()
         batch = self._generate(prompts)
         t1 = time.perf_counter()
-        judged = self.reward.judge_completions(batch["texts"], labels)
+        lengths = batch["mask"].sum(1).tolist()  # tokens, the eos included
+        judged = self.reward.judge_completions(batch["texts"], labels, lengths=lengths)
         rewards = self.reward.rewards(judged, G)
         t2 = time.perf_counter()
         advantages, scored = _advantages(rewards, G, cfg.scale_rewards)

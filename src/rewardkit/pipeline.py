@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .answers import MODES, Mode, extract_answers
+from .answers import MODES, Mode, completion_text, extract_answers
 from .judges.base import Judge
 from .ladders import MISSING, Ladder
 from .metrics import Scores, score
@@ -169,47 +169,71 @@ class LadderReward:
         return refused
 
     def _judged(
-        self, answers: list, found: list, records: list[Judgement], refused: dict[int, str]
+        self,
+        answers: list,
+        found: list,
+        records: list[Judgement],
+        refused: dict[int, str],
+        completions: Sequence,
+        lengths: Sequence[int] | None,
     ) -> Judged:
         if refused:
             records = list(records)
             for i, why in refused.items():
                 records[i] = Judgement(None, error=why)
         codes = self.ladder.encode([r.verdict for r in records])
-        return Judged(self.ladder, answers, np.asarray(found, dtype=bool), codes, records)
+        texts = tuple(completion_text(c) for c in completions)
+        tokens = None if lengths is None else np.asarray(lengths)
+        if tokens is not None and tokens.shape != codes.shape:
+            raise ValueError(f"{len(tokens)} lengths for {len(codes)} completions")
+        flags = np.asarray(found, dtype=bool)
+        return Judged(self.ladder, answers, flags, codes, records, texts, tokens)
 
     def judge_completions(
         self,
         completions: Sequence,
         labels: Sequence[str],
         questions: Sequence[str] | None = None,
+        *,
+        lengths: Sequence[int] | None = None,
     ) -> Judged:
         """Extract each answer and judge the batch (identical pairs once). ``questions``
-        (the prompts, as text) reach judges whose prompt shows the question."""
+        (the prompts, as text) reach judges whose prompt shows the question; ``lengths``
+        (each completion's length in tokens) reach rules that read them."""
         answers, found, pairs, refused = self._prepare(completions, labels, questions)
-        return self._judged(answers, found, self.judge.judge_records(pairs), refused)
+        records = self.judge.judge_records(pairs)
+        return self._judged(answers, found, records, refused, completions, lengths)
 
     async def ajudge_completions(
         self,
         completions: Sequence,
         labels: Sequence[str],
         questions: Sequence[str] | None = None,
+        *,
+        lengths: Sequence[int] | None = None,
     ) -> Judged:
         """Async :meth:`judge_completions`: a judge with an async path runs concurrently."""
         answers, found, pairs, refused = self._prepare(completions, labels, questions)
-        return self._judged(answers, found, await self.judge.ajudge_records(pairs), refused)
+        records = await self.judge.ajudge_records(pairs)
+        return self._judged(answers, found, records, refused, completions, lengths)
 
     # -- step 2: rewards ------------------------------------------------------------------------
 
     def rewards(self, judged: Judged, group_size: int = 1) -> np.ndarray:
         """Rewards (float64, NaN = unscored) for judged completions in groups of ``group_size``."""
-        return self.rewards_of(judged.codes, judged.found, group_size)
+        return self.rewards_of(
+            judged.codes, judged.found, group_size, texts=judged.texts, lengths=judged.lengths
+        )
 
-    def rewards_of(self, codes, found, group_size: int = 1) -> np.ndarray:
+    def rewards_of(
+        self, codes, found, group_size: int = 1, *, texts=None, lengths=None
+    ) -> np.ndarray:
         """:meth:`rewards` from rung codes and answer-found flags (as gathered across processes
-        or collected one sample at a time)."""
+        or collected one sample at a time); ``texts`` and token ``lengths`` for rules that
+        read them."""
         codes = np.asarray(codes, dtype=np.int16)
-        return self.rule.compute(Batch(self.ladder, codes, np.asarray(found, bool), group_size))
+        found = np.asarray(found, bool)
+        return self.rule.compute(Batch(self.ladder, codes, found, group_size, texts, lengths))
 
     def __call__(
         self, completions: Sequence, labels: Sequence[str], group_size: int = 1
@@ -222,7 +246,9 @@ class LadderReward:
     def reward_parts(self, judged: Judged, group_size: int = 1) -> dict[str, np.ndarray]:
         """Each term's rewards (unweighted) for a composed rule (``a + 0.5 * b``), by term
         name; a plain rule is its own one part."""
-        batch = Batch(self.ladder, judged.codes, judged.found, group_size)
+        batch = Batch(
+            self.ladder, judged.codes, judged.found, group_size, judged.texts, judged.lengths
+        )
         return self.rule.parts(batch)
 
     def metrics(

@@ -108,6 +108,10 @@ class Judged:
     found: np.ndarray
     codes: np.ndarray
     records: list[Judgement] = field(default_factory=list, compare=False, repr=False)
+    #: The completions as text and their lengths in tokens, for rules that read them
+    #: (format and length shaping); ``None`` when not known.
+    texts: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+    lengths: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def verdicts(self) -> list[str | None]:
@@ -142,13 +146,17 @@ class Batch:
     """Verdicts for ``n`` completions in contiguous groups of ``group_size``.
 
     ``codes`` are rung indices on ``ladder`` (``MISSING`` = -1 where the judge gave no
-    verdict); ``answer_found`` is False where no answer could be extracted.
+    verdict); ``answer_found`` is False where no answer could be extracted. Optional, for
+    rules that read the completions themselves (format and length shaping): ``texts``, the
+    completions as text, and ``lengths``, their lengths in tokens.
     """
 
     ladder: Ladder
     codes: np.ndarray
     answer_found: np.ndarray
     group_size: int = 1
+    texts: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+    lengths: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         codes = np.asarray(self.codes)
@@ -181,6 +189,10 @@ class Batch:
             )
         object.__setattr__(self, "codes", codes)
         object.__setattr__(self, "answer_found", found)
+        if self.texts is not None:
+            object.__setattr__(self, "texts", _texts(self.texts, len(codes)))
+        if self.lengths is not None:
+            object.__setattr__(self, "lengths", _lengths(self.lengths, len(codes)))
 
     @classmethod
     def from_verdicts(
@@ -190,14 +202,43 @@ class Batch:
         ladder: Ladder = SPECIARL,
         group_size: int = 1,
         answer_found: Iterable[bool] | None = None,
+        texts: Iterable[str] | None = None,
+        lengths: Iterable[int] | None = None,
     ) -> Batch:
         """Build a batch from verdict slugs (``None`` for a missing verdict)."""
         codes = ladder.encode(verdicts)
         found = np.ones(len(codes), bool) if answer_found is None else list(answer_found)
-        return cls(ladder, codes, np.asarray(found), group_size)
+        text = None if texts is None else tuple(texts)
+        tokens = None if lengths is None else np.asarray(list(lengths))
+        return cls(ladder, codes, np.asarray(found), group_size, text, tokens)
 
     def __len__(self) -> int:
         return len(self.codes)
+
+
+def _texts(texts: Iterable[str], n: int) -> tuple[str, ...]:
+    """``texts`` as a tuple of ``n`` strings; a clear error otherwise."""
+    out = tuple(texts)
+    bad = [type(t).__name__ for t in out if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"texts must be strings, got {bad[0]}")
+    if len(out) != n:
+        raise ValueError(f"{len(out)} texts for {n} completions")
+    return out
+
+
+def _lengths(lengths: Any, n: int) -> np.ndarray:
+    """``lengths`` as ``n`` non-negative integers; a clear error otherwise."""
+    out = np.asarray(lengths)
+    if out.size == 0:
+        out = out.astype(np.int64)
+    if out.ndim != 1 or len(out) != n:
+        raise ValueError(f"lengths must be 1-D with one per completion ({n}), got {out.shape}")
+    if not np.issubdtype(out.dtype, np.integer):
+        raise TypeError(f"lengths must be integers (tokens), got dtype {out.dtype}")
+    if (out < 0).any():
+        raise ValueError(f"lengths must be >= 0, got {int(out.min())}")
+    return out
 
 
 class Member(NamedTuple):

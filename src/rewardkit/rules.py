@@ -92,10 +92,18 @@ class RewardRule:
         group_size: int = 1,
         answer_found: Sequence[bool] | None = None,
         ladder: Ladder = SPECIARL,
+        texts: Sequence[str] | None = None,
+        lengths: Sequence[int] | None = None,
     ) -> list[float | None]:
-        """Convenience: rewards for verdict slugs as a list (``None`` = unscored)."""
+        """Convenience: rewards for verdict slugs as a list (``None`` = unscored); ``texts``
+        and token ``lengths`` of the completions for rules that read them."""
         batch = Batch.from_verdicts(
-            verdicts, ladder=ladder, group_size=group_size, answer_found=answer_found
+            verdicts,
+            ladder=ladder,
+            group_size=group_size,
+            answer_found=answer_found,
+            texts=texts,
+            lengths=lengths,
         )
         return to_list(self.compute(batch))
 

@@ -112,7 +112,9 @@ class TRLReward:
             questions = kwargs.get(self.question_key)
             if questions is None:
                 questions = [_prompt_text(p) for p in prompts]
-        judged = self.reward.judge_completions(completions, labels, questions)
+        ids = kwargs.get("completion_ids")  # token lengths for rules that read them
+        lengths = None if ids is None else [len(x) for x in ids]
+        judged = self.reward.judge_completions(completions, labels, questions, lengths=lengths)
         rewards = self._rewards(judged, [_prompt_key(p, y) for p, y in zip(prompts, labels)])
         self._log(judged, rewards, kwargs.get("log_metric"), kwargs.get("log_extra"))
         return to_list(rewards)
@@ -138,12 +140,16 @@ class TRLReward:
         if not split:
             size = self._group_size(keys)
             return self.reward.rewards(judged, size)
-        parts = _all_gather((judged.codes, judged.found, keys), world)
+        local = (judged.codes, judged.found, keys, judged.texts, judged.lengths)
+        parts = _all_gather(local, world)
         codes = np.concatenate([p[0] for p in parts])
         found = np.concatenate([p[1] for p in parts])
         all_keys = [k for p in parts for k in p[2]]
+        texts = None if any(p[3] is None for p in parts) else sum((p[3] for p in parts), ())
+        tokens = [p[4] for p in parts]
+        lengths = None if any(t is None for t in tokens) else np.concatenate(tokens)
         size = self._group_size(all_keys)
-        rewards = self.reward.rewards_of(codes, found, size)
+        rewards = self.reward.rewards_of(codes, found, size, texts=texts, lengths=lengths)
         start = sum(len(p[0]) for p in parts[:rank])
         return rewards[start : start + n]
 
