@@ -154,7 +154,8 @@ SPECIARL_REPLIES = [
     ('{"Verdict":"specific","verdict":"specific"}', "specific", "specific"),
     ("The prediction is a broader category.\nVERDICT: generic", "generic", "generic"),
     (
-        "The prediction is correct but less specific than the ground truth.\nVERDICT: less_specific",
+        "The prediction is correct but less specific than the ground truth.\n"
+        "VERDICT: less_specific",
         "less_specific",
         "less_specific",
     ),
