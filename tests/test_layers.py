@@ -29,7 +29,15 @@ LAYERS = [
     {"judges", "verifiers"},
     {"rules", "group_norm", "shaping"},
     {"metrics", "spec"},
-    {"pipeline", "agreement", "builtins", "plugins", "hookspecs"},
+    {
+        "pipeline",
+        "agreement",
+        "builtins",
+        "plugins",
+        "hookspecs",
+        "redteam.attacks",  # the attack catalogue, which the built-ins register
+        "redteam.catalogue",
+    },
     {
         "loop",
         "adapters",
@@ -40,15 +48,19 @@ LAYERS = [
         "serve_stores",
         "redteam",
     },
-    {"cli", "__init__"},
+    {"cli", "__init__", "redteam.command"},
 ]
 
 
 def layer_of(name: str) -> int:
-    top = name.split(".")[0]
-    for i, layer in enumerate(LAYERS):
-        if top in layer:
-            return i
+    """The layer of ``name`` or of its closest enclosing package listed (``redteam.command``
+    before ``redteam``)."""
+    parts = name.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        for i, layer in enumerate(LAYERS):
+            if prefix in layer:
+                return i
     raise AssertionError(f"module {name!r} is in no layer: add it to LAYERS")
 
 

@@ -84,4 +84,14 @@ __all__ = [
     "TaxonomyError",
     "UnknownLabelError",
     "normalize",
+    "redteam",
 ]
+
+
+def __getattr__(name: str):
+    """``rk.redteam``, imported on first use (``import rewardkit`` stays light)."""
+    if name == "redteam":
+        import importlib
+
+        return importlib.import_module(".redteam", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

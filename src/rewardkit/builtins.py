@@ -83,3 +83,11 @@ def register_metrics(register):
     from .metrics import grpo_diagnostics
 
     register("grpo", grpo_diagnostics)
+
+
+@hookimpl
+def register_attacks(register):
+    from .redteam.catalogue import FAMILIES
+
+    for family in FAMILIES:
+        register(family)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .judges.base import Judge
     from .ladders import Ladder
     from .records import Judged
+    from .redteam.attacks import AttackFamily
     from .rules import RewardRule
 
 hookspec = pluggy.HookspecMarker("rewardkit")
@@ -41,6 +42,10 @@ class RegisterMetric(Protocol):
     def __call__(self, name: str, metric: Metric) -> None: ...
 
 
+class RegisterAttack(Protocol):
+    def __call__(self, family: AttackFamily) -> None: ...
+
+
 @hookspec
 def register_ladders(register: RegisterLadder) -> None:
     """Register ladders: ``register(ladder)`` with a :class:`rewardkit.Ladder`; its ``name``
@@ -65,3 +70,10 @@ def register_metrics(register: RegisterMetric) -> None:
     ``metric(judged, rewards, group_size)`` returns ``{key: value}`` for one batch (rewards
     are a float array, NaN where unscored). Every adapter logs them, each key as
     ``<name>/<key>``."""
+
+
+@hookspec
+def register_attacks(register: RegisterAttack) -> None:
+    """Register red-team attack families: ``register(family)`` with a
+    :class:`rewardkit.redteam.AttackFamily`; its ``name`` is the registry key.
+    ``rewardkit redteam`` runs every registered family against a judge."""

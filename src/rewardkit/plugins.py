@@ -38,6 +38,8 @@ __all__ = [
     "rules",
     "get_rule",
     "metrics",
+    "attacks",
+    "get_attack",
     "RegistryError",
     "PluginError",
 ]
@@ -59,6 +61,7 @@ _KINDS = {
     "judge": "register_judges",
     "rule": "register_rewards",
     "metric": "register_metrics",
+    "attack": "register_attacks",
 }
 
 
@@ -119,6 +122,10 @@ def _collect() -> dict[str, Any]:
             if kind == "ladder":
                 if not isinstance(name, Ladder):
                     raise TypeError(f"register_ladders expects a Ladder, got {name!r}")
+                name, factory = name.name, name
+            elif kind == "attack":  # an AttackFamily (its type lives in rewardkit.redteam)
+                if not (isinstance(getattr(name, "name", None), str) and hasattr(name, "attacks")):
+                    raise TypeError(f"register_attacks expects an AttackFamily, got {name!r}")
                 name, factory = name.name, name
             elif not callable(factory):
                 raise TypeError(f"{kind} {name!r}: factory must be callable, got {factory!r}")
@@ -186,9 +193,19 @@ def metrics() -> dict[str, Callable]:
     return dict(_current()["metric"])
 
 
+def attacks() -> dict[str, Any]:
+    """All registered red-team attack families by name."""
+    return dict(_current()["attack"])
+
+
+def get_attack(name: str) -> Any:
+    """The attack family registered as ``name``."""
+    return _lookup("attack", name)
+
+
 def get_plugins() -> list[dict[str, Any]]:
     """The loaded plugins: name, hooks, what each registered (ladders, judges, rules,
-    metrics), and version and package where the plugin is a package."""
+    metrics, attacks), and version and package where the plugin is a package."""
     owners = _current()["owners"]
     out = []
     for plugin in pm.get_plugins():

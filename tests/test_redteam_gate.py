@@ -1,0 +1,90 @@
+"""The gate: ``check_card`` lets a reward start only on a card that passed and was made for its
+judge identity, ladder (and guard) and rule."""
+
+import json
+
+import pytest
+
+import rewardkit as rk
+from rewardkit.guards import AnswerGuard
+from rewardkit.judges.openai_compat import openai_judge
+from rewardkit.redteam import CardError, check_card
+
+from .conftest import ANIMALS
+from .judge_server import JudgeServer
+
+ROWS = [{"label": "samoyed"}, {"label": "american robin"}]
+
+
+def reward_for(taxonomy=ANIMALS, rule="speciarl"):
+    return rk.LadderReward("taxonomy", rule, taxonomy=str(taxonomy))
+
+
+@pytest.fixture(scope="module")
+def card_folder(tmp_path_factory):
+    """A passing card of the taxonomy judge with the SpeciaRL ladder and rule."""
+    folder = tmp_path_factory.mktemp("card")
+    card = rk.redteam(reward_for(), ROWS, group_size=4)
+    assert card.status == "pass"
+    card.save(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def other_taxonomy(tmp_path_factory):
+    """The same taxonomy with one synonym more: another judge identity."""
+    data = json.loads(ANIMALS.read_text())
+    data["synonyms"]["siamese cat"] = ["siamese"]
+    path = tmp_path_factory.mktemp("taxonomy") / "animals.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+MISMATCH = "was made for another reward: the judge differs [(]card: 'taxonomy'"
+
+
+def test_a_card_lets_its_own_reward_start(card_folder):
+    check_card(card_folder, reward_for())
+    check_card(card_folder / "card.json", reward_for())  # the file or its folder
+
+
+def test_another_judge_rule_or_guard_is_refused(card_folder, other_taxonomy, tmp_path):
+    with pytest.raises(CardError, match=MISMATCH):
+        check_card(card_folder, reward_for(other_taxonomy))
+    with pytest.raises(CardError, match="the rule differs .*'Exact"):
+        check_card(card_folder, reward_for(rule="exact"))
+    options = rk.LadderReward(
+        rk.TaxonomyJudge(ANIMALS), rk.SpeciaRL(no_answer=0.0)
+    )  # the same rule, another format penalty
+    with pytest.raises(CardError, match="the rule differs"):
+        check_card(card_folder, options)
+    strict = rk.redteam(reward_for(), ROWS, group_size=4, guard=AnswerGuard().with_checks("all"))
+    assert strict.status == "pass"
+    strict.save(tmp_path / "strict")
+    with pytest.raises(CardError, match="the answer guard differs .*'rung_names'"):
+        check_card(tmp_path / "strict", reward_for())
+
+
+def test_a_failed_missing_or_foreign_card_is_refused(tmp_path):
+    failed = rk.redteam(reward_for(), ROWS, group_size=4, guard=AnswerGuard())
+    assert failed.status == "fail"  # symbol-only answers: the taxonomy judge's abstentions
+    failed.save(tmp_path / "failed")
+    with pytest.raises(CardError, match="failed the gate: empty_symbols: 33.3% false positives"):
+        check_card(tmp_path / "failed", reward_for())
+    with pytest.raises(CardError, match="no robustness card at"):
+        check_card(tmp_path / "nothing.json", reward_for())
+    (tmp_path / "other.json").write_text(json.dumps({"schema": "something/2"}))
+    with pytest.raises(CardError, match="not a robustness card of schema"):
+        check_card(tmp_path / "other.json", reward_for())
+
+
+def test_an_llm_judge_card_carries_its_verdict_cache_identity(tmp_path):
+    with JudgeServer(rk.TaxonomyJudge(ANIMALS)) as server:
+        judge = openai_judge("judge-a", server.url, api_key_env=None, max_failure_rate=None)
+        card = rk.redteam(judge, ROWS, group_size=4)
+    assert card.judge["identity"] == judge.identity and card.judge["kind"] == "verdict cache"
+    card.save(tmp_path)
+    check_card(tmp_path, rk.LadderReward(judge, "speciarl"))
+    other = openai_judge("judge-b", server.url, api_key_env=None)
+    with pytest.raises(CardError, match="the judge differs"):
+        check_card(tmp_path, rk.LadderReward(other, "speciarl"))
