@@ -43,6 +43,7 @@ class RendezvousReward:
     (default 0.0, and the sample is counted in ``extra_logs["unscored"]``).
     ``max_threads`` widens the event loop's thread pool when the file is loaded inside
     OpenRLHF's engine, so calls waiting for siblings never starve the siblings of threads.
+    ``require_card``: a robustness card (``rewardkit redteam``) the reward must have passed.
     """
 
     def __init__(
@@ -53,7 +54,12 @@ class RendezvousReward:
         timeout: float = 120.0,
         unscored: float = 0.0,
         max_threads: int = 1024,
+        require_card: str | None = None,
     ) -> None:
+        if require_card is not None:  # a robustness card made for this reward, which passed
+            from ..redteam.gate import check_card
+
+            check_card(require_card, reward)
         if group_size < 1:
             raise ValueError(f"group_size must be >= 1, got {group_size}")
         if timeout <= 0:
@@ -191,9 +197,11 @@ def write_reward_file(
     tag: str | None = "answer",
     timeout: float = 120.0,
     unscored: float = 0.0,
+    require_card: str | Path | None = None,
 ) -> Path:
     """Write an OpenRLHF reward file (its folder is made if missing); the judge and rule are
-    checked by building them first.
+    checked by building them first, and ``require_card`` (a robustness card the reward must
+    have passed) now and when OpenRLHF loads the file.
 
     >>> write_reward_file("runs/reward.py", group_size=10,
     ...                   judge_options={"taxonomy": "examples/data/animals.json"})
@@ -216,7 +224,13 @@ def write_reward_file(
             **options,
         }
     )[0]
-    spec = {"reward": reward_spec.to_dict(), "timeout": timeout, "unscored": unscored}
+    spec: dict[str, Any] = {
+        "reward": reward_spec.to_dict(),
+        "timeout": timeout,
+        "unscored": unscored,
+    }
+    if require_card is not None:  # checked now and when OpenRLHF loads the file
+        spec["require_card"] = str(Path(require_card).resolve())
     RendezvousReward.from_spec(spec)  # fail now, not inside the trainer
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
