@@ -35,7 +35,8 @@ Configure with (either path works)::
 inside Ray, else ``local``), ``group_actor`` (the actor's name; default
 ``rewardkit-groups-<project>-<experiment>`` from verl's ``trainer`` config) and
 ``group_member`` (the non-tensor column that numbers samples; default ``priority``, ``none``
-to send no identity).
+to send no identity) and ``require_card`` (a robustness card from ``rewardkit redteam`` that
+this reward must have passed, or the manager refuses to start).
 
 Importing this module imports verl. Its imports are absolute so verl can also load it by
 file path (``module.path=/path/to/verl_manager.py``), which executes it outside its package.
@@ -57,7 +58,15 @@ from rewardkit.spec import RewardSpec
 __all__ = ["RewardkitRewardManager"]
 
 # This manager's own options; the rest make the RewardSpec.
-_OWN = ("unscored", "timeout", "group_backend", "group_actor", "group_ttl", "group_member")
+_OWN = (
+    "unscored",
+    "timeout",
+    "group_backend",
+    "group_actor",
+    "group_ttl",
+    "group_member",
+    "require_card",
+)
 
 
 def _options(config: Any) -> dict:
@@ -102,6 +111,10 @@ class RewardkitRewardManager(RewardManagerBase):
         self.timeout = float(own.get("timeout", 300.0))
         self.unscored = float(own.get("unscored", 0.0))
         self.reward = LadderReward.from_spec(spec)
+        if own.get("require_card"):  # a robustness card made for this reward, which passed
+            from rewardkit.redteam.gate import check_card
+
+            check_card(str(own["require_card"]), self.reward)
         self.backend = own.get("group_backend") or ("ray" if _in_ray() else "local")
         if self.backend not in ("ray", "local"):
             raise ValueError(f"group_backend must be ray or local, got {self.backend!r}")
