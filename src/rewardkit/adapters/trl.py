@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -57,6 +58,7 @@ class TRLReward:
     ``None``, which TRL leaves out. A judge whose prompt shows the question reads the
     ``question_key`` column, or else the prompt's text. On its first call it writes the
     reward's :class:`~rewardkit.spec.RewardSpec` to ``reward_spec.json`` in ``args.output_dir``.
+    ``require_card``: a robustness card (``rewardkit redteam``) this reward must have passed.
 
     The call is synchronous on purpose: a cross-process gather must run on the trainer's
     main thread (TRL runs async reward functions on a side thread, where an NCCL collective
@@ -72,7 +74,12 @@ class TRLReward:
         label_key: str = "label",
         question_key: str = "question",
         name: str | None = None,
+        require_card: str | os.PathLike | None = None,
     ) -> None:
+        if require_card is not None:  # a robustness card made for this reward, which passed
+            from ..redteam.gate import check_card
+
+            check_card(require_card, reward)
         if num_generations is None:
             if args is None or not getattr(args, "num_generations", None):
                 raise ValueError("give the GRPOConfig (args=...) or num_generations=...")
