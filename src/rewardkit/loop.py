@@ -60,6 +60,7 @@ class LoopConfig:
 class GRPOLoop:
     """GRPO on a causal LM. ``data`` holds rows with ``prompt`` (a string, or chat messages
     rendered with the tokenizer's chat template) and ``label`` (the ground truth).
+    ``require_card``: a robustness card (``rewardkit redteam``) the reward must have passed.
 
     Example (see ``examples/own_loop.py``)::
 
@@ -74,7 +75,13 @@ class GRPOLoop:
         reward: LadderReward,
         data: Sequence[Mapping[str, Any]],
         config: LoopConfig | None = None,
+        *,
+        require_card: str | os.PathLike | None = None,
     ) -> None:
+        if require_card is not None:  # a robustness card made for this reward, which passed
+            from .redteam.gate import check_card
+
+            check_card(require_card, reward)
         self.config = config = config or LoopConfig()
         if not data:
             raise ValueError("data is empty")
