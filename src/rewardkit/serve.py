@@ -97,6 +97,8 @@ class RewardServer:
     ``group_size`` may be left out for a static rule (groups of one); a group-relative rule
     needs it. ``read_timeout`` bounds the seconds a client may take to send a request's
     headers, and then its body; ``max_pairs`` the pairs (or completions) of one request.
+    ``require_card``: a robustness card (``rewardkit redteam``) the reward must have passed, or
+    the server refuses to start.
     """
 
     def __init__(
@@ -111,7 +113,12 @@ class RewardServer:
         groups: str | None = None,
         read_timeout: float = 30.0,
         max_pairs: int = 4096,
+        require_card: str | None = None,
     ) -> None:
+        if require_card is not None:  # a robustness card made for this reward, which passed
+            from .redteam.gate import check_card
+
+            check_card(require_card, reward)
         if group_size is None:
             if reward.rule.group_relative:
                 raise ValueError(f"rule {reward.rule.name!r} is group-relative: give group_size")
