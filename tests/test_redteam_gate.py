@@ -1,14 +1,16 @@
-"""The gate: ``check_card`` lets a reward start only on a card that passed and was made for its
-judge identity, ladder (and guard) and rule."""
+"""The gate in training: ``require_card`` lets a trainer start only on a card that passed and
+was made for its judge identity, ladder (and guard) and rule - in the TRL reward, the OpenRLHF
+reward file, verl's reward manager, the own GRPO loop and ``rewardkit serve``'s server."""
 
 import json
+import runpy
 
 import pytest
 
 import rewardkit as rk
 from rewardkit.guards import AnswerGuard
 from rewardkit.judges.openai_compat import openai_judge
-from rewardkit.redteam import CardError, check_card
+from rewardkit.redteam import Card, CardError, check_card
 
 from .conftest import ANIMALS
 from .judge_server import JudgeServer
@@ -88,3 +90,87 @@ def test_an_llm_judge_card_carries_its_verdict_cache_identity(tmp_path):
     other = openai_judge("judge-b", server.url, api_key_env=None)
     with pytest.raises(CardError, match="the judge differs"):
         check_card(tmp_path, rk.LadderReward(other, "speciarl"))
+
+
+# -- each training entry point ---------------------------------------------------------------------
+
+
+def test_trl_reward(card_folder, other_taxonomy):
+    from rewardkit.adapters.trl import TRLReward
+
+    TRLReward(reward_for(), num_generations=4, require_card=str(card_folder))
+    with pytest.raises(CardError, match=MISMATCH):
+        TRLReward(reward_for(other_taxonomy), num_generations=4, require_card=str(card_folder))
+
+
+def test_openrlhf_reward_file(card_folder, other_taxonomy, tmp_path):
+    from rewardkit.adapters.openrlhf import RendezvousReward, write_reward_file
+
+    with pytest.raises(CardError, match=MISMATCH):
+        RendezvousReward(reward_for(other_taxonomy), 4, require_card=str(card_folder))
+    with pytest.raises(CardError, match=MISMATCH):
+        write_reward_file(
+            tmp_path / "bad.py",
+            group_size=4,
+            judge_options={"taxonomy": str(other_taxonomy)},
+            require_card=card_folder,
+        )
+    assert not (tmp_path / "bad.py").exists()
+    path = write_reward_file(
+        tmp_path / "reward.py",
+        group_size=4,
+        judge_options={"taxonomy": str(ANIMALS)},
+        require_card=card_folder,
+    )
+    loaded = runpy.run_path(str(path))  # as OpenRLHF loads it: the card is checked again
+    assert loaded["SPEC"]["require_card"] == str(card_folder)
+    card = Card.load(card_folder)
+    card.status = "fail"
+    card.save(tmp_path / "now-failed")
+    spec = {**loaded["SPEC"], "require_card": str(tmp_path / "now-failed")}
+    with pytest.raises(CardError, match="failed the gate"):
+        RendezvousReward.from_spec(spec)
+
+
+def test_verl_manager(card_folder, other_taxonomy):
+    pytest.importorskip("verl")
+    from omegaconf import OmegaConf
+
+    from rewardkit.adapters.verl_manager import RewardkitRewardManager
+    from rewardkit.tiny import word_tokenizer
+
+    tokenizer = word_tokenizer(["classify"])
+
+    def manager(taxonomy):
+        kwargs = {"taxonomy": str(taxonomy), "require_card": str(card_folder)}
+        config = OmegaConf.create(
+            {"reward": {"reward_kwargs": kwargs}, "actor_rollout_ref": {"rollout": {"n": 4}}}
+        )
+        return RewardkitRewardManager(config, tokenizer)
+
+    manager(ANIMALS)
+    with pytest.raises(CardError, match=MISMATCH):
+        manager(other_taxonomy)
+
+
+def test_own_loop(card_folder, other_taxonomy):
+    pytest.importorskip("torch")
+    from rewardkit.loop import GRPOLoop, LoopConfig
+    from rewardkit.tiny import tiny_causal_lm, word_tokenizer
+
+    tokenizer = word_tokenizer(["classify", "samoyed"])
+    data = [{"prompt": "classify", "label": "samoyed"}]
+    config = LoopConfig(max_steps=1, kl_coef=0.0, progress=False)
+    GRPOLoop(tiny_causal_lm(tokenizer), tokenizer, reward_for(), data, config,
+             require_card=card_folder)  # fmt: skip
+    with pytest.raises(CardError, match=MISMATCH):  # before the model is touched
+        GRPOLoop(None, None, reward_for(other_taxonomy), data, require_card=card_folder)
+
+
+def test_serve(card_folder, other_taxonomy):
+    pytest.importorskip("aiohttp")
+    from rewardkit.serve import RewardServer
+
+    RewardServer(reward_for(), group_size=4, require_card=str(card_folder))
+    with pytest.raises(CardError, match=MISMATCH):
+        RewardServer(reward_for(other_taxonomy), group_size=4, require_card=str(card_folder))
