@@ -1,0 +1,191 @@
+"""The math and code ladders through rewardkit's own GRPO loop and a real TRL GRPOTrainer, on a
+tiny offline policy: what the policy wrote is judged on the ladder (math-verify in its workers,
+programs in the bubblewrap sandbox), the trainer gets the rule's rewards, and token lengths reach
+a length rule (``unit="tokens"`` refuses a batch without them)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("math_verify", reason="the math extra (pip install 'rewardkit-rl[math]')")
+pytest.importorskip("trl", reason="the trl extra")
+if not os.access("/usr/bin/bwrap", os.X_OK):
+    pytest.fail("bubblewrap is not installed: apt-get install bubblewrap (.ci/run does)")
+
+import rewardkit as rk  # noqa: E402
+from rewardkit.loop import GRPOLoop, LoopConfig  # noqa: E402
+from rewardkit.tiny import tiny_causal_lm, word_tokenizer  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # tiny models are built here: nothing to fetch
+
+
+MATH_ROWS = [{"prompt": "add 2 3", "label": "5"}, {"prompt": "add 4 3", "label": "7"}]
+# The untrained policy samples its whole vocabulary (64 ids): fill it with answers to judge.
+MATH_WORDS = ["add", *map(str, range(60))]
+
+
+def _tests(*cases: tuple[str, str]) -> str:
+    return json.dumps([{"input": i, "output": o} for i, o in cases])
+
+
+CODE_ROWS = [
+    {"prompt": "sum", "label": _tests(("2 3", "5"), ("1 1", "2"))},
+    {"prompt": "product", "label": _tests(("2 3", "6"), ("1 5", "5"))},
+]
+# One token each (the tokenizer splits on spaces): a full solution for each task, a program
+# that passes one test of each, a wrong one, a crash and a syntax error.
+PROGRAMS = {
+    "print(sum(map(int,input().split())))": {"sum": "passes_all", "product": "wrong_output"},
+    "a,b=map(int,input().split());print(a*b)": {"sum": "wrong_output", "product": "passes_all"},
+    "print(5)": {"sum": "passes_some", "product": "passes_some"},
+    "print(0)": {"sum": "wrong_output", "product": "wrong_output"},
+    "print(1/0)": {"sum": "runtime_error_or_timeout", "product": "runtime_error_or_timeout"},
+    "print(": {"sum": "syntax_error", "product": "syntax_error"},
+}
+CONSTANTS = [f"print({k})" for k in range(56)]  # right on the tests whose output is k
+CODE_WORDS = [*PROGRAMS, *CONSTANTS]
+LENGTH = rk.SoftOverlong(l_max=4, l_cache=2, unit="tokens")
+
+
+class Recording(rk.LadderReward):
+    """A LadderReward that keeps what each call judged (with its labels) and returned."""
+
+    def judge_completions(self, completions, labels, questions=None, *, lengths=None):
+        judged = super().judge_completions(completions, labels, questions, lengths=lengths)
+        self.calls = [*getattr(self, "calls", []), {"judged": judged, "labels": list(labels)}]
+        return judged
+
+    def rewards(self, judged, group_size=1):
+        out = super().rewards(judged, group_size)
+        assert self.calls[-1]["judged"] is judged
+        self.calls[-1].update(rewards=out, group_size=group_size)
+        return out
+
+
+def check_math(text, label, verdict):
+    """Exact where the answer is known: the label itself is correct, another digit wrong."""
+    if text.strip() == label:
+        assert verdict == "correct", text
+    elif text.strip().isdigit():
+        assert verdict == "wrong", text
+
+
+TASKS = {row["label"]: row["prompt"] for row in CODE_ROWS}
+
+
+def check_code(text, label, verdict):
+    program = text.strip()
+    if program in PROGRAMS:
+        assert verdict == PROGRAMS[program][TASKS[label]], text
+    elif program in CONSTANTS:  # right on one test at most: both tasks' outputs differ
+        outputs = [test["output"] for test in json.loads(label)]
+        assert verdict == ("passes_some" if program[6:-1] in outputs else "wrong_output"), text
+
+
+def check_calls(reward, check):
+    """Every call: verdicts on the ladder, exact where the answer is known, the rule's rewards,
+    one-token lengths. Returns the verdicts seen."""
+    assert reward.calls
+    seen = []
+    for call in reward.calls:
+        judged, rewards, size = call["judged"], call["rewards"], call["group_size"]
+        assert size == 4
+        batch = rk.Batch(reward.ladder, judged.codes, judged.found, size)
+        # SoftOverlong is 0 for every one-token completion: the reward is SpeciaRL's.
+        np.testing.assert_array_equal(rewards, rk.SpeciaRL().compute(batch))
+        assert judged.lengths.tolist() == [1] * len(judged)
+        for text, label, verdict in zip(judged.texts, call["labels"], judged.verdicts):
+            check(text, label, verdict)
+        seen += judged.verdicts
+    assert len(seen) == 16
+    assert len({v for v in seen if v is not None}) >= 2, seen  # rungs were reached
+    return seen
+
+
+def run_loop(reward, rows, words):
+    tokenizer = word_tokenizer([*words, *(r["prompt"] for r in rows)])
+    config = LoopConfig(
+        num_generations=4, prompts_per_step=2, max_steps=2, max_new_tokens=1, progress=False
+    )
+    loop = GRPOLoop(tiny_causal_lm(tokenizer, seed=0), tokenizer, reward, rows, config)
+    try:
+        return loop.train()
+    finally:
+        getattr(reward.judge, "close", lambda: None)()  # the math judge's workers
+
+
+def run_trl(reward, rows, words, tmp_path):
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from rewardkit.adapters.trl import TRLReward
+
+    tokenizer = word_tokenizer([*words, *(r["prompt"] for r in rows)])
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        num_generations=4,
+        per_device_train_batch_size=8,
+        max_steps=2,
+        max_completion_length=1,
+        logging_steps=1,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        seed=0,
+    )
+    data = Dataset.from_dict({k: [r[k] for r in rows] * 4 for k in ("prompt", "label")})
+    trainer = GRPOTrainer(
+        model=tiny_causal_lm(tokenizer, seed=0),
+        reward_funcs=[TRLReward(reward, args)],
+        args=args,
+        train_dataset=data,
+        processing_class=tokenizer,
+    )
+    try:
+        trainer.train()
+    finally:
+        getattr(reward.judge, "close", lambda: None)()
+    return [m for m in trainer.state.log_history if "reward" in m]
+
+
+def math_reward():
+    return Recording("math", rk.SpeciaRL() + LENGTH, tag=None, workers=1, timeout=10)
+
+
+def code_reward():
+    return Recording("code", rk.SpeciaRL() + LENGTH, tag=None, workers=2, timeout=5)
+
+
+def test_math_ladder_in_the_own_loop():
+    reward = math_reward()
+    history = run_loop(reward, MATH_ROWS, MATH_WORDS)
+    assert [m["step"] for m in history] == [1, 2]
+    assert history[-1]["part/soft_overlong"] == 0.0
+    check_calls(reward, check_math)
+
+
+def test_code_ladder_in_the_own_loop():
+    reward = code_reward()
+    history = run_loop(reward, CODE_ROWS, CODE_WORDS)
+    assert [m["step"] for m in history] == [1, 2]
+    check_calls(reward, check_code)
+
+
+def test_math_ladder_in_trl(tmp_path):
+    reward = math_reward()
+    logs = run_trl(reward, MATH_ROWS, MATH_WORDS, tmp_path)
+    assert len(logs) == 2
+    check_calls(reward, check_math)
+    assert logs[-1][f"{reward.name}/part/soft_overlong"] == 0.0  # TRL's log of each part
+
+
+def test_code_ladder_in_trl(tmp_path):
+    reward = code_reward()
+    logs = run_trl(reward, CODE_ROWS, CODE_WORDS, tmp_path)
+    assert len(logs) == 2
+    check_calls(reward, check_code)
