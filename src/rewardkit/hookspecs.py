@@ -72,6 +72,17 @@ def register_metrics(register: RegisterMetric) -> None:
     ``<name>/<key>``."""
 
 
+class RegisterCommand(Protocol):
+    def __call__(self, command: Any) -> None: ...
+
+
+@hookspec
+def register_commands(register: RegisterCommand) -> None:
+    """Register ``rewardkit`` subcommands: ``register(command)`` with a
+    :class:`rewardkit.cli.command.Command` (name, help, ``add_arguments``, ``run``); its
+    ``name`` is the registry key."""
+
+
 @hookspec
 def register_attacks(register: RegisterAttack) -> None:
     """Register red-team attack families: ``register(family)`` with a

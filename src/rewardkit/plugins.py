@@ -40,6 +40,7 @@ __all__ = [
     "metrics",
     "attacks",
     "get_attack",
+    "commands",
     "RegistryError",
     "PluginError",
 ]
@@ -62,6 +63,7 @@ _KINDS = {
     "rule": "register_rewards",
     "metric": "register_metrics",
     "attack": "register_attacks",
+    "command": "register_commands",
 }
 
 
@@ -122,6 +124,10 @@ def _collect() -> dict[str, Any]:
             if kind == "ladder":
                 if not isinstance(name, Ladder):
                     raise TypeError(f"register_ladders expects a Ladder, got {name!r}")
+                name, factory = name.name, name
+            elif kind == "command":  # a Command (its type lives in rewardkit.cli)
+                if not (isinstance(getattr(name, "name", None), str) and hasattr(name, "run")):
+                    raise TypeError(f"register_commands expects a Command, got {name!r}")
                 name, factory = name.name, name
             elif kind == "attack":  # an AttackFamily (its type lives in rewardkit.redteam)
                 if not (isinstance(getattr(name, "name", None), str) and hasattr(name, "attacks")):
@@ -191,6 +197,11 @@ def get_rule(name: str, **options: Any):
 def metrics() -> dict[str, Callable]:
     """All registered batch metrics by name."""
     return dict(_current()["metric"])
+
+
+def commands() -> dict[str, Any]:
+    """The commands plugins add to ``rewardkit``, by name."""
+    return dict(_current()["command"])
 
 
 def attacks() -> dict[str, Any]:

@@ -1,0 +1,151 @@
+"""``rewardkit agree``: how far two judges agree (kappa, confusion, reward effects)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import CLIError
+from .args import LLM_JUDGES, key_values, positive_int
+from .command import Command, example
+from .io import dump, field, found_flags, io_arguments, read_input, write_lines
+from .rows import verdict_column
+
+__all__ = ["COMMAND", "add_arguments", "run"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--a", help="column with judge A's verdicts (the reference)")
+    p.add_argument("--b", help="column with judge B's verdicts (the candidate)")
+    p.add_argument("--judge-a", help="registered judge to run as A (rows need label, prediction)")
+    p.add_argument("--judge-b", help="registered judge to run as B")
+    p.add_argument("--option-a", action="append", metavar="KEY=VALUE", help="option for judge A")
+    p.add_argument("--option-b", action="append", metavar="KEY=VALUE", help="option for judge B")
+    p.add_argument("--taxonomy", help="taxonomy file for a taxonomy judge")
+    p.add_argument("--cache", help="sqlite verdict cache shared by LLM judges")
+    p.add_argument("--ladder", default="speciarl", help="ladder of the verdicts")
+    p.add_argument(
+        "--group-size", "-g", type=positive_int, help="consecutive rows per group: reward effects"
+    )
+    p.add_argument("--rule", default="speciarl", help="reward rule for the effects (speciarl)")
+    p.add_argument("--report", help="folder for agreement.json, agreement.md and confusion.png")
+    io_arguments(p, output=False)
+    p.set_defaults(output=None)
+
+
+def _run_judge(args, rows, name: str, side: int, shown: str) -> tuple[list, dict[str, Any]]:
+    """Verdicts of the judge named for ``side`` (0: A, 1: B) over the rows, and its cost."""
+    from ..errors import CacheError, JudgeError
+    from ..plugins import get_judge
+
+    letter = "ab"[side]
+    judge_name = getattr(args, f"judge_{letter}")
+    options: dict[str, Any] = {}
+    if args.taxonomy and judge_name == "taxonomy":
+        options["taxonomy"] = args.taxonomy
+    if args.cache and judge_name in LLM_JUDGES:
+        options["cache"] = args.cache
+    options.update(key_values(getattr(args, f"option_{letter}"), f"--option-{letter}"))
+    pairs = []
+    for row in rows:
+        label = field(row, "label", name, (str,), "a string")
+        prediction = field(row, "prediction", name, (str, type(None)), "a string or null")
+        pairs.append((label, prediction))
+    try:
+        judge = get_judge(judge_name, **options)
+        start = time.perf_counter()
+        records = judge.judge_records(pairs)
+        seconds = time.perf_counter() - start
+    except (CacheError, JudgeError, TypeError) as e:
+        raise CLIError(f"judge {shown}: {e}") from None
+    s = judge.stats
+    cost = {
+        "seconds": round(seconds, 4),
+        "verdicts_per_second": round(len(pairs) / seconds, 1) if seconds else None,
+        **{
+            key: getattr(s, key)
+            for key in ("calls", "cache_hits", "failures", "prompt_tokens", "completion_tokens")
+            if hasattr(s, key)
+        },
+    }
+    if getattr(s, "cost", 0):
+        cost["cost"] = s.cost
+    return [r.verdict for r in records], cost
+
+
+def _names(args: argparse.Namespace) -> list[str]:
+    """What the report calls A and B (a column or a judge, given once each)."""
+    columns, judges = [args.a, args.b], [args.judge_a, args.judge_b]
+    for letter, column, judge in zip("ab", columns, judges):
+        if bool(column) == bool(judge):
+            raise CLIError(f"give either --{letter} COLUMN or --judge-{letter} NAME")
+    names = [c or j for c, j in zip(columns, judges)]
+    return [f"{names[0]} (a)", f"{names[1]} (b)"] if names[0] == names[1] else names
+
+
+def _save(report: Any, folder: str) -> None:
+    from ..agreement import save_heatmap
+
+    os.makedirs(folder, exist_ok=True)
+    write_lines([json.dumps(report.to_dict(), indent=2)], os.path.join(folder, "agreement.json"))
+    write_lines([report.markdown()], os.path.join(folder, "agreement.md"))
+    try:
+        save_heatmap(report, os.path.join(folder, "confusion.png"))
+    except ImportError:
+        print(
+            "rewardkit agree: no matplotlib, no heatmap (pip install rewardkit-rl[demo])",
+            file=sys.stderr,
+        )
+
+
+def run(args: argparse.Namespace) -> Iterator[str]:
+    from ..agreement import agreement
+    from ..plugins import get_ladder
+
+    rows, name = read_input(args)
+    ladder = get_ladder(args.ladder)
+    names = _names(args)
+    verdicts: list[list[str | None]] = []
+    cost: dict[str, dict[str, Any]] = {}
+    for side, column in enumerate([args.a, args.b]):
+        if column:
+            verdicts.append(verdict_column(rows, name, ladder, column))
+        else:
+            side_verdicts, cost[names[side]] = _run_judge(args, rows, name, side, names[side])
+            verdicts.append(side_verdicts)
+    found = None
+    if args.group_size:
+        found = found_flags(rows, name)
+        if len(rows) % args.group_size:
+            raise CLIError(
+                f"{name}: {len(rows)} rows do not split into groups of {args.group_size}"
+            )
+    report = agreement(
+        verdicts[0],
+        verdicts[1],
+        ladder,
+        names=(names[0], names[1]),
+        group_size=args.group_size,
+        rule=args.rule if args.group_size else None,
+        found=found,
+    )
+    report.cost = cost
+    if args.report:
+        _save(report, args.report)
+    yield dump(report.to_dict())
+
+
+COMMAND = Command(
+    "agree",
+    "how far two judges agree (kappa, confusion, reward effects)",
+    add_arguments,
+    run,
+    description="Compare judge B with judge A on labelled rows: verdict columns (--a, --b) "
+    "or judges run on the spot (--judge-a, --judge-b). Prints one JSON report.",
+    epilog=example("rewardkit agree --a human --b verdict -g 4 --report out/ < rows.jsonl"),
+)

@@ -1,0 +1,57 @@
+"""``rewardkit openrlhf-reward``: write a reward file for OpenRLHF."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+
+from ..errors import CLIError
+from .args import judge_arguments, judge_options, positive_int, rendezvous_arguments
+from .command import Command, example
+
+__all__ = ["COMMAND", "add_arguments", "run"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--output", "-o", dest="reward_file", required=True, help="the reward file to write (.py)"
+    )
+    p.add_argument(
+        "--group-size",
+        "-g",
+        type=positive_int,
+        required=True,
+        help="OpenRLHF's --rollout.n_samples_per_prompt",
+    )
+    p.add_argument("--rule", default="speciarl", help="registered reward rule")
+    judge_arguments(p, call_timeout="--call-timeout")
+    rendezvous_arguments(p)
+
+
+def run(args: argparse.Namespace) -> Iterator[str]:
+    from ..adapters.openrlhf import write_reward_file
+    from ..errors import CacheError
+
+    try:
+        path = write_reward_file(
+            args.reward_file,
+            group_size=args.group_size,
+            judge=args.judge,
+            rule=args.rule,
+            judge_options=judge_options(args),
+            timeout=args.timeout,
+            unscored=args.unscored,
+            require_card=args.require_card,
+        )
+    except (CacheError, TypeError) as e:
+        raise CLIError(str(e)) from None
+    yield f"wrote {path}: pass --reward.remote_url {path.resolve()} to OpenRLHF"
+
+
+COMMAND = Command(
+    "openrlhf-reward",
+    "write a reward file for OpenRLHF",
+    add_arguments,
+    run,
+    epilog=example("rewardkit openrlhf-reward -o reward.py -g 8 --taxonomy tax.json"),
+)
