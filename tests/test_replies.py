@@ -2,6 +2,7 @@
 protection has a case that only it stops; the second rule - well formed still parses - is
 checked for every rung in every form."""
 
+import json
 import time
 import unicodedata
 
@@ -359,3 +360,19 @@ def _timed(fn, arg):
 def test_reading_with_a_plain_label_function():
     assert read_reply({"yes": "correct"}.get, "VERDICT: yes").verdict == "correct"
     assert read_reply({"yes": "correct"}.get, "VERDICT: no").verdict is None
+
+
+def test_a_reply_cut_off_at_max_tokens_is_no_verdict():
+    """A server's ``finish_reason: length`` means the reply is not all the judge would have
+    said ("specific ... but no: generic" cut after "specific"): a failure of that call."""
+    import pytest as _pytest
+
+    from rewardkit.judges.llm import TransportError
+    from rewardkit.judges.openai_compat import read_reply as read_body
+
+    whole = {"choices": [{"message": {"content": "specific"}, "finish_reason": "stop"}]}
+    assert read_body(json.dumps(whole).encode()).text == "specific"
+    cut = {"choices": [{"message": {"content": "specific"}, "finish_reason": "length"}]}
+    with _pytest.raises(TransportError, match="cut off at max_tokens") as error:
+        read_body(json.dumps(cut).encode())
+    assert error.value.kind == "malformed reply" and not error.value.retryable

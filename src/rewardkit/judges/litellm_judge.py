@@ -215,11 +215,17 @@ class LiteLLMTransport:
             ) from None
         try:
             text = response.choices[0].message.content
+            finish = getattr(response.choices[0], "finish_reason", None)
         except (AttributeError, IndexError, TypeError):
-            text = None
-        if not isinstance(text, str):
+            text = finish = None
+        if not isinstance(text, str) or finish == "length":
+            why = (
+                "cut off at max_tokens (finish_reason 'length')"
+                if isinstance(text, str)
+                else f"content is {type(text).__name__}, not a string"
+            )
             raise TransportError(
-                f"malformed reply: content is {type(text).__name__}, not a string",
+                f"malformed reply: {why}",
                 retryable=False,
                 kind="malformed reply",
             )

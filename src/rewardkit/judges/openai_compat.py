@@ -295,6 +295,8 @@ def read_reply(raw: bytes) -> Reply:
     content = message.get("content") if isinstance(message, dict) else None
     if not isinstance(content, str):
         raise _malformed(f"content is {type(content).__name__}, not a string")
+    if choices[0].get("finish_reason") == "length":  # cut off: what it says is not all it says
+        raise _malformed("cut off at max_tokens (finish_reason 'length')")
     usage = data.get("usage")
     return Reply(content, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"))
 
