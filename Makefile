@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench package gpu-check clean
+.PHONY: demo test lint bench mutate package gpu-check clean
 
 # torch is pinned here (not in the package) to the CPU build this machine carries; users keep
 # their own torch. OpenRLHF and verl go in without their dependencies (their pins clash;
@@ -30,6 +30,17 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m pytest benchmarks
 
+# Mutation testing of the critical modules with mutmut (docs/contributing.md); not part of
+# `make test` or CI. MODULES narrows it (make mutate MODULES="rules ladders"), MUTATE_JOBS sets
+# how many mutants run at once. mutmut mutates a copy in mutants/, never src/.
+MUTMUT_VERSION := 3.8.1
+MODULES ?=
+MUTATE_JOBS ?= 2
+
+mutate: $(VENV)/.installed
+	$(PY) -m pip install --quiet mutmut==$(MUTMUT_VERSION)
+	$(PY) tools/mutate.py --jobs $(MUTATE_JOBS) $(MODULES)
+
 # On the GPU machine (no network, plain python3): the carried wheels (made here beforehand with
 # `python examples/speciarl/gpu_check.py --prepare`), then the three GPU checks.
 gpu-check:
@@ -50,4 +61,4 @@ package: $(VENV)/.installed
 	rm -f build.log
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .benchmarks build dist src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .benchmarks build dist src/*.egg-info mutants

@@ -3,14 +3,18 @@ from pathlib import Path
 
 import pytest
 
-from rewardkit import Taxonomy
+from . import mutmut_support
+
+mutmut_support.install()  # under `make mutate` only: before the first import of rewardkit
 
 ROOT = Path(__file__).resolve().parent.parent
 ANIMALS = ROOT / "examples" / "data" / "animals.json"
 
 
 @pytest.fixture
-def animals() -> Taxonomy:
+def animals():
+    from rewardkit import Taxonomy
+
     return Taxonomy.load(ANIMALS)
 
 
@@ -20,7 +24,6 @@ class RedisServer:
 
     def __init__(self, folder, *args):
         import shutil
-        import socket
 
         self.exe = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not os.path.exists(self.exe):
@@ -55,12 +58,18 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def _start(self) -> bool:
+        import shutil
         import socket
         import subprocess
         import time
 
+        # Killed with the test process, even one killed itself (a hang guard, `make mutate`'s
+        # time-out): no redis-server outlives its test.
+        setpriv = shutil.which("setpriv")
+        dies_with_us = [setpriv, "--pdeathsig", "KILL"] if setpriv else []
         self.proc = subprocess.Popen(
             [
+                *dies_with_us,
                 self.exe,
                 "--port",
                 str(self.port),
@@ -118,8 +127,12 @@ def closed_port():
 
 
 def _untracked() -> set[str] | None:
-    """Files in the checkout that git neither tracks nor ignores (None outside a git clone)."""
+    """Files in the checkout that git neither tracks nor ignores (None outside a git clone, as
+    in the copy that ``make mutate`` runs the tests in)."""
     import subprocess
+
+    if not (ROOT / ".git").exists():
+        return None
 
     try:
         done = subprocess.run(

@@ -47,7 +47,10 @@ class JudgeServer(ThreadingHTTPServer):
         self.faults: list[str] = []
         self.replies: dict[str, str] = {}
         self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        # Polls for shutdown every 50 ms (not 0.5 s): each test closes its server at once.
+        self.thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
