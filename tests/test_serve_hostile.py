@@ -658,19 +658,13 @@ def test_an_open_host_needs_a_token_or_allow_open():
 # -- Redis -----------------------------------------------------------------------------------------
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_redis_that_cannot_be_used_is_a_startup_error(redis_server):
+def test_redis_that_cannot_be_used_is_a_startup_error(redis_server, closed_port):
     import redis
 
     redis.Redis.from_url(redis_server.url).config_set("requirepass", "hunter2")
     port = redis_server.port
     cases = [
-        (f"redis://127.0.0.1:{_free_port()}/0", "cannot reach Redis"),
+        (f"redis://127.0.0.1:{closed_port}/0", "cannot reach Redis"),
         (f"redis://127.0.0.1:{port}/0", "Redis needs a password (none in the URL)"),
         (f"redis://:wrong-pw@127.0.0.1:{port}/0", "Redis refused the password"),
         (f"redis://:hunter2@127.0.0.1:{port}/99", "no such database"),
@@ -688,8 +682,8 @@ def test_redis_that_cannot_be_used_is_a_startup_error(redis_server):
     s.stop()
 
 
-def test_a_redis_cache_that_cannot_be_used_is_a_startup_error():
-    url = f"redis://:hunter2@127.0.0.1:{_free_port()}/0"
+def test_a_redis_cache_that_cannot_be_used_is_a_startup_error(closed_port):
+    url = f"redis://:hunter2@127.0.0.1:{closed_port}/0"
     done = subprocess.run(
         [
             EXE,
