@@ -1,0 +1,342 @@
+"""The TRL reward in-process, pinned exactly: the cross-process gather with two ranks as two
+threads (an all-gather through a barrier), a real one-process gloo group, the question column,
+the spec file and the logged metrics - the cases `make mutate` found the suite let change.
+(tests/test_trl.py runs the same gather in two real processes under torchrun.)"""
+
+import json
+import sys
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+import rewardkit as rk
+from rewardkit.adapters import trl
+from rewardkit.adapters.trl import GroupLayoutError, TRLReward
+from rewardkit.judges.base import Judge
+from rewardkit.ladders import SPECIARL
+
+from .conftest import ANIMALS
+
+HANG = 120  # s: guards a rank that never reaches the gather (a deadlock), not a time limit
+
+
+def reward(**options):
+    return rk.LadderReward("taxonomy", "speciarl", taxonomy=str(ANIMALS), **options)
+
+
+def answers(*words):
+    return [f"<answer>{w}</answer>" if w else "no answer" for w in words]
+
+
+class TwoRanks:
+    """Ranks as threads of this process: ``_world`` answers per thread and ``_all_gather`` is
+    an all-gather through a barrier, as torch.distributed's ``all_gather_object``."""
+
+    def __init__(self, monkeypatch, world=2):
+        self.world, self.local = world, threading.local()
+        self.parts: list = [None] * world
+        self.gathers, self.gathered = 0, set()
+        self.lock = threading.Lock()
+        self.barrier = threading.Barrier(world, timeout=HANG)
+        monkeypatch.setattr(trl, "_world", lambda: (self.local.rank, world))
+        monkeypatch.setattr(trl, "_all_gather", self.gather)
+
+    def gather(self, obj, world):
+        assert world == self.world
+        self.parts[self.local.rank] = obj
+        self.barrier.wait()  # every rank has put its part
+        out = list(self.parts)
+        self.barrier.wait()  # every rank has read them all
+        with self.lock:
+            self.gathers += 1
+            self.gathered.add(self.local.rank)
+        return out
+
+    def run(self, calls):
+        """``calls[rank]()`` on each rank at once: their results, or the error every rank
+        raised (an AssertionError when the ranks fail differently)."""
+        results: list = [None] * self.world
+        errors: list = [None] * self.world
+
+        def rank(r):
+            self.local.rank = r
+            try:
+                results[r] = calls[r]()
+            except BaseException as e:  # noqa: BLE001 - handed to the test below
+                errors[r] = e
+                if r not in self.gathered:
+                    self.barrier.abort()  # the other ranks stop waiting for this one
+
+        threads = [threading.Thread(target=rank, args=(r,), daemon=True) for r in range(self.world)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(HANG)
+        assert not any(t.is_alive() for t in threads), "a rank hung in the gather"
+        if any(e is not None for e in errors):
+            kinds = {(type(e), str(e)) for e in errors}
+            assert len(kinds) == 1, f"the ranks failed differently: {errors}"
+            raise errors[0]
+        return results
+
+
+# Three groups of 4 over two ranks of 6: the middle group straddles the ranks. Whole, its
+# best answer is rank 1's "samoyed" (specific); rewarded on each rank alone, rank 0's "spitz"
+# would earn 1 as the best of its half.
+PROMPTS = ["p0"] * 4 + ["p1"] * 4 + ["p2"] * 4
+COMPLETIONS = answers(
+    "dog", "spitz", "samoyed", None,
+    "dog", "spitz", "samoyed", "dog",
+    "spitz", "spitz", "dog", "cat",
+)  # fmt: skip
+JOINED = [0.0, 0.0, 1.0, -1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+
+
+def test_a_group_split_across_ranks_is_rewarded_whole(monkeypatch):
+    ranks = TwoRanks(monkeypatch)
+    logged: list[dict] = [{}, {}]
+
+    def call(r):
+        part = slice(6 * r, 6 * r + 6)
+        return TRLReward(reward(), num_generations=4)(
+            PROMPTS[part],
+            COMPLETIONS[part],
+            label=["samoyed"] * 6,
+            log_metric=logged[r].__setitem__,
+        )
+
+    out = ranks.run([lambda: call(0), lambda: call(1)])
+    assert out == [JOINED[:6], JOINED[6:]]
+    assert ranks.gathers == 2
+    assert reward()(COMPLETIONS, ["samoyed"] * 12, 4) == JOINED
+    # Rank 0's batch of 6 holds no whole number of groups of 4: no group metrics, its own mean.
+    assert logged[0]["speciarl_taxonomy/reward_mean"] == pytest.approx(0.0)
+    assert logged[1]["speciarl_taxonomy/reward_mean"] == pytest.approx(0.5)
+    assert not any(k.startswith("speciarl_taxonomy/grpo/") for k in logged[0])
+
+
+def test_the_eval_group_size_applies_to_a_split_eval_batch(monkeypatch):
+    ranks = TwoRanks(monkeypatch)
+    prompts = ["a", "a", "b", "b", "c", "c"]
+    completions = answers("dog", "spitz", "samoyed", "dog", "cat", "dog")
+    args = SimpleNamespace(num_generations=4, num_generations_eval=2)
+
+    def call(r):
+        part = slice(3 * r, 3 * r + 3)
+        return TRLReward(reward(), args)(prompts[part], completions[part], label=["samoyed"] * 3)
+
+    assert ranks.run([lambda: call(0), lambda: call(1)]) == [[0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]
+
+
+def test_a_layout_broken_across_ranks_fails_on_every_rank(monkeypatch):
+    ranks = TwoRanks(monkeypatch)
+    prompts = ["a", "a", "b", "a", "b", "b"]  # rank 1 starts with the wrong prompt
+
+    def call(r):
+        part = slice(3 * r, 3 * r + 3)
+        return TRLReward(reward(), num_generations=2)(
+            prompts[part], answers("dog", "dog", "dog", "dog", "dog", "dog")[part],
+            label=["samoyed"] * 3,
+        )  # fmt: skip
+
+    with pytest.raises(GroupLayoutError) as e:
+        ranks.run([lambda: call(0), lambda: call(1)])
+    assert str(e.value) == (
+        "speciarl_taxonomy: 6 completions do not form contiguous groups of 2 sharing one prompt "
+        "and label; rewardkit expects GRPOTrainer's layout (num_generations contiguous "
+        "completions per prompt)"
+    )
+
+
+def test_whole_groups_on_every_rank_need_no_gather(monkeypatch):
+    ranks = TwoRanks(monkeypatch)
+
+    def call(r):
+        return TRLReward(reward(), num_generations=2)(
+            ["a", "a"], answers("dog", "spitz") if r == 0 else answers("cat", "samoyed"),
+            label=["samoyed"] * 2,
+        )  # fmt: skip
+
+    assert ranks.run([lambda: call(0), lambda: call(1)]) == [[0.0, 1.0], [0.0, 1.0]]
+    assert ranks.gathers == 0
+
+
+# -- one process ---------------------------------------------------------------------------------
+
+
+def test_one_process_is_rank_0_of_1_without_torch_distributed(monkeypatch):
+    assert trl._world() == (0, 1)  # torch.distributed is there, no group is initialised
+    monkeypatch.setitem(sys.modules, "torch.distributed", None)  # import fails
+    assert trl._world() == (0, 1)
+
+
+def test_a_real_process_group_of_one(tmp_path):
+    import torch.distributed as dist
+
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+    )
+    try:
+        assert trl._world() == (0, 1)
+        assert trl._all_gather({"codes": [1, 2]}, 1) == [{"codes": [1, 2]}]
+        r = TRLReward(reward(), num_generations=2)
+        assert r(["a", "a"], answers("dog", "spitz"), label=["samoyed"] * 2) == [0.0, 1.0]
+    finally:
+        dist.destroy_process_group()
+
+
+# -- the config ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, options",
+    [(None, {}), (SimpleNamespace(), {}), (SimpleNamespace(num_generations=0), {})],
+    ids=["nothing", "no num_generations", "num_generations 0"],
+)
+def test_the_group_size_must_be_given(args, options):
+    with pytest.raises(ValueError) as e:
+        TRLReward(reward(), args, **options)
+    assert str(e.value) == "give the GRPOConfig (args=...) or num_generations=..."
+
+
+def test_group_sizes_from_the_config():
+    assert TRLReward(reward(), SimpleNamespace(num_generations=4)).group_sizes == [4]
+    same = SimpleNamespace(num_generations=4, num_generations_eval=4)
+    assert TRLReward(reward(), same).group_sizes == [4]
+    assert TRLReward(reward(), num_generations=3).group_sizes == [3]
+    assert TRLReward(
+        reward(), SimpleNamespace(num_generations=8), num_generations=2
+    ).group_sizes == [2]
+
+
+def test_the_missing_label_column_lists_the_dataset_columns_exactly():
+    r = TRLReward(reward(), num_generations=1)
+    trainer = {k: None for k in ("trainer_state", "log_extra", "log_metric", "completion_ids")}
+    with pytest.raises(KeyError) as e:
+        r(["p"], ["x"], **trainer, truth=["a"], answer=["b"])
+    assert e.value.args[0] == (
+        "speciarl_taxonomy: the dataset has no 'label' column with the ground truth (columns: "
+        "answer, truth); set label_key="
+    )
+    with pytest.raises(KeyError) as e:
+        r(["p"], ["x"], **trainer)
+    assert "(columns: none)" in e.value.args[0]
+
+
+def test_the_label_is_part_of_the_group_key():
+    r = TRLReward(reward(), num_generations=2)
+    with pytest.raises(GroupLayoutError):
+        r(["p", "p"], answers("dog", "dog"), label=["samoyed", "siberian husky"])
+    assert r(["p"] * 4, answers("dog", "spitz", "spitz", "samoyed"), label=["samoyed"] * 4) == [
+        0.0, 1.0, 0.0, 1.0,
+    ]  # fmt: skip
+
+
+# -- the question a judge reads ------------------------------------------------------------------
+
+
+class QuestionJudge(Judge):
+    """Generic for every answer, and records the questions it was asked with."""
+
+    name = "questions"
+    ladder = SPECIARL
+    uses_question = True
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def judge_unique(self, pairs):
+        self.seen.extend(q for _, _, q in pairs)
+        return ["generic"] * len(pairs)
+
+
+def test_a_judge_reads_the_question_column_or_else_the_prompt_text():
+    judge = QuestionJudge()
+    r = TRLReward(rk.LadderReward(judge, "speciarl"), num_generations=1)
+    r(["p1", "p2"], answers("fox", "owl"), label=["x", "y"], question=["q1", "q2"])
+    assert judge.seen == ["q1", "q2"]
+    judge.seen.clear()
+    chat = [[{"role": "user", "content": "q3"}], [{"role": "user", "content": "q4"}]]
+    r(chat, answers("fox", "owl"), label=["x", "y"])
+    assert judge.seen == ["q3", "q4"]
+    judge.seen.clear()
+    own = TRLReward(rk.LadderReward(judge, "speciarl"), num_generations=1, question_key="asked")
+    own(["p1"], answers("fox"), label=["x"], asked=["q5"], question=["not this"])
+    assert judge.seen == ["q5"]
+
+
+def test_a_judge_that_ignores_the_question_is_not_given_one():
+    r = TRLReward(reward(), num_generations=1)
+    assert r(["p"], answers("samoyed"), label=["samoyed"], question=[None]) == [1.0]
+
+
+def test_the_prompt_text_of_chat_prompts():
+    prompt = [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "t"}, "raw"]},
+        "not a message",
+        {"role": "user", "content": None},
+        {"role": "user", "content": ""},
+        {"role": "user", "content": "u"},
+    ]
+    assert trl._prompt_text(prompt) == "s\nt\nu"
+    assert trl._prompt_text("plain") == "plain"
+    assert trl._prompt_text(None) == ""
+
+
+def test_the_group_key_is_a_stable_8_byte_digest():
+    key = trl._prompt_key([{"role": "user", "content": "q", "name": "n"}], "samoyed")
+    assert key.hex() == "e1dd4f32f253b949"
+    # Dict order does not matter; objects (images) count by type only.
+    assert key == trl._prompt_key([{"name": "n", "content": "q", "role": "user"}], "samoyed")
+    image = [{"role": "user", "content": [{"type": "image", "image": object()}]}]
+    again = [{"role": "user", "content": [{"type": "image", "image": object()}]}]
+    other = [{"role": "user", "content": [{"type": "image", "image": 1j}]}]
+    assert trl._prompt_key(image, "y") == trl._prompt_key(again, "y")
+    assert trl._prompt_key(image, "y") != trl._prompt_key(other, "y")
+    assert trl._prompt_key("p", "a") != trl._prompt_key("p", "b")
+
+
+# -- the spec file and the log -------------------------------------------------------------------
+
+
+def test_the_spec_is_written_once_by_rank_0(tmp_path, monkeypatch):
+    args = SimpleNamespace(num_generations=4, num_generations_eval=2, output_dir=str(tmp_path))
+    r = TRLReward(reward(), args)
+    r(["a", "a"], answers("dog", "spitz"), label=["samoyed"] * 2)
+    spec = json.loads((tmp_path / "reward_spec.json").read_text())
+    assert spec["group_size"] == 4 and spec["rule"] == "speciarl"
+    (tmp_path / "reward_spec.json").unlink()
+    r(["a", "a"], answers("dog", "spitz"), label=["samoyed"] * 2)
+    assert list(tmp_path.iterdir()) == []  # once per reward
+    monkeypatch.setattr(trl, "_world", lambda: (1, 2))
+    TRLReward(reward(), args)(["a"] * 4, answers("a", "b", "c", "d"), label=["samoyed"] * 4)
+    assert list(tmp_path.iterdir()) == []  # not by rank 1
+
+
+def test_no_spec_without_an_output_folder_or_a_spec(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    TRLReward(reward(), SimpleNamespace(num_generations=1))(["p"], ["x"], label=["samoyed"])
+    judge_object = rk.LadderReward(QuestionJudge(), "speciarl")  # no spec: built from objects
+    args = SimpleNamespace(num_generations=1, output_dir=str(tmp_path / "out"))
+    TRLReward(judge_object, args)(["p"], ["x"], label=["y"], question=["q"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_log_has_the_local_group_metrics_and_rewards():
+    metrics, extra = {}, {}
+    r = TRLReward(reward(), SimpleNamespace(num_generations=4, num_generations_eval=2))
+    out = r(
+        ["a", "a"],
+        answers("dog", "spitz"),
+        label=["samoyed"] * 2,
+        log_metric=metrics.__setitem__,
+        log_extra=extra.__setitem__,
+    )
+    assert out == [0.0, 1.0]
+    assert metrics["speciarl_taxonomy/reward_mean"] == 0.5
+    assert metrics["speciarl_taxonomy/grpo/zero_variance_groups"] == 0.0  # one group of 2
+    assert metrics["speciarl_taxonomy/grpo/group_best_rung"] == 3.0  # less_specific
+    assert extra == {"verdict": ["generic", "less_specific"], "judge_error": ["", ""]}

@@ -1,0 +1,268 @@
+"""verl's reward-loop manager, pinned exactly: its options and their defaults, static rules and
+groups of one (no waiting), ``unscored``, what a sample's text and group are, and the Ray path's
+calls - the cases `make mutate` found the suite let change. (tests/test_verl.py drives the
+manager as verl does; tests/test_verl_ray.py inside Ray.)"""
+
+import asyncio
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import rewardkit as rk
+from rewardkit.groups import Member
+from rewardkit.tiny import word_tokenizer
+
+from .conftest import ANIMALS
+
+verl_manager = pytest.importorskip("rewardkit.adapters.verl_manager")
+OmegaConf = pytest.importorskip("omegaconf").OmegaConf
+
+#: The first 16 hex digits of sha256("<answer> dog </answer>"): a sample's identity digest.
+DOG = "caafac132b1bb935"
+HANG = 60  # s: guards a sample that waits for siblings forever (a deadlock), not a time limit
+
+
+def tokenizer():
+    return word_tokenizer(["classify", *rk.Taxonomy.load(ANIMALS).names])
+
+
+def config(n=4, trainer=None, **options):
+    data = {
+        "reward": {"reward_kwargs": {"taxonomy": str(ANIMALS), **options}},
+        "actor_rollout_ref": {"rollout": {"n": n}},
+    }
+    if trainer is not None:
+        data["trainer"] = trainer
+    return OmegaConf.create(data)
+
+
+def manager(n=4, trainer=None, **options):
+    tok = tokenizer()
+    return verl_manager.RewardkitRewardManager(config(n, trainer, **options), tok)
+
+
+def samples(tok, responses, truths, uids=None, priority=None, masked=None):
+    """A DataProto in verl's layout; ``masked`` text follows each response outside its
+    attention mask (what verl's padding region may hold)."""
+    from verl import DataProto
+
+    prompt = tok(["classify"] * len(responses), return_tensors="pt", add_special_tokens=False)
+    rows = [tok(r, add_special_tokens=False)["input_ids"] for r in responses]
+    tails = [tok(masked, add_special_tokens=False)["input_ids"] if masked else [] for _ in rows]
+    width = max(len(r) + len(t) for r, t in zip(rows, tails))
+    pad = tok.pad_token_id
+    ids = torch.tensor([r + t + [pad] * (width - len(r) - len(t)) for r, t in zip(rows, tails)])
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+    non_tensors = {
+        "data_source": np.array(["animals"] * len(rows), dtype=object),
+        "reward_model": np.array([{"ground_truth": t} for t in truths], dtype=object),
+    }
+    if uids is not None:
+        non_tensors["uid"] = np.array(uids, dtype=object)
+    if priority is not None:
+        non_tensors["priority"] = np.array(priority, dtype=np.int64)
+    return DataProto.from_dict(
+        tensors={
+            "prompts": prompt["input_ids"],
+            "responses": ids,
+            "input_ids": torch.cat([prompt["input_ids"], ids], 1),
+            "attention_mask": torch.cat([prompt["attention_mask"], mask], 1),
+        },
+        non_tensors=non_tensors,
+    )
+
+
+def score(m, data, indices=None):
+    """Each sample's run_single, all on one event loop as verl's reward loop runs them."""
+    indices = range(len(data)) if indices is None else indices
+
+    async def batch():
+        calls = [m.run_single(data[i : i + 1]) for i in indices]
+        return await asyncio.wait_for(asyncio.gather(*calls), HANG)
+
+    return asyncio.run(batch())
+
+
+def summary(out):
+    return [
+        (o["reward_score"], o["reward_extra_info"]["partial_group"],
+         o["reward_extra_info"]["zero_variance_group"])
+        for o in out
+    ]  # fmt: skip
+
+
+# -- options -------------------------------------------------------------------------------------
+
+
+def test_defaults():
+    m = manager()
+    assert (m.group_size, m.timeout, m.unscored) == (4, 300.0, 0.0)
+    assert (m.backend, m.actor_name, m.actor_ttl, m.member_column) == (
+        "local", "rewardkit-groups", 3600.0, "priority",
+    )  # fmt: skip
+    assert m._actor is None and m.compute_score is None
+    buffer = m.groups.buffer
+    assert (buffer.group_size, buffer.linger, buffer.keep_complete) == (4, 3000.0, True)
+    assert m.groups.timeout == 300.0
+
+
+def test_the_base_class_gets_the_config_tokenizer_and_compute_score():
+    tok, cfg = tokenizer(), config()
+    m = verl_manager.RewardkitRewardManager(cfg, tok, compute_score=len)
+    assert (m.config, m.tokenizer, m.compute_score) == (cfg, tok, len)
+
+
+def test_options():
+    m = manager(2, timeout=2.0, unscored=-0.5, group_actor="mine", group_ttl=60, group_member="row")
+    assert (m.timeout, m.unscored, m.actor_name, m.actor_ttl, m.member_column) == (
+        2.0, -0.5, "mine", 60.0, "row",
+    )  # fmt: skip
+    assert (m.groups.buffer.linger, m.groups.timeout) == (20.0, 2.0)
+    for off in ("none", "", None):
+        assert manager(group_member=off).member_column is None
+
+
+@pytest.mark.parametrize(
+    "trainer, name",
+    [
+        ({"project_name": "p", "experiment_name": "e"}, "rewardkit-groups-p-e"),
+        ({"project_name": "p"}, "rewardkit-groups-p"),
+        ({"experiment_name": "e"}, "rewardkit-groups-e"),
+        ({"project_name": None, "experiment_name": ""}, "rewardkit-groups"),
+        ({}, "rewardkit-groups"),
+    ],
+)
+def test_the_group_actor_is_named_after_the_run(trainer, name):
+    assert manager(trainer=trainer).actor_name == name
+    assert verl_manager._run_name(config(trainer=trainer)) == name
+
+
+def test_configs_without_the_expected_parts():
+    assert verl_manager._run_name(object()) == "rewardkit-groups"
+    assert verl_manager._options(object()) == {}
+    assert verl_manager._options(OmegaConf.create({"reward": {}})) == {}
+
+
+def test_the_group_backend(monkeypatch):
+    assert verl_manager._in_ray() is False  # ray is installed, not started
+    monkeypatch.setitem(sys.modules, "ray", None)  # not installed
+    assert verl_manager._in_ray() is False
+    monkeypatch.setattr(verl_manager, "_in_ray", lambda: True)
+    assert manager().backend == "ray"
+    assert manager(group_backend="local").backend == "local"
+    with pytest.raises(ValueError) as e:
+        manager(group_backend="redis")
+    assert str(e.value) == "group_backend must be ray or local, got 'redis'"
+
+
+# -- what a sample is ----------------------------------------------------------------------------
+
+
+def test_a_static_rule_and_a_group_of_one_never_wait_for_siblings():
+    # One sample of a group of 4: with a group rule it would wait 300 s for its siblings.
+    tok = tokenizer()
+    data = samples(tok, ["<answer> dog </answer>"], ["samoyed"], uids=["u"])
+    assert summary(score(manager(rule="correct"), data)) == [(1.0, 0.0, 1.0)]
+    assert summary(score(manager(1), data)) == [(1.0, 0.0, 1.0)]  # speciarl, n = 1
+
+
+def test_unscored_samples_get_the_unscored_option():
+    tok = tokenizer()
+    data = samples(tok, ["no answer here"], ["samoyed"], uids=["u"])
+    m = manager(1, rule_options={"no_answer": None}, unscored=0.25)
+    (out,) = score(m, data)
+    assert out["reward_score"] == 0.25
+    assert out["reward_extra_info"]["unscored"] == 1.0
+    (default,) = score(manager(1, rule_options={"no_answer": None}), data)
+    assert default["reward_score"] == 0.0
+
+
+def test_the_response_is_what_the_attention_mask_covers_without_special_tokens():
+    tok = tokenizer()
+    data = samples(
+        tok, ["<answer> dog </answer> <|im_end|>"], ["samoyed"], uids=["u"],
+        masked="<answer> samoyed </answer>",
+    )  # fmt: skip
+    (out,) = score(manager(1), data)
+    assert out["reward_score"] == 1.0  # speciarl, one of one: generic is the best
+    assert out["reward_extra_info"]["verdict"] == "generic"  # dog, not the masked samoyed
+
+
+def test_run_single_scores_the_last_sample_it_is_given():
+    tok = tokenizer()
+    data = samples(tok, ["<answer> cat </answer>", "<answer> dog </answer>"], ["samoyed"] * 2)
+    m = manager(1)
+
+    async def both():
+        return await m.run_single(data)
+
+    assert asyncio.run(both())["reward_extra_info"]["verdict"] == "generic"
+
+
+def test_samples_without_a_uid_are_groups_of_their_own():
+    tok = tokenizer()
+    data = samples(tok, ["<answer> dog </answer>", "<answer> samoyed </answer>"], ["samoyed"] * 2)
+    # Each waits out the (short) timeout alone and is rewarded as a partial group of one.
+    assert summary(score(manager(2, timeout=0.5), data)) == [(1.0, 1.0, 1.0), (1.0, 1.0, 1.0)]
+
+
+def test_an_extra_copy_of_a_complete_groups_member_is_rewarded_against_it():
+    """verl pads a batch with copies of its first samples: a copy arriving after its group is
+    complete joins that group late (rewarded at once), instead of opening a new one."""
+    tok = tokenizer()
+    responses = ["<answer> samoyed </answer>", "<answer> dog </answer>", "<answer> spitz </answer>"]
+    data = samples(tok, responses, ["samoyed"] * 3, uids=["u"] * 3)
+    m = manager(2, timeout=30.0)
+    first = score(m, data, [0, 1])
+    (late,) = score(m, data, [2])
+    assert summary(first) == [(1.0, 0.0, 0.0), (0.0, 0.0, 0.0)]
+    assert summary([late]) == [(0.0, 1.0, 0.0)]  # spitz below the group's samoyed
+
+
+def test_the_identity_is_the_priority_and_a_digest_of_the_response():
+    tok = tokenizer()
+    data = samples(tok, ["<answer> dog </answer>"], ["samoyed"], priority=[7])
+    m = manager()
+    assert m._identity(data[0], "<answer> dog </answer>") == f"7:{DOG}"
+
+    class Plain:  # a column of Python ints (no .item())
+        non_tensor_batch = {"priority": 7, "row": 3}
+
+    assert m._identity(Plain(), "<answer> dog </answer>") == f"7:{DOG}"
+    assert manager(group_member="row")._identity(Plain(), "x").startswith("3:")
+    assert manager(group_member="none")._identity(Plain(), "x") is None
+
+
+# -- inside Ray: the group actor's calls ---------------------------------------------------------
+
+
+def test_the_ray_backend_makes_one_group_actor_and_calls_it(monkeypatch):
+    ray_groups = pytest.importorskip("rewardkit.adapters.ray_groups")
+    made, calls = [], []
+
+    def group_actor(name, **options):
+        made.append((name, options))
+        return f"actor {len(made)}"
+
+    async def remote_reward(actor, uid, code, found, ident):
+        calls.append((actor, uid, code, found, ident))
+        return Member(0.5, False, False)
+
+    monkeypatch.setattr(ray_groups, "group_actor", group_actor)
+    monkeypatch.setattr(ray_groups, "remote_reward", remote_reward)
+    m = manager(2, group_backend="ray", group_actor="g", timeout=9.0, group_ttl=99)
+    tok = tokenizer()
+    data = samples(
+        tok, ["<answer> dog </answer>", "no answer"], ["samoyed"] * 2, uids=["u", "u"],
+        priority=[3, 4],
+    )  # fmt: skip
+    out = score(m, data)
+    assert [o["reward_score"] for o in out] == [0.5, 0.5]
+    assert made == [
+        ("g", {"group_size": 2, "ladder": m.reward.ladder, "rule": m.reward.rule,
+               "timeout": 9.0, "ttl": 99.0}),
+    ]  # fmt: skip
+    assert calls[0] == ("actor 1", "u", 2, True, f"3:{DOG}")  # generic is rung 2
+    assert calls[1][:4] == ("actor 1", "u", -1, False) and calls[1][4].startswith("4:")
