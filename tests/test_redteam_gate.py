@@ -1,6 +1,7 @@
 """The gate in training: ``require_card`` lets a trainer start only on a card that passed and
 was made for its judge identity, ladder (and guard) and rule - in the TRL reward, the OpenRLHF
-reward file, verl's reward manager, the own GRPO loop and ``rewardkit serve``'s server."""
+reward file, verl's reward manager, the own GRPO loop and ``rewardkit serve``; the commands
+``openrlhf-reward`` and ``serve`` refuse with ``--require-card`` before writing or binding."""
 
 import json
 import runpy
@@ -8,6 +9,7 @@ import runpy
 import pytest
 
 import rewardkit as rk
+from rewardkit.cli import main
 from rewardkit.guards import AnswerGuard
 from rewardkit.judges.openai_compat import openai_judge
 from rewardkit.redteam import Card, CardError, check_card
@@ -174,3 +176,13 @@ def test_serve(card_folder, other_taxonomy):
     RewardServer(reward_for(), group_size=4, require_card=str(card_folder))
     with pytest.raises(CardError, match=MISMATCH):
         RewardServer(reward_for(other_taxonomy), group_size=4, require_card=str(card_folder))
+
+
+def test_the_cli_refuses_before_writing_or_serving(card_folder, other_taxonomy, tmp_path, capsys):
+    args = ["openrlhf-reward", "-o", str(tmp_path / "cli.py"), "-g", "4", "--taxonomy"]
+    status = main([*args, str(other_taxonomy), "--require-card", str(card_folder)])
+    assert status == 2 and "the judge differs (card: 'taxonomy'" in capsys.readouterr().err
+    assert not (tmp_path / "cli.py").exists()
+    args = ["serve", "--taxonomy", str(other_taxonomy), "-g", "4", "--port", "0"]
+    status = main([*args, "--require-card", str(card_folder)])  # refused before binding
+    assert status == 2 and "the judge differs (card: 'taxonomy'" in capsys.readouterr().err

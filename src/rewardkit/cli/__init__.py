@@ -23,6 +23,7 @@ import os
 import sys
 
 from ..errors import CLIError
+from ..redteam import command as redteam
 from ..urls import redact
 from . import agree, demo, judge, openrlhf_reward, plugins, reward, score, serve
 from .args import (
@@ -60,6 +61,7 @@ BUILTIN = [
     openrlhf_reward.COMMAND,
     demo.COMMAND,
     plugins.COMMAND,
+    redteam.COMMAND,
 ]
 
 
