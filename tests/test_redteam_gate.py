@@ -69,6 +69,23 @@ def test_another_judge_rule_or_guard_is_refused(card_folder, other_taxonomy, tmp
         check_card(tmp_path / "strict", reward_for())
 
 
+def shout(values):  # a setting of a rule, named by the rule's identity
+    return values
+
+
+def test_a_rule_identity_holds_no_address():
+    from rewardkit.redteam.card import _rule_state, rule_identity
+
+    class Scaled(rk.SpeciaRL):
+        def __init__(self, scale, **policy):
+            super().__init__(**policy)
+            self.scale = scale
+
+    state = json.dumps(_rule_state(Scaled(shout)))
+    assert "tests.test_redteam_gate.shout" in state and "0x" not in state
+    assert rule_identity(Scaled(shout))["hash"] != rule_identity(Scaled(len))["hash"]
+
+
 def test_a_failed_missing_or_foreign_card_is_refused(tmp_path):
     failed = rk.redteam(reward_for(), ROWS, group_size=4, guard=AnswerGuard())
     assert failed.status == "fail"  # symbol-only answers: the taxonomy judge's abstentions

@@ -143,6 +143,8 @@ def _rule_state(value: Any) -> Any:
         return {str(k): _rule_state(v) for k, v in sorted(value.items())}
     if hasattr(value, "tolist"):
         return value.tolist()
+    if callable(value):  # by name: a repr would hold an address that differs per process
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}"
     return value
 
 
