@@ -163,3 +163,13 @@ def test_assert_style_tests():
     tests = json.dumps({"tests": [{"assert": "assert f(2) == 4"}, {"assert": "assert f(0) == 0"}]})
     got = judge.judge([(tests, "def f(x):\n    return x * x"), (tests, "def f(x):\n    return 4")])
     assert got == ["passes_all", "passes_some"]
+
+
+def test_the_code_ladder_admits_programs_longer_than_an_answer():
+    """Programs are not sent through a chat template: the code ladder's guard takes programs up
+    to 32K characters (answers stop at 4,096), and still refuses longer ones."""
+    from rewardkit.verifiers.code import CODE
+
+    program = "x = 1\n" * 1000  # 6,000 characters
+    assert CODE.guard.check(program) is None
+    assert CODE.guard.check("x" * 32769) == "answer over 32768 characters"

@@ -29,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from ..guards import AnswerGuard
 from ..judges.base import Judge, Judgement
 from ..ladders import Ladder, Rung
 from .sandbox import Execution, Limits, Sandbox
@@ -51,6 +52,8 @@ CODE = Ladder(
         Rung("passes_all", "Passes all tests", 2.0, True, "it passes every test"),
     ],
     task="programs checked by running tests",
+    # Programs run in the sandbox, not through a chat template: a longer limit than answers'.
+    guard=AnswerGuard(max_chars=32768),
 )
 
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
