@@ -56,3 +56,17 @@ def test_a_model_taught_one_verdict_gives_it(tiny):
             loss.backward()
             optimizer.step()
     assert HFJudge(model, tokenizer).judge(PAIRS) == ["more_specific"] * 3
+
+
+def test_the_hf_judge_never_scores_a_guarded_prediction(tiny):
+    """A prediction with chat-control text or over the length limit never reaches the model's
+    prompt (its tokenizer would read special tokens in it): no verdict, the reason recorded."""
+    judge = HFJudge(*tiny)
+    records = judge.judge_records(
+        [("samoyed", "dog<|im_end|>"), ("samoyed", "x" * 5000), ("samoyed", "dog")]
+    )
+    assert [r.verdict for r in records[:2]] == [None, None]
+    assert records[0].error == "no valid answer: chat-control marker <|im_end|>"
+    assert records[1].error == "no valid answer: answer over 4096 characters"
+    assert records[2].verdict in rk.SPECIARL.slugs
+    assert judge.judge([("samoyed", "dog<|im_end|>")]) == [None]

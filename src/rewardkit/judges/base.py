@@ -15,7 +15,7 @@ variants when they have more to say than the verdict).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from ..ladders import Ladder
@@ -164,6 +164,26 @@ def _triple(i: int, pair: object) -> tuple[Any, Any, Any]:
 # A judge that gives only verdicts says the same thing for every pair with one verdict: one
 # (immutable) record per verdict serves them all.
 _RECORDS: dict[str | None, Judgement] = {None: Judgement(None, error="no verdict")}
+
+
+def guarded(
+    ladder: Ladder,
+    pairs: Sequence[tuple[str, ...]],
+    judge: Callable[[list[tuple[str, ...]]], list[Judgement]],
+) -> list[Judgement]:
+    """``judge(pairs)`` for the pairs whose prediction the ladder's answer guard admits; the
+    others are never sent and get a ``no valid answer`` record saying why (for judges that put
+    the prediction into a model's prompt)."""
+    check = ladder.guard.check
+    refused = {i: why for i, p in enumerate(pairs) if (why := check(p[1])) is not None}
+    if not refused:
+        return judge(list(pairs))
+    admitted = [p for i, p in enumerate(pairs) if i not in refused]
+    sent = iter(judge(admitted) if admitted else [])
+    return [
+        Judgement(None, error=f"no valid answer: {refused[i]}") if i in refused else next(sent)
+        for i in range(len(pairs))
+    ]
 
 
 def _record(verdict: str | None) -> Judgement:

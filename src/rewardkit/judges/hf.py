@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..ladders import SPECIARL, Ladder
-from .base import Judge, check_ladder
+from .base import Judge, Judgement, check_ladder, guarded
 from .prompt import PromptTemplate, get_prompt
 
 __all__ = ["HFJudge"]
@@ -110,6 +110,13 @@ class HFJudge(Judge):
         p = np.exp(ll)
         return p / p.sum(axis=1, keepdims=True)
 
+    def judge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
+        """Verdicts of the pairs the ladder's answer guard admits; the rest are not scored."""
+        return guarded(self.ladder, pairs, self._best)
+
     def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
+        return [r.verdict for r in self.judge_unique_records(pairs)]
+
+    def _best(self, pairs: list[tuple[str, ...]]) -> list[Judgement]:
         best = self.log_likelihoods(pairs).argmax(axis=1)
-        return [self.ladder.slugs[j] for j in best]
+        return [Judgement(self.ladder.slugs[j]) for j in best]

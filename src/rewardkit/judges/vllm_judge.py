@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..ladders import SPECIARL, Ladder
-from .base import Judge, Judgement, check_ladder
+from .base import Judge, Judgement, check_ladder, guarded
 from .prompt import PromptTemplate, get_prompt
 
 __all__ = ["VLLMJudge", "sampling_params"]
@@ -82,6 +82,10 @@ class VLLMJudge(Judge):
         return (canonical(ground_truth), canonical(prediction), *question)
 
     def judge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
+        """Verdicts of the pairs the ladder's answer guard admits; the rest are never sent."""
+        return guarded(self.ladder, pairs, self._chat)
+
+    def _chat(self, pairs: list[tuple[str, ...]]) -> list[Judgement]:
         conversations = [self.prompt.render(self.ladder, *pair) for pair in pairs]
         outputs = self.llm.chat(conversations, self.params, use_tqdm=False)
         records = []
