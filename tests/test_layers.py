@@ -24,6 +24,7 @@ LAYERS = [
         "taxonomy",
         "groups",
         "redis_groups",
+        "redis_scripts",
         "tiny",
     },
     {"judges", "verifiers"},
