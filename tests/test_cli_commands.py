@@ -35,8 +35,8 @@ def plugin(request):
 def test_every_builtin_command_is_a_command():
     names = [c.name for c in BUILTIN]
     assert names == [
-        "judge", "reward", "score", "agree", "serve", "openrlhf-reward", "redteam", "demo",
-        "plugins",
+        "judge", "reward", "score", "agree", "serve", "openrlhf-reward", "demo", "plugins",
+        "redteam",
     ]  # fmt: skip
     assert all(isinstance(c, Command) for c in BUILTIN)
 
