@@ -34,8 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Of judges/llm.py only the cache identity (``LLMJudge._identity``) is mutated.
 MODULES: dict[str, tuple[str, str]] = {
     "rules": ("src/rewardkit/rules.py", "rewardkit.rules.*"),
+    "records": ("src/rewardkit/records.py", "rewardkit.records.*"),  # Batch, Member, Judged
     "ladders": ("src/rewardkit/ladders.py", "rewardkit.ladders.*"),
     "replies": ("src/rewardkit/replies.py", "rewardkit.replies.*"),
+    "text": ("src/rewardkit/text.py", "rewardkit.text.*"),  # replies and labels read through it
     "guards": ("src/rewardkit/guards.py", "rewardkit.guards.*"),
     "answers": ("src/rewardkit/answers.py", "rewardkit.answers.*"),
     "groups": ("src/rewardkit/groups.py", "rewardkit.groups.*"),
