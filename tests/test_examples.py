@@ -22,6 +22,10 @@ EXPECTED = {
         "no answer -> -1.0 (no_answer)",
     ],
     "own_loop.py": ["step 30: reward", "metrics in runs/own_loop/metrics.jsonl"],
+    "redteam_cards.py": [
+        "| empty_symbols | 33.3% | 33.3% | 0.0% | 0.0% |",  # the taxonomy judge's one hole
+        "unfit: the judge puts 0.0% of the labels themselves on a top rung",  # the tiny HF judge
+    ],
     "trl_text.py": ["step 5: reward"],
     "trl_vision.py": ["step 3: reward"],
 }

@@ -53,7 +53,9 @@ def run(out, batch, group, *extra, nproc=1):
 
 @pytest.mark.parametrize("vision", [False, True], ids=["text", "vision-language"])
 def test_grpo_trainer_runs_with_the_reward_and_logs_metrics(tmp_path, vision):
-    (calls,) = run(tmp_path, 4, 2, *(["--vision"] if vision else []))
+    # Text: chosen answers (--scripted), so every step has judged answers whatever the tiny
+    # random policy writes (an all-empty step logs no correctness).
+    (calls,) = run(tmp_path, 4, 2, *(["--vision"] if vision else ["--scripted"]))
     assert len(calls) == 2  # one reward call per step
     for call in calls:
         assert call["rewards"] == reference(call["completions"], call["labels"], 2)
