@@ -1,6 +1,6 @@
 """The robustness cards of rewardkit's bundled offline judges (docs/judges/redteam.md).
 
-    python examples/redteam_cards.py runs/cards
+    python examples/redteam_cards.py runs/cards [taxonomy|tiny-hf ...]
 
 writes ``runs/cards/taxonomy`` and ``runs/cards/tiny-hf`` (card.json, card.md, card.png): the
 taxonomy judge on examples/data/animals.json and the tiny offline HF judge (an untrained
@@ -56,13 +56,15 @@ def cards(judge, rows: list[dict], out: Path) -> dict[str, dict[str, float]]:
     return rates
 
 
-def main(out: str) -> None:
+def main(out: str, only: list[str]) -> None:
     rows = [json.loads(line) for line in (HERE / "data" / "redteam.jsonl").open()]
     judges = {
         "taxonomy": lambda: rk.TaxonomyJudge(HERE / "data" / "animals.json"),
         "tiny-hf": lambda: tiny_hf_judge(rows),
     }
     for name, make in judges.items():
+        if only and name not in only:
+            continue
         rates = cards(make(), rows, Path(out) / name)
         print(f"## {name}: false positives unguarded | before | speciarl | all checks")
         for family, r in rates.items():
@@ -72,4 +74,4 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "runs/cards")
+    main(sys.argv[1] if len(sys.argv) > 1 else "runs/cards", sys.argv[2:])

@@ -22,20 +22,22 @@ EXPECTED = {
         "no answer -> -1.0 (no_answer)",
     ],
     "own_loop.py": ["step 30: reward", "metrics in runs/own_loop/metrics.jsonl"],
-    "redteam_cards.py": [
-        "| empty_symbols | 33.3% | 33.3% | 0.0% | 0.0% |",  # the taxonomy judge's one hole
-        "unfit: the judge puts 0.0% of the labels themselves on a top rung",  # the tiny HF judge
-    ],
+    "redteam_cards.py": ["| empty_symbols | 33.3% | 33.3% | 0.0% | 0.0% |"],  # the one hole
     "trl_text.py": ["step 5: reward"],
     "trl_vision.py": ["step 3: reward"],
 }
+
+
+# Arguments for a script whose full run belongs elsewhere: the tiny HF judge's card takes
+# minutes on 2 busy cores and runs end to end in tests/test_redteam.py.
+ARGS = {"redteam_cards.py": ["runs/cards", "taxonomy"]}
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
 def test_example_runs(script, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT / "examples")}
     done = subprocess.run(
-        [sys.executable, str(script)],
+        [sys.executable, str(script), *ARGS.get(script.name, [])],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "speciarl" / "cpu_demo.py"
 
@@ -22,27 +24,35 @@ def run(out: Path, *extra: str) -> dict:
     return json.loads((out / "results.json").read_text())
 
 
-def test_quick_demo_runs_and_is_deterministic(tmp_path):
-    rules = "--rules=speciarl,exact"
-    first = run(tmp_path / "a", rules)
-    second = run(tmp_path / "b", rules)
+RULES = "--rules=speciarl,exact"
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory):
+    """One quick run (seed 0), shared by the tests that compare runs with it."""
+    out = tmp_path_factory.mktemp("demo") / "a"
+    return out, run(out, RULES)
+
+
+def test_quick_demo_runs_and_is_deterministic(tmp_path, first):
+    out, first = first
+    second = run(tmp_path / "b", RULES)
     for key in ("models", "training"):
         assert first[key] == second[key]  # same seed, same table
     assert set(first["models"]) == {"base", "speciarl", "exact"}
     base = first["models"]["base"]["test"]
     assert set(base) == {"greedy", "best_of_n"}
     assert base["best_of_n"]["hm"] >= base["greedy"]["hm"]  # best-of-N is an upper reference
-    assert (tmp_path / "a" / "rung_mix.png").stat().st_size > 10_000
-    assert (tmp_path / "a" / "results.md").read_text().startswith("| model |")
+    assert (out / "rung_mix.png").stat().st_size > 10_000
+    assert (out / "results.md").read_text().startswith("| model |")
     # GRPO training wrote its per-step metrics.
-    lines = (tmp_path / "a" / "train" / "speciarl" / "metrics.jsonl").read_text().splitlines()
+    lines = (out / "train" / "speciarl" / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 1 + first["config"]["rl_steps"]
 
 
-def test_other_seed_gives_another_run(tmp_path):
-    a = run(tmp_path / "a", "--rules=correct")
-    b = run(tmp_path / "b", "--rules=correct", "--seed", "1")
-    assert a["training"] != b["training"]
+def test_other_seed_gives_another_run(tmp_path, first):
+    other = run(tmp_path / "b", RULES, "--seed", "1")
+    assert other["training"] != first[1]["training"]
 
 
 def test_rewardkit_demo_command_runs_the_script(tmp_path):
