@@ -11,6 +11,12 @@ ROOT = Path(__file__).resolve().parent.parent
 ANIMALS = ROOT / "examples" / "data" / "animals.json"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    with mutmut_support.hang_guard(item.nodeid):  # under `make mutate` only
+        yield
+
+
 @pytest.fixture
 def animals():
     from rewardkit import Taxonomy
