@@ -18,7 +18,10 @@ from .conftest import ANIMALS
 from .test_verl import data_proto
 
 ray = pytest.importorskip("ray")  # installed by make test; verl needs it
-TIMEOUT = 8.0
+# The group wait. Generous: under load (other suites beside this one) a group's siblings reached
+# their workers over 8 s apart and were closed as partial groups; only the killed-worker test
+# waits it out.
+TIMEOUT = 20.0
 GROUP = 4
 WORKERS = 4
 
@@ -89,16 +92,14 @@ def test_samples_streamed_to_random_workers(cluster):
     tokenizer, workers = cluster
     data, want = batch(tokenizer, "stream", 6)
     rng = random.Random(0)
-    start = time.monotonic()
     refs = [
         rng.choice(workers[:WORKERS]).compute_score.remote(data[i : i + 1])
         for i in range(len(data))
     ]
     out = ray.get(refs)
-    elapsed = time.monotonic() - start
     assert [o["reward_score"] for o in out] == want
+    # No group was closed by its timeout: every sample was rewarded with its whole group.
     assert all(o["reward_extra_info"]["partial_group"] == 0.0 for o in out)
-    assert elapsed < TIMEOUT / 2, elapsed  # no sample waited for its group's timeout
 
 
 @pytest.mark.parametrize(
@@ -116,13 +117,10 @@ def test_a_reordered_batch_cut_into_chunks(cluster, n_workers, numbered):
     # RewardLoopManager.compute_rm_score: pad to a multiple of the workers, one chunk each.
     padded, pad = pad_dataproto_to_divisor(data, n_workers)
     chunks = padded.chunk(n_workers)
-    start = time.monotonic()
     outs = ray.get([w.compute_score_batch.remote(c) for w, c in zip(workers[:n_workers], chunks)])
-    elapsed = time.monotonic() - start
     flat = [o for chunk in outs for o in chunk][: len(data)]
     assert [o["reward_score"] for o in flat] == [want[i] for i in order]
     assert all(o["reward_extra_info"]["partial_group"] == 0.0 for o in flat)
-    assert elapsed < TIMEOUT / 2, elapsed
     if n_workers == 3:
         assert pad > 0  # the padded copies were answered at once, not held for a timeout
 
