@@ -17,6 +17,7 @@ __all__ = [
     "RegistryError",
     "PluginError",
     "SpecError",
+    "OptionError",
     "TaxonomyError",
     "UnknownLabelError",
     "JudgeError",
@@ -27,6 +28,8 @@ __all__ = [
     "CacheUnavailable",
     "GroupLayoutError",
     "CLIError",
+    "RewardHackingAlarm",
+    "MissingExtra",
 ]
 
 
@@ -52,6 +55,11 @@ class PluginError(RewardkitError, RuntimeError):
 
 class SpecError(RewardkitError, ValueError):
     """A reward spec that cannot be read: unknown keys, wrong types, not JSON."""
+
+
+class OptionError(RewardkitError, ValueError):
+    """An option a judge or rule does not take, a required one not given, or a value of the
+    wrong type; the message names the option and the judge or rule."""
 
 
 class TaxonomyError(RewardkitError, ValueError):
@@ -115,6 +123,16 @@ class CacheUnavailable(CacheError, StoreUnavailable):
 
 class GroupLayoutError(RewardkitError, ValueError):
     """The completions of a group do not share one prompt: the layout is not what GRPO uses."""
+
+
+class MissingExtra(RewardkitError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it
+    (``pip install 'rewardkit-rl[openai]'``). ``name`` is the missing module."""
+
+
+class RewardHackingAlarm(RewardkitError, RuntimeError):
+    """A training monitor's alarm under the ``stop`` policy: the audit judge and the training
+    judge part ways (reward gap, kappa) or the answers drift; the message holds the evidence."""
 
 
 class CLIError(RewardkitError):
