@@ -22,13 +22,14 @@ unscored too.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 from collections.abc import Sequence
 
+from ..extras import require
 from ..judges.base import Judge, Judgement
 from ..ladders import Ladder, Rung
+from .fallback import Fallback, FallbackStats
 from .workers import WorkerPool
 
 __all__ = ["MATH", "FORMS", "MathJudge", "check", "final_text", "form_of", "require_math_verify"]
@@ -55,9 +56,9 @@ FORMS = ("integer", "fraction", "decimal", "set", "interval", "expression")
 
 
 def require_math_verify() -> None:
-    """An ImportError naming the extra when ``math-verify`` is not installed."""
-    if importlib.util.find_spec("math_verify") is None:
-        raise ImportError("the math judge needs math-verify: pip install 'rewardkit-rl[math]'")
+    """A :class:`~rewardkit.errors.MissingExtra` (an ImportError) naming the extra when
+    ``math-verify`` is not installed."""
+    require("math_verify", "math", "the math judge")
 
 
 _INTEGER = re.compile(r"[-+]?\d+")
@@ -143,22 +144,34 @@ class MathJudge(Judge):
     ``form``: ``None`` (the value is all that counts), ``"truth"`` (the answer must be in the
     ground truth's form) or one of :data:`FORMS`. ``timeout``: seconds of wall-clock time per
     pair, after which the check is killed and the pair unscored. ``workers``: verifier processes
-    (default: up to 4, one per CPU).
+    (default: up to 4, one per CPU). ``fallback``: an LLM judge on this ladder, asked about the
+    answers math-verify cannot read (``no_final_answer``); its failures are unscored
+    (:mod:`rewardkit.verifiers.fallback`). On the command line:
+    ``fallback={"judge": "openai", "model": ..., "api_base": ...}``.
     """
 
     name = "math"
     ladder = MATH
+    stats: FallbackStats
 
     def __init__(
-        self, *, form: str | None = None, timeout: float = 5.0, workers: int | None = None
+        self,
+        *,
+        form: str | None = None,
+        timeout: float = 5.0,
+        workers: int | None = None,
+        fallback: Judge | None = None,
     ) -> None:
         super().__init__()
+        self.stats = FallbackStats()
         require_math_verify()
         if form is not None and form != "truth" and form not in FORMS:
             raise ValueError(
                 f"form must be None, 'truth' or one of {', '.join(FORMS)}; got {form!r}"
             )
         self.form = form
+        allowed = None if form else [s for s in MATH.slugs if s != "right_value_wrong_form"]
+        self.fallback = None if fallback is None else Fallback(fallback, MATH, allowed)
         size = workers or max(1, min(4, os.cpu_count() or 1))
         self.pool = WorkerPool(
             "rewardkit.verifiers.math:check",
@@ -168,8 +181,8 @@ class MathJudge(Judge):
         )
 
     def __repr__(self) -> str:
-        pool = self.pool
-        return f"MathJudge(form={self.form!r}, timeout={pool.timeout:g}, workers={pool.size})"
+        pool, more = self.pool, f", fallback={self.fallback.judge!r}" if self.fallback else ""
+        return f"MathJudge(form={self.form!r}, timeout={pool.timeout:g}, workers={pool.size}{more})"
 
     def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
         return [r.verdict for r in self.judge_unique_records(pairs)]
@@ -186,6 +199,11 @@ class MathJudge(Judge):
                 records.append(Judgement(None, error=f"unscored: {detail}"))
             else:
                 records.append(Judgement(verdict, reply=detail))
+        unread = [i for i, r in enumerate(records) if r.verdict == "no_final_answer"]
+        if self.fallback is not None and unread:
+            asked = self.fallback.records([pairs[i][:2] for i in unread], self.stats, len(pairs))
+            for i, record in zip(unread, asked):
+                records[i] = record
         return records
 
     def close(self) -> None:
