@@ -30,8 +30,9 @@ LAYERS = [
     },
     {"judges", "verifiers"},
     {"rules", "group_norm", "shaping"},
-    {"metrics", "spec"},
+    {"metrics"},
     {
+        "spec",  # reads the options judges and rules declare from the registry
         "pipeline",
         "agreement",
         "builtins",
@@ -39,6 +40,7 @@ LAYERS = [
         "hookspecs",
         "redteam.attacks",  # the attack catalogue, which the built-ins register
         "redteam.catalogue",
+        "monitor",  # audit judge, drift monitors, alarms (trainers and the CLI use them)
     },
     {
         "loop",
