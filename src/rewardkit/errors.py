@@ -29,7 +29,6 @@ __all__ = [
     "GroupLayoutError",
     "CLIError",
     "RewardHackingAlarm",
-    "RewardHackingAlarm",
     "MissingExtra",
 ]
 
@@ -129,11 +128,6 @@ class GroupLayoutError(RewardkitError, ValueError):
 class MissingExtra(RewardkitError, ImportError):
     """An optional dependency is not installed; the message names the extra that installs it
     (``pip install 'rewardkit-rl[openai]'``). ``name`` is the missing module."""
-
-
-class RewardHackingAlarm(RewardkitError, RuntimeError):
-    """A training monitor's alarm under the ``stop`` policy: the audit judge and the training
-    judge part ways (reward gap, kappa) or the answers drift; the message holds the evidence."""
 
 
 class RewardHackingAlarm(RewardkitError, RuntimeError):

@@ -174,8 +174,8 @@ def attacks(judged: Judged, rewards: Any, group_size: int) -> dict[str, float]:
             by_check.setdefault(check, []).append(name)
     counts: dict[str, int] = {}
     matched = 0
-    for answer, check in zip(_answers(judged), _checks(judged)):
-        names = set(by_check.get(check, ())) if check is not None else set()
+    for answer, why in zip(_answers(judged), _checks(judged)):
+        names = set(by_check.get(why, ())) if why is not None else set()
         family = texts.get(_key(answer)) if len(answer) <= 200 else None
         if family is not None:
             names.add(family)
