@@ -101,10 +101,18 @@ def _hf_judge(*, model, **options):
         'an LLM judge for the answers math-verify cannot read: {"judge": "openai", ...}',
     ),
 )
-def _math_judge(**options):
+def _math_judge(*, fallback=None, **options):
     from .verifiers.math import MathJudge
 
-    return MathJudge(**options)
+    if isinstance(fallback, dict):  # {"judge": NAME, ...options}, as --judge-option gives it
+        from .plugins import get_judge
+
+        spec = dict(fallback)
+        name = spec.pop("judge", None)
+        if not isinstance(name, str):
+            raise TypeError(f'the fallback option needs "judge": a judge name, got {fallback!r}')
+        fallback = get_judge(name, **{"ladder": MATH, **spec})
+    return MathJudge(fallback=fallback, **options)
 
 
 @declares(
