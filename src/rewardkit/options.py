@@ -132,8 +132,9 @@ class Option:
             value = os.fspath(value)
         if object in self.types or not isinstance(value, _JSON):
             return value
-        ok = [t for t in self.types if isinstance(value, t) and (t is bool) == isinstance(value, bool)]
-        if not ok and float in self.types and isinstance(value, int) and not isinstance(value, bool):
+        flag = isinstance(value, bool)
+        ok = [t for t in self.types if isinstance(value, t) and (t is bool) == flag]
+        if not ok and float in self.types and isinstance(value, int) and not flag:
             value, ok = float(value), [float]
         if not ok or (isinstance(value, float) and not math.isfinite(value)):
             raise self._bad(value, owner)

@@ -26,6 +26,7 @@ import pluggy
 from . import hookspecs
 from .errors import PluginError, RegistryError
 from .ladders import Ladder
+from .options import Options
 
 __all__ = [
     "pm",
@@ -35,8 +36,10 @@ __all__ = [
     "get_ladder",
     "judges",
     "get_judge",
+    "judge_options",
     "rules",
     "get_rule",
+    "rule_options",
     "metrics",
     "attacks",
     "get_attack",
@@ -175,10 +178,19 @@ def judges() -> dict[str, Callable]:
     return dict(_current()["judge"])
 
 
+def judge_options(name: str) -> Options:
+    """The options the judge registered as ``name`` declares (:mod:`rewardkit.options`; for a
+    factory that declares none, those its signature names)."""
+    return Options.of(_lookup("judge", name))
+
+
 def get_judge(name: str, **options: Any):
-    """Build the judge registered as ``name`` with ``options``; a ``ladder`` option given by
-    name reaches the factory as the registered :class:`~rewardkit.Ladder`."""
+    """Build the judge registered as ``name`` with ``options``, checked against its declared
+    options first (an :class:`~rewardkit.errors.OptionError` names an unknown, missing or
+    mistyped option and the judge); the defaults of the rest are filled in. A ``ladder``
+    option given by name reaches the factory as the registered :class:`~rewardkit.Ladder`."""
     factory = _lookup("judge", name)
+    options = Options.of(factory).validate(options, f"judge {name!r}")
     if isinstance(options.get("ladder"), str):
         options["ladder"] = get_ladder(options["ladder"])
     return factory(**options)
@@ -189,9 +201,16 @@ def rules() -> dict[str, Callable]:
     return dict(_current()["rule"])
 
 
+def rule_options(name: str) -> Options:
+    """The options the reward rule registered as ``name`` declares."""
+    return Options.of(_lookup("rule", name))
+
+
 def get_rule(name: str, **options: Any):
-    """Build the reward rule registered as ``name`` with ``options``."""
-    return _lookup("rule", name)(**options)
+    """Build the reward rule registered as ``name`` with ``options``, checked against its
+    declared options first (as :func:`get_judge`)."""
+    factory = _lookup("rule", name)
+    return factory(**Options.of(factory).validate(options, f"rule {name!r}"))
 
 
 def metrics() -> dict[str, Callable]:
@@ -216,8 +235,10 @@ def get_attack(name: str) -> Any:
 
 def get_plugins() -> list[dict[str, Any]]:
     """The loaded plugins: name, hooks, what each registered (ladders, judges, rules,
-    metrics, attacks), and version and package where the plugin is a package."""
-    owners = _current()["owners"]
+    metrics, attacks), the options of its judges and rules, and version and package where
+    the plugin is a package."""
+    registry = _current()
+    owners = registry["owners"]
     out = []
     for plugin in pm.get_plugins():
         name = pm.get_name(plugin)
@@ -229,6 +250,11 @@ def get_plugins() -> list[dict[str, Any]]:
             info[f"{kind}s"] = sorted(
                 n for (k, n), who in owners.items() if k == kind and who == name
             )
+        info["options"] = {
+            f"{kind} {n}": Options.of(registry[kind][n]).describe()
+            for kind in ("judge", "rule")
+            for n in info[f"{kind}s"]
+        }
         dist = _dists.get(name) if name else None
         if dist is not None:
             info["version"] = dist.version

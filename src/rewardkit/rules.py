@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .ladders import MISSING, SPECIARL, Ladder
+from .options import Option, Options
 from .records import Batch
 
 __all__ = [
@@ -34,6 +35,24 @@ __all__ = [
     "WeightedSum",
     "to_list",
 ]
+
+
+#: The two policies every ladder rule takes (:class:`RewardRule`).
+POLICY = Options(
+    Option(
+        "no_answer",
+        float,
+        -1.0,
+        "reward of a completion with no answer found ('unscored': unscored)",
+        nullable=True,
+    ),
+    Option(
+        "unscored",
+        float,
+        None,
+        "what an unscored reward (no verdict) becomes (default: it stays unscored)",
+    ),
+)
 
 
 def to_list(rewards: np.ndarray) -> list[float | None]:
@@ -56,6 +75,9 @@ class RewardRule:
 
     name: str = "rule"
     group_relative: bool = False
+    #: What the rule's constructor takes (:mod:`rewardkit.options`): its flags on the command
+    #: line, the checks of a spec's ``rule_options``.
+    options: Options = POLICY
 
     def __init__(self, *, no_answer: float | None = -1.0, unscored: float | None = None) -> None:
         self.no_answer = _finite(no_answer, "no_answer", optional=True)
@@ -201,6 +223,15 @@ class Graded(_TableRule):
     """
 
     name = "graded"
+    options = Options(
+        Option(
+            "scale",
+            dict,
+            None,
+            "reward per rung slug, a JSON object (default: score / max score, 0 when wrong)",
+        ),
+        POLICY,
+    )
 
     def __init__(self, scale: Mapping[str, float] | None = None, **policy: float | None) -> None:
         super().__init__(**policy)
@@ -231,6 +262,10 @@ class Format(RewardRule):
     It needs no verdict."""
 
     name = "format"
+    options = Options(
+        Option("found", float, 1.0, "reward when an answer was found"),
+        Option("missing", float, 0.0, "reward when no answer was found"),
+    )
 
     def __init__(self, found: float = 1.0, missing: float = 0.0) -> None:
         super().__init__(no_answer=_finite(missing, "missing"))
@@ -249,6 +284,7 @@ class WeightedSum(RewardRule):
     """
 
     name = "weighted_sum"
+    options = Options()  # built from rule objects, not registered
 
     def __init__(self, terms: Sequence[tuple[RewardRule, float]]) -> None:
         super().__init__(no_answer=None)

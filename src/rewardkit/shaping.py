@@ -28,6 +28,7 @@ from itertools import islice
 import numpy as np
 
 from .answers import has_content
+from .options import Option, Options
 from .rules import Batch, RewardRule
 
 __all__ = ["ThinkAnswerFormat", "SoftOverlong", "well_formed", "UNITS"]
@@ -45,6 +46,8 @@ def _needs_texts(rule: str) -> ValueError:
 
 class _Shaping(RewardRule):
     """A rule on the completions themselves; subclasses implement :meth:`shape`."""
+
+    options = Options()
 
     def __init__(self) -> None:
         super().__init__(no_answer=None)
@@ -90,6 +93,13 @@ class ThinkAnswerFormat(_Shaping):
     tags; ``prefilled=True`` when the chat template opens the think block in the prompt."""
 
     name = "think_answer_format"
+    options = Options(
+        Option("reward", float, 1.0, "reward of a well-formed completion"),
+        Option("penalty", float, -1.0, "reward of any other completion"),
+        Option("think", str, "think", "the think tag"),
+        Option("answer", str, "answer", "the answer tag"),
+        Option("prefilled", bool, False, "the chat template opens the think block"),
+    )
 
     def __init__(
         self,
@@ -141,6 +151,11 @@ class SoftOverlong(_Shaping):
     """
 
     name = "soft_overlong"
+    options = Options(
+        Option("l_max", int, help="DAPO's L_max: the longest completion", minimum=1),
+        Option("l_cache", int, help="DAPO's L_cache: the length of the ramp", minimum=0),
+        Option("unit", str, "auto", "what a length counts", choices=UNITS),
+    )
 
     def __init__(self, l_max: int, l_cache: int, *, unit: str = "auto") -> None:
         super().__init__()

@@ -6,7 +6,10 @@ spec it used next to its metrics and the reward can be rebuilt from the log; the
 (``--spec``), the OpenRLHF reward file, verl's ``reward_kwargs``, the TRL adapter and the own
 GRPO loop all go through it. A run's ``reward_spec.json`` rebuilds its reward:
 ``LadderReward.from_spec(RewardSpec.load("run/reward_spec.json"))``. (Which predictions count
-as the same is the ladder's canonicaliser, so the ladder's name records it.)
+as the same is the ladder's canonicaliser, so the ladder's name records it.) Options a judge or
+rule declares secret (:mod:`rewardkit.options`) are never written: the process that loads
+the spec reads them from their environment variable. :meth:`RewardSpec.check` checks the
+options against those the judge and rule declare.
 
 >>> spec = RewardSpec(judge="taxonomy", judge_options={"taxonomy": "examples/data/animals.json"},
 ...                   group_size=4)
@@ -76,14 +79,17 @@ class RewardSpec:
                 f"got {self.extraction!r}"
             )
         try:
-            self.to_json()
+            json.dumps(asdict(self), allow_nan=False)
         except (TypeError, ValueError) as e:
             raise SpecError(f"reward spec: options must be JSON data ({e})") from None
 
     # -- data ------------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as data, without the options its judge and rule declare secret."""
         data = asdict(self)
+        data["judge_options"] = _public("judge", self.judge, self.judge_options)
+        data["rule_options"] = _public("rule", self.rule, self.rule_options)
         if data["extraction"] == "strict":  # the default: specs written before it read the same
             del data["extraction"]
         return data
@@ -146,9 +152,31 @@ class RewardSpec:
         except OSError as e:
             raise SpecError(f"cannot read reward spec {os.fspath(path)}: {e.strerror}") from None
 
+    def check(self) -> RewardSpec:
+        """The spec, once its judge and rule exist and take its options (a
+        :class:`~rewardkit.errors.OptionError` naming the option and the judge or rule, a
+        :class:`~rewardkit.errors.RegistryError` for an unknown name, otherwise)."""
+        from .plugins import judge_options, rule_options
+
+        judge_options(self.judge).validate(self.judge_kwargs(), f"judge {self.judge!r}")
+        rule_options(self.rule).validate(self.rule_options, f"rule {self.rule!r}")
+        return self
+
     def judge_kwargs(self) -> dict[str, Any]:
         """The options the judge factory receives (the ladder included where set)."""
         kwargs = dict(self.judge_options)
         if self.ladder is not None:
             kwargs["ladder"] = self.ladder
         return kwargs
+
+
+def _public(kind: str, name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` without those the judge or rule ``name`` declares secret (all of them
+    when ``name`` is not registered here)."""
+    from .plugins import judge_options, rule_options
+
+    try:
+        declared = judge_options(name) if kind == "judge" else rule_options(name)
+    except LookupError:
+        return dict(options)
+    return declared.public(options)
