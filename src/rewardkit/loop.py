@@ -21,12 +21,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from .pipeline import LadderReward
+
+if TYPE_CHECKING:
+    from .monitor import Monitor
 
 __all__ = ["LoopConfig", "GRPOLoop"]
 
@@ -61,6 +64,8 @@ class GRPOLoop:
     """GRPO on a causal LM. ``data`` holds rows with ``prompt`` (a string, or chat messages
     rendered with the tokenizer's chat template) and ``label`` (the ground truth).
     ``require_card``: a robustness card (``rewardkit redteam``) the reward must have passed.
+    ``monitor``: a :class:`rewardkit.monitor.Monitor` (audit judge, drift monitors, alarms)
+    that watches every step; its records go to ``output_dir``.
 
     Example (see ``examples/own_loop.py``)::
 
@@ -77,6 +82,7 @@ class GRPOLoop:
         config: LoopConfig | None = None,
         *,
         require_card: str | os.PathLike | None = None,
+        monitor: Monitor | None = None,
     ) -> None:
         if require_card is not None:  # a robustness card made for this reward, which passed
             from .redteam.gate import check_card
@@ -102,6 +108,9 @@ class GRPOLoop:
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
         self.out = Path(config.output_dir) if config.output_dir else None
+        self.monitor = monitor
+        if monitor is not None and self.out is not None:
+            monitor.attach(self.out)
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -117,6 +126,8 @@ class GRPOLoop:
             metrics = self.step()
             history.append(metrics)
             self._write(metrics)
+            if self.monitor is not None:
+                self.monitor.check()  # an alarm under the stop policy ends the run here
             if bar is not None:
                 bar.set_postfix(reward=metrics["reward_mean"])
                 bar.update(1)
@@ -124,6 +135,8 @@ class GRPOLoop:
                 self.save(self.out / "checkpoint.pt")
         if bar is not None:
             bar.close()
+        if self.monitor is not None:
+            self.monitor.close()  # the audits still queued, written to the run
         return history
 
     def step(self) -> dict:
@@ -139,6 +152,12 @@ class GRPOLoop:
         lengths = batch["mask"].sum(1).tolist()  # tokens, the eos included
         judged = self.reward.judge_completions(batch["texts"], labels, lengths=lengths)
         rewards = self.reward.rewards(judged, G)
+        batch_metrics = self.reward.metrics(judged, rewards, G)
+        watched: dict = {}
+        if self.monitor is not None:  # the rewards trained on: changed only by its filter
+            rewards, watched = self.monitor.step(
+                self.step_index + 1, judged, labels, rewards, G, metrics=batch_metrics
+            )
         t2 = time.perf_counter()
         advantages, scored = _advantages(rewards, G, cfg.scale_rewards)
         loss, kl = self._update(batch, advantages, scored)
@@ -151,7 +170,8 @@ class GRPOLoop:
             "loss": loss,
             "kl": kl,
             "completion_tokens": float(batch["mask"].sum(1).float().mean()),
-            **{k: v for k, v in self.reward.metrics(judged, rewards, cfg.num_generations).items()},
+            **batch_metrics,
+            **watched,
             "time/generate_s": t1 - t0,
             "time/reward_s": t2 - t1,
             "time/update_s": t3 - t2,

@@ -5,14 +5,19 @@ uses the rewards; it gets back the rewards to use (changed only under the ``filt
 after an alarm) and the figures to log. :meth:`Monitor.check` raises at the step boundary when
 an alarm fired under the ``stop`` policy.
 
-Figures (keys as logged): the per-batch monitors (``mix/<rung>``, ``length/chars``,
-``collapse/distinct``, ...; see :mod:`rewardkit.monitor.monitors`); the audit of the rows
-that came back since the last step (``audit/rows``, ``audit/gap``, ``audit/kappa``,
-``audit/flattery``, ``audit/train_reward``, ``audit/audit_reward``) and over the window of
-the last ``window`` steps (``window/...`` with the same names, plus ``window/mix_drift`` and
-``window/length_drift`` against the first ``baseline_steps`` steps); the audit's counters
-(``audit/sampled``, ``audit/judged``, ``audit/failed``, ``audit/dropped``, ``audit/pending``)
-and ``audit/filtered``, the share of the batch whose reward the filter set.
+Figures (keys as logged):
+
+- ``reward/train``: the batch's mean reward from the training judge (``reward/used`` once the
+  filter changed it);
+- the per-batch monitors (``mix/<rung>``, ``length/chars``, ``collapse/distinct``, ...; see
+  :mod:`rewardkit.monitor.monitors`);
+- ``audit/rows``, ``audit/gap``, ``audit/kappa``, ``audit/flattery``, ``audit/train_reward``,
+  ``audit/audit_reward``: the audited rows that came back since the last step;
+- ``window/...``: the same over the last ``window`` steps, with ``window/mix_drift`` and
+  ``window/length_drift`` against the first ``baseline_steps`` steps;
+- the audit's counters (``audit/sampled``, ``audit/judged``, ``audit/failed``,
+  ``audit/dropped``, ``audit/pending``) and ``audit/filtered``, the share of the batch whose
+  reward the filter set.
 
 >>> import numpy as np, rewardkit as rk
 >>> from rewardkit.monitor import Audit, Monitor
@@ -82,6 +87,11 @@ def audit_stats(records: Sequence[AuditRecord], slugs: Sequence[str]) -> dict[st
     return out
 
 
+def _nanmean(values: np.ndarray) -> float | None:
+    finite = np.isfinite(values)
+    return float(values[finite].mean()) if finite.any() else None
+
+
 def _tv(p: Mapping[str, float], q: Mapping[str, float]) -> float:
     """Total variation distance between two shares over the same categories."""
     keys = set(p) | set(q)
@@ -131,6 +141,13 @@ class Monitor:
         if self.log is not None:
             self.log.settings(self.settings())
 
+    def attach(self, run_dir: str | os.PathLike) -> None:
+        """Write the run's records to ``run_dir`` (a trainer's output folder) unless the
+        monitor was given one."""
+        if self.log is None:
+            self.log = RunLog(run_dir)
+            self.log.settings(self.settings())
+
     def settings(self) -> dict[str, Any]:
         a = self.alarms
         out: dict[str, Any] = {
@@ -177,6 +194,7 @@ class Monitor:
         done = self.audit.collect() if self.audit is not None else []
         figures: dict[str, Any] = {
             "step": step,
+            "reward/train": _nanmean(rewards),
             **self._batch(judged, rewards, group_size, metrics),
         }
         if self.audit is not None:
@@ -190,6 +208,7 @@ class Monitor:
             if self.filtering:
                 rewards, share = self._filter(judged, labels, rewards, group_size)
                 figures["audit/filtered"] = share
+                figures["reward/used"] = _nanmean(rewards)
             figures.update(self._audit_figures(step, done))
         window = self._window()
         figures.update({f"window/{k}": v for k, v in window.items() if not k.endswith("_evidence")})
@@ -292,6 +311,7 @@ class Monitor:
         """Raise :class:`~rewardkit.errors.RewardHackingAlarm` if an alarm fired under the
         ``stop`` policy (call it at the step boundary, after the step is logged)."""
         if self._stop:
+            self.close()
             raise RewardHackingAlarm(
                 "training stopped by the reward monitor: "
                 + " | ".join(a.message() for a in self._stop)
