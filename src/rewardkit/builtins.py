@@ -116,7 +116,8 @@ def _math_judge(*, fallback=None, **options):
 
 
 @declares(
-    Option("sandbox", str, "bwrap", "how programs are isolated"),
+    Option("sandbox", str, "bwrap", "how programs are isolated: bwrap, none, sandbox_fusion"),
+    Option("sandbox_url", str, None, "a SandboxFusion service's URL (sandbox=sandbox_fusion)"),
     Option("workers", int, 4, "programs run at once", minimum=1),
     Option(
         "timeout", float, 5.0, "seconds per program", flag="call-timeout", minimum=0, above=True

@@ -33,6 +33,7 @@ from ..guards import AnswerGuard
 from ..judges.base import Judge, Judgement
 from ..ladders import Ladder, Rung
 from .sandbox import Execution, Limits, Sandbox
+from .sandbox_fusion import UNAVAILABLE, FusionSandbox
 
 __all__ = ["CODE", "CodeJudge", "extract_code", "read_tests", "verdict_of"]
 
@@ -126,8 +127,11 @@ class CodeJudge(Judge):
     """Judges (tests, program) pairs on :data:`CODE` by running them in a sandbox.
 
     ``sandbox``: ``"bwrap"`` (default; refused with
-    :class:`~rewardkit.verifiers.sandbox.SandboxUnavailable` when bubblewrap is missing) or
-    ``"none"`` to opt out explicitly. ``workers``: runs at once. ``timeout``: wall-clock
+    :class:`~rewardkit.verifiers.sandbox.SandboxUnavailable` when bubblewrap is missing),
+    ``"none"`` to opt out explicitly, or ``"sandbox_fusion"``: a remote service speaking
+    SandboxFusion's ``run_code`` API at ``sandbox_url``
+    (:class:`~rewardkit.verifiers.sandbox_fusion.FusionSandbox`; a run it cannot answer leaves
+    the pair unscored). ``workers``: runs at once. ``timeout``: wall-clock
     seconds per test run (other limits: ``limits``). ``cache_size``: verdicts kept.
     """
 
@@ -138,6 +142,7 @@ class CodeJudge(Judge):
         self,
         *,
         sandbox: str = "bwrap",
+        sandbox_url: str | None = None,
         workers: int = 4,
         timeout: float = 5.0,
         limits: Limits | None = None,
@@ -146,7 +151,14 @@ class CodeJudge(Judge):
         super().__init__()
         if limits is None:
             limits = Limits(timeout=timeout, cpu=max(1, int(timeout + 0.999)))
-        self.sandbox = Sandbox(sandbox, limits=limits, slots=workers)
+        if (sandbox == "sandbox_fusion") != (sandbox_url is not None):
+            raise ValueError("sandbox_url is needed with sandbox='sandbox_fusion', and only then")
+        self.sandbox: Sandbox | FusionSandbox
+        if sandbox == "sandbox_fusion":
+            assert sandbox_url is not None
+            self.sandbox = FusionSandbox(sandbox_url, limits=limits, slots=workers)
+        else:
+            self.sandbox = Sandbox(sandbox, limits=limits, slots=workers)
         self.workers, self.cache_size = workers, cache_size
         self._cache: OrderedDict[str, Judgement] = OrderedDict()
         self.runs = self.cache_hits = 0
@@ -179,6 +191,10 @@ class CodeJudge(Judge):
                 continue
             jobs.append((i, program, tests, key))
         for (i, _, tests, key), runs in zip(jobs, self._execute(jobs)):
+            failed = next((r for r in runs if r.status == UNAVAILABLE), None)
+            if failed is not None:  # the service's failure, not the program's: not cached
+                out[i] = Judgement(None, error=f"unscored: the sandbox failed: {failed.stderr}")
+                continue
             verdict, detail = verdict_of(tests, runs)
             out[i] = self._remember(key, Judgement(verdict, reply=detail))
         return [r if r is not None else Judgement(None, error="not run") for r in out]
