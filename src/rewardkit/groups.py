@@ -82,7 +82,7 @@ __all__ = [
     "AsyncGroups",
 ]
 
-log = logging.getLogger("rewardkit.groups")
+log = logging.getLogger(__name__)
 
 #: ``score(codes, found) -> rewards`` for one group's members, in join order.
 Score = Callable[[list[int], list[bool]], np.ndarray]

@@ -66,7 +66,7 @@ from .urls import redact_url
 
 __all__ = ["RedisGroups", "redact"]
 
-log = logging.getLogger("rewardkit.redis_groups")
+log = logging.getLogger(__name__)
 
 _COUNTS = ("completed", "partial", "late", "duplicate", "abandoned", "undelivered", "takeover")
 

@@ -65,7 +65,7 @@ from .taxonomy import UnknownLabelError
 
 __all__ = ["RewardServer", "serve"]
 
-log = logging.getLogger("rewardkit.serve")
+log = logging.getLogger(__name__)
 
 
 class SlowBody(Exception):
@@ -147,7 +147,7 @@ class RewardServer:
             "/metrics": (("GET", self.metrics_page),),
         }
         self.metrics = Metrics(self.routes)
-        self._store_logged = -1e9
+        self._store_logged = self._judge_logged = -1e9
 
     def _score(self, codes: list[int], found: list[bool]) -> np.ndarray:
         return self.reward.rewards_of(codes, found, len(codes))
@@ -206,7 +206,10 @@ class RewardServer:
                 raise
             finally:
                 request_finished(request)
-                self.metrics.observe(request.path, status, time.perf_counter() - start)
+                seconds = time.perf_counter() - start
+                self.metrics.observe(request.path, status, seconds)
+                route = self.metrics.route(request.path)
+                log.debug("%s %s %d %.1f ms", request.method, route, status, seconds * 1e3)
 
         return middleware
 
@@ -229,7 +232,7 @@ class RewardServer:
         except SlowBody:
             return await self._slow_body(request)
         except JudgeError as e:
-            return _error(503, redact(f"judge: {e}"))
+            return self._judge_down(e)
         except self.store_errors as e:
             return self._store_down(e)
         except ConnectionResetError:  # the client went away while we read its body
@@ -254,6 +257,14 @@ class RewardServer:
             await response.write_eof()
             request.transport.close()
         return response
+
+    def _judge_down(self, e: BaseException) -> Any:
+        reason = redact(f"judge: {e}")
+        now = time.monotonic()
+        if now - self._judge_logged > 10.0:  # one line per 10 s, not one per request
+            self._judge_logged = now
+            log.warning("503 %s", reason)
+        return _error(503, reason)
 
     def _store_down(self, e: BaseException) -> Any:
         reason = redact(f"store unavailable: {e}")

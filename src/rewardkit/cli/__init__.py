@@ -22,7 +22,8 @@ import argparse
 import os
 import sys
 
-from ..errors import CLIError
+from ..errors import CLIError, RewardkitError
+from ..extras import missing_extra
 from ..redteam import command as redteam
 from ..urls import redact
 from . import agree, demo, judge, openrlhf_reward, plugins, reward, score, serve
@@ -41,6 +42,7 @@ from .args import (
 )
 from .command import Command, example
 from .io import dump, field, read_rows, write_lines
+from .logs import log_to_stderr
 
 __all__ = ["main", "build_parser", "commands", "Command"]
 
@@ -78,6 +80,9 @@ def commands() -> list[Command]:
     return out
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..version import __version__
 
@@ -85,24 +90,43 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rewardkit", description="Reward shaping for RL with verifiable rewards."
     )
     parser.add_argument("--version", action="version", version=f"rewardkit {__version__}")
+    _global_options(parser, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
     for command in commands():
-        command.add_parser(sub)
+        _global_options(command.add_parser(sub), argparse.SUPPRESS)
     return parser
+
+
+def _global_options(p: argparse.ArgumentParser, default: object) -> None:
+    """Options every command takes, before or after its name."""
+    p.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        default=default,
+        help="what rewardkit logs to stderr (default warning)",
+    )
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        default=default,
+        help="show progress on stderr even when it is not a terminal",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``rewardkit`` with ``argv`` (default: the process's); the exit status."""
     try:
         parser = build_parser()
-    except CLIError as e:
-        print(f"rewardkit: error: {e}", file=sys.stderr)
+    except (RewardkitError, ImportError) as e:  # a plugin that cannot load
+        print(f"rewardkit: error: {_message(e)}", file=sys.stderr)
         return 2
     args, extra = parser.parse_known_args(argv)
     if args.command_extra:
         args.extra = extra  # the command's own options pass through
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    log_to_stderr(f"rewardkit {args.command}", getattr(args, "log_level", None))
     try:
         output = getattr(args, "output", None)
         if output:
@@ -113,7 +137,18 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`| head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (CLIError, LookupError, ValueError, OSError) as e:  # LookupError: unknown names
-        print(f"rewardkit {args.command}: error: {redact(str(e))}", file=sys.stderr)
+    except (RewardkitError, LookupError, ValueError, OSError) as e:  # LookupError: unknown names
+        print(f"rewardkit {args.command}: error: {_message(e)}", file=sys.stderr)
+        return 2
+    except ImportError as e:
+        if missing_extra(e) is None:
+            raise
+        print(f"rewardkit {args.command}: error: {_message(e)}", file=sys.stderr)
         return 2
     return 0
+
+
+def _message(error: BaseException) -> str:
+    """One line for ``error``: a missing optional module names its extra; passwords masked."""
+    error = missing_extra(error) or error
+    return redact(str(error))

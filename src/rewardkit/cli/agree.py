@@ -10,10 +10,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import CLIError
-from .args import LLM_JUDGES, key_values, positive_int
+from ..errors import CLIError, OptionError
+from .args import key_values, positive_int
 from .command import Command, example
-from .io import dump, field, found_flags, io_arguments, read_input, write_lines
+from .io import dump, field, found_flags, ignored, io_arguments, read_input, write_lines
+from .judge import unbuildable
 from .rows import verdict_column
 
 __all__ = ["COMMAND", "add_arguments", "run"]
@@ -38,18 +39,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(output=None)
 
 
+_SHARED = ("taxonomy", "cache")  # flags given to whichever judge run takes them
+
+
 def _run_judge(args, rows, name: str, side: int, shown: str) -> tuple[list, dict[str, Any]]:
     """Verdicts of the judge named for ``side`` (0: A, 1: B) over the rows, and its cost."""
     from ..errors import CacheError, JudgeError
-    from ..plugins import get_judge
+    from ..plugins import get_judge, judge_options
 
     letter = "ab"[side]
     judge_name = getattr(args, f"judge_{letter}")
     options: dict[str, Any] = {}
-    if args.taxonomy and judge_name == "taxonomy":
-        options["taxonomy"] = args.taxonomy
-    if args.cache and judge_name in LLM_JUDGES:
-        options["cache"] = args.cache
+    declared = judge_options(judge_name)
+    for flag in _SHARED:
+        if getattr(args, flag) and flag in declared:
+            options[flag] = getattr(args, flag)
+            args.used_flags.add(flag)
     options.update(key_values(getattr(args, f"option_{letter}"), f"--option-{letter}"))
     pairs = []
     for row in rows:
@@ -61,7 +66,9 @@ def _run_judge(args, rows, name: str, side: int, shown: str) -> tuple[list, dict
         start = time.perf_counter()
         records = judge.judge_records(pairs)
         seconds = time.perf_counter() - start
-    except (CacheError, JudgeError, TypeError) as e:
+    except (OptionError, TypeError) as e:
+        raise unbuildable(e, f"--option-{letter}") from None
+    except (CacheError, JudgeError) as e:
         raise CLIError(f"judge {shown}: {e}") from None
     s = judge.stats
     cost = {
@@ -112,12 +119,18 @@ def run(args: argparse.Namespace) -> Iterator[str]:
     names = _names(args)
     verdicts: list[list[str | None]] = []
     cost: dict[str, dict[str, Any]] = {}
+    args.used_flags = set()
     for side, column in enumerate([args.a, args.b]):
         if column:
             verdicts.append(verdict_column(rows, name, ladder, column))
         else:
             side_verdicts, cost[names[side]] = _run_judge(args, rows, name, side, names[side])
             verdicts.append(side_verdicts)
+    for flag in _SHARED:
+        if getattr(args, flag) and flag not in args.used_flags:
+            judges = [j for j in (args.judge_a, args.judge_b) if j]
+            why = f"no judge run takes it ({', '.join(judges)})" if judges else "no judge is run"
+            ignored(f"--{flag}", why, "agree")
     found = None
     if args.group_size:
         found = found_flags(rows, name)

@@ -31,6 +31,7 @@ __all__ = [
     "check_output",
     "write_lines",
     "dump",
+    "ignored",
     "io_arguments",
 ]
 
@@ -136,6 +137,19 @@ def write_lines(lines: Iterable[str], path: str | None) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def ignored(what: str, why: str, command: str) -> None:
+    """Say on stderr, once per run, that an option given is not used, and why.
+
+    >>> import contextlib, io
+    >>> err = io.StringIO()
+    >>> with contextlib.redirect_stderr(err):
+    ...     ignored("--cache", "judge 'taxonomy' keeps no verdict cache", "judge")
+    >>> err.getvalue()
+    "rewardkit judge: --cache ignored: judge 'taxonomy' keeps no verdict cache\n"
+    """
+    print(f"rewardkit {command}: {what} ignored: {why}", file=sys.stderr)
 
 
 def dump(obj: Any) -> str:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import CLIError
+from ..errors import CLIError, OptionError
 from ..urls import redact_url
 from .args import judge_arguments, judge_options, load_spec
 from .command import Command, example
 from .io import dump, field, io_arguments, read_input
+from .progress import wanted
 
 __all__ = ["COMMAND", "add_arguments", "run"]
 
@@ -47,8 +49,29 @@ def build_judge(args: argparse.Namespace) -> Any:
         return get_judge(args.judge, **judge_options(args))
     except CacheError as e:
         raise CLIError(str(e)) from None
-    except TypeError as e:  # an option the judge does not take
-        raise CLIError(f"judge {args.judge!r}: {e}") from None
+    except (OptionError, TypeError) as e:  # an option missing, or one it does not take
+        raise unbuildable(e, "--judge-option") from None
+
+
+# Options a judge may need that have flags of their own (the rest: --judge-option).
+_FLAGS = {"taxonomy": "--taxonomy FILE", "model": "--model NAME", "api_base": "--api-base URL"}
+
+
+def unbuildable(error: Exception, option_flag: str) -> CLIError:
+    """The error for a judge its options refused, saying what to pass (``option_flag``: the
+    flag that passes any option, ``--judge-option`` or ``--option-a``).
+
+    >>> str(unbuildable(OptionError("judge 'taxonomy' needs option 'taxonomy' (a file)"), "-o"))
+    "judge 'taxonomy' needs option 'taxonomy' (a file); pass --taxonomy FILE"
+    """
+    text = str(error)
+    missing = re.search(r"needs option '(\w+)'", text) or re.search(
+        r"missing \d+ required (?:positional |keyword-only )?arguments?: '(\w+)'", text
+    )
+    if missing:
+        name = missing.group(1)
+        return CLIError(f"{text}; pass {_FLAGS.get(name, f'{option_flag} {name}=VALUE')}")
+    return CLIError(text)
 
 
 def _pairs(args, judge, rows, name) -> tuple[list[tuple], list[str | None]]:
@@ -89,11 +112,11 @@ def run(args: argparse.Namespace) -> Iterator[str]:
                     judge.check_labels([pair[0]])
                 except UnknownLabelError as e:
                     raise CLIError(f"{name}, line {row[0]}: {e}") from None
-        records = _judge_with_progress(judge, pairs)
+        records = _judge_with_progress(judge, pairs, wanted(args))
     except (TaxonomyError, TypeError, JudgeError, CacheError) as e:
-        _summary(judge, len(pairs))
+        _aborted(judge)
         raise CLIError(str(e)) from None
-    _summary(judge, len(pairs))
+    print(f"rewardkit judge: {summary(judge, predictions, records)}", file=sys.stderr)
     for (_, obj), prediction, record in zip(rows, predictions, records):
         out = dict(obj, verdict=record.verdict)
         if args.completion_field:
@@ -107,33 +130,50 @@ def run(args: argparse.Namespace) -> Iterator[str]:
         yield dump(out)
 
 
-def _judge_with_progress(judge, pairs: list) -> list:
-    """Judge in chunks with a progress bar when stderr is a terminal and the input is long."""
-    chunk = 512
-    if len(pairs) <= chunk or not sys.stderr.isatty():
-        return judge.judge_records(pairs)
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return judge.judge_records(pairs)
-    out: list = []
-    with tqdm(total=len(pairs), desc="judging", unit="pair", file=sys.stderr) as bar:
-        for start in range(0, len(pairs), chunk):
-            out += judge.judge_records(pairs[start : start + chunk])
-            bar.update(min(chunk, len(pairs) - start))
-    return out
+_CHUNK = 256  # distinct pairs per batch while a progress bar is shown
 
 
-def _summary(judge, n: int) -> None:
-    """Calls, cache hits, retries and failures by cause, to stderr (never to the output)."""
+def _judge_with_progress(judge: Any, pairs: list, show: bool) -> list:
+    """The judge's records for ``pairs``; with ``show`` and more than one chunk of distinct
+    pairs, judged a chunk at a time under a progress bar (each distinct pair once)."""
+    distinct = list(dict.fromkeys(pairs))
+    if not show or len(distinct) <= _CHUNK:
+        return judge.judge_records(pairs)
+    from .progress import Progress
+
+    records: dict = {}
+    with Progress(len(distinct), "rewardkit judge", "distinct pairs") as bar:
+        for start in range(0, len(distinct), _CHUNK):
+            chunk = distinct[start : start + _CHUNK]
+            records.update(zip(chunk, judge.judge_records(chunk)))
+            bar.update(len(chunk))
+    return [records[pair] for pair in pairs]
+
+
+def summary(judge: Any, predictions: list, records: list) -> str:
+    """What happened to the rows, in counts that add up - rows = without an answer + judged,
+    judged = with a verdict + without one - then the judge's calls and failures by cause."""
+    rows = len(predictions)
+    no_answer = sum(p is None for p in predictions)
+    judged = rows - no_answer
+    verdicts = sum(r.verdict is not None for p, r in zip(predictions, records) if p is not None)
+    text = (
+        f"{rows} rows: {no_answer} without an answer, {judged} judged "
+        f"({verdicts} with a verdict, {judged - verdicts} without)"
+    )
+    return ", ".join([text, *_call_counts(judge, always=True)])
+
+
+def _call_counts(judge: Any, always: bool) -> list[str]:
+    """The judge's calls, cache hits, retries, tokens and failures by cause (zero counts only
+    when ``always``), then calls per server when there are several."""
     s = judge.stats
-    parts = [f"{n} rows", f"{s.unique} judged"]
+    parts = []
     for key in ("calls", "cache_hits", "retries", "prompt_tokens", "completion_tokens"):
-        if hasattr(s, key):
+        if hasattr(s, key) and (always or getattr(s, key)):
             parts.append(f"{getattr(s, key)} {key.replace('_', ' ')}")
-    parts.append(f"{s.missing} without verdict")
     errors = getattr(s, "errors", None)
-    if errors is not None:
+    if errors is not None and (always or errors):
         causes = ", ".join(f"{k} {v}" for k, v in sorted(errors.items(), key=lambda x: -x[1]))
         parts.append(f"{getattr(s, 'failures', 0)} failures" + (f" ({causes})" if causes else ""))
     servers = getattr(getattr(judge, "transport", None), "endpoint_stats", None) or {}
@@ -145,7 +185,15 @@ def _summary(judge, n: int) -> None:
                 for url, e in servers.items()
             )
         )
-    print(f"rewardkit judge: {', '.join(parts)}", file=sys.stderr)
+    return parts
+
+
+def _aborted(judge: Any) -> None:
+    """Before the error of a run the judge stopped: what it had done, if anything failed
+    (no row counts - no row got a verdict)."""
+    if getattr(judge.stats, "failures", 0):
+        parts = _call_counts(judge, always=False)
+        print(f"rewardkit judge: stopped after {', '.join(parts)}", file=sys.stderr)
 
 
 COMMAND = Command(

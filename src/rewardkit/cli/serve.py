@@ -79,7 +79,7 @@ def _token(args: argparse.Namespace) -> str | None:
                 f"--host {args.host} is not a loopback address and no token is set: "
                 "set --token-env or pass --allow-open"
             )
-        logging.getLogger("rewardkit.serve").warning(
+        logging.getLogger(__name__).warning(
             "serving on %s without a token (--allow-open): anyone who can reach it can use it",
             args.host,
         )

@@ -36,7 +36,7 @@ from ..records import CacheStats
 
 __all__ = ["VerdictCache", "VerdictStore", "CacheStats", "CacheError", "CacheUnavailable"]
 
-log = logging.getLogger("rewardkit.judges")
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 _SCHEMA = """

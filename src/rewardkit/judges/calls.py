@@ -22,7 +22,26 @@ from ..replies import Reading
 from ..urls import redact_url
 from .prompt import PromptTemplate
 
-log = logging.getLogger("rewardkit.judges")
+log = logging.getLogger(__name__)
+
+# Failures of one cause are logged as warnings the first _WARN_FIRST times, then at each power
+# of ten (with the count so far); the others at debug level. A judge server that is down for
+# a batch is a few lines, not one per pair.
+_WARN_FIRST = 3
+
+
+def _failure_level(count: int) -> int:
+    shown = count <= _WARN_FIRST or str(count).rstrip("0") == "1"
+    return logging.WARNING if shown else logging.DEBUG
+
+
+def _failure_note(cause: str, count: int) -> str:
+    """What a failure's log line adds: where the count of its cause stands."""
+    if count == _WARN_FIRST:
+        return f" ({cause}: {count} failures; more are logged at 10, 100, ...)"
+    if count > _WARN_FIRST:
+        return f" ({cause}: {count} failures)"
+    return ""
 
 
 @dataclass
@@ -239,9 +258,15 @@ class PairCalls:
         """A pair judged without a verdict: counted, logged, and ``on_failure`` applied."""
         truth, prediction = pair[0], pair[1]
         self.stats.failures += 1
-        self.stats.errors[cause] = self.stats.errors.get(cause, 0) + 1
-        log.warning(
-            "%s judge failed on %s vs %s: %s", self.name, _short(prediction), _short(truth), detail
+        count = self.stats.errors[cause] = self.stats.errors.get(cause, 0) + 1
+        log.log(
+            _failure_level(count),
+            "%s judge failed on %s vs %s: %s%s",
+            self.name,
+            _short(prediction),
+            _short(truth),
+            detail,
+            _failure_note(cause, count),
         )
         if self.on_failure == "raise":
             raise JudgeError(f"{self.name} judge failed on {prediction!r} vs {truth!r}: {detail}")

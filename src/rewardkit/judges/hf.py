@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..extras import require
 from ..ladders import SPECIARL, Ladder
 from .base import Judge, Judgement, check_ladder, guarded
 from .prompt import PromptTemplate, get_prompt
@@ -38,6 +39,8 @@ class HFJudge(Judge):
     ) -> None:
         super().__init__()
         ladder = check_ladder(ladder)
+        require("torch", what="the hf judge")
+        require("transformers", what="the hf judge")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -24,6 +24,7 @@ import os
 import sys
 from typing import Any
 
+from ..extras import require
 from ..ladders import SPECIARL, Ladder
 from ..urls import redact, redact_url
 from .llm import LLMJudge, Reply, TransportError
@@ -85,6 +86,7 @@ def _litellm():
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
+    litellm.suppress_debug_info = True  # its help banners go to stdout, the command's output
     return litellm
 
 
@@ -102,6 +104,7 @@ class LiteLLMTransport:
         mock_response: Any = None,
         **completion_kwargs: Any,
     ) -> None:
+        require("litellm", what="the litellm judge")
         if constraint is None:
             constraint = "choice" if model.startswith("hosted_vllm/") else "json_schema"
         if constraint not in ("choice", "json_schema", "none"):
@@ -182,6 +185,7 @@ class LiteLLMTransport:
         choices: list[str] | None = None,
     ) -> Reply:
         litellm = _litellm()
+        self._check_provider(litellm)
         try:
             response = await litellm.acompletion(**self.kwargs(messages, ladder, timeout, choices))
         except litellm.Timeout as e:
@@ -236,6 +240,28 @@ class LiteLLMTransport:
         except Exception:  # unknown model prices: no cost reported
             cost = 0.0
         return Reply(text, _count(usage, "prompt_tokens"), _count(usage, "completion_tokens"), cost)
+
+    def _check_provider(self, litellm: Any) -> None:
+        """A model LiteLLM cannot place with a provider stops the judge at its first call (a
+        configuration error, not one failure per pair)."""
+        if getattr(self, "_provider_ok", False):
+            return
+        try:
+            litellm.get_llm_provider(
+                self.model,
+                custom_llm_provider=self.completion_kwargs.get("custom_llm_provider"),
+                api_base=self.api_base,
+            )
+        except Exception:
+            raise TransportError(
+                f"LiteLLM cannot tell the provider of model {self.model!r}: name it as "
+                "PROVIDER/MODEL (openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, "
+                "hosted_vllm/NAME with an api_base)",
+                retryable=False,
+                kind="no provider",
+                fatal=True,
+            ) from None
+        self._provider_ok = True
 
     def _scrub(self, text: str) -> str:
         """``text`` without the passwords of the endpoint's URLs (LiteLLM's errors quote them)."""

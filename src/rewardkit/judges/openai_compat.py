@@ -30,6 +30,7 @@ import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..extras import require
 from ..ladders import SPECIARL, Ladder
 from ..records import EndpointStats
 from ..urls import redact, redact_url
@@ -64,6 +65,7 @@ class OpenAITransport:
         eject_after: int = 3,
         eject_for: float = 10.0,
     ) -> None:
+        require("aiohttp", what="the openai judge")
         if constraint not in ("choice", "json_schema", "none"):
             raise ValueError(f"constraint must be choice, json_schema or none, got {constraint!r}")
         bases = api_base.split(",") if isinstance(api_base, str) else list(api_base)

@@ -38,7 +38,7 @@ from .cache import CacheUnavailable, VerdictStore
 
 __all__ = ["RedisCache", "redact_url"]
 
-log = logging.getLogger("rewardkit.judges")
+log = logging.getLogger(__name__)
 
 
 def _ttl_from(url: str, ttl: float | None) -> tuple[str, float | None]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..extras import require
 from ..ladders import SPECIARL, Ladder
 from .base import Judge, Judgement, check_ladder, guarded
 from .prompt import PromptTemplate, get_prompt
@@ -65,6 +66,7 @@ class VLLMJudge(Judge):
         super().__init__()
         ladder = check_ladder(ladder)
         if isinstance(llm, str):
+            require("vllm", what="the vllm judge")
             from vllm import LLM
 
             llm = LLM(model=llm, **llm_options)

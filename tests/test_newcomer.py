@@ -1,0 +1,156 @@
+"""What a newcomer meets first: a missing extra, a judge that cannot be built, a broken plugin,
+a typo in a plugin list - each one line on stderr naming what to do (exit 2), never a
+traceback; and the command line's own log lines and levels."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rewardkit.errors import MissingExtra, RewardkitError
+from rewardkit.extras import missing_extra, require
+
+from .conftest import ANIMALS
+
+ROW = json.dumps({"label": "samoyed", "prediction": "dog"}) + "\n"
+
+
+def rewardkit(tmp_path, *args, blocked=(), env=None, stdin=ROW):
+    """Run ``rewardkit ARGS`` in a fresh process with the modules ``blocked`` uninstallable
+    (as if their extra were not installed)."""
+    code = (
+        "import sys\n"
+        f"for name in {list(blocked)!r}: sys.modules[name] = None\n"
+        "from rewardkit.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "REWARDKIT_LOAD_PLUGINS"}
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environ,
+        timeout=60,  # guards a hang; each run takes about a second
+    )
+
+
+def one_error(done, command="judge"):
+    """The run failed with status 2 and one line on stderr; that line."""
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"rewardkit {command}: error: ")
+    return lines[0].removeprefix(f"rewardkit {command}: error: ")
+
+
+MISSING = [
+    (
+        ["--judge", "openai", "--model", "m", "--api-base", "http://127.0.0.1:9/v1"],
+        "aiohttp",
+        "the openai judge needs aiohttp: pip install 'rewardkit-rl[openai]'",
+    ),
+    (
+        ["--judge", "litellm", "--model", "openai/m"],
+        "litellm",
+        "the litellm judge needs litellm: pip install 'rewardkit-rl[litellm]'",
+    ),
+    (
+        ["--judge", "hf", "--model", "m"],
+        "torch",
+        "the hf judge needs torch: pip install 'rewardkit-rl[torch]'",
+    ),
+    (
+        ["--judge", "hf", "--model", "m"],
+        "transformers",
+        "the hf judge needs transformers: pip install 'rewardkit-rl[torch]'",
+    ),
+    (
+        ["--judge", "vllm", "--model", "m"],
+        "vllm",
+        "the vllm judge needs vllm: pip install 'rewardkit-rl[vllm]'",
+    ),
+    (
+        ["--judge", "math"],
+        "math_verify",
+        "the math judge needs math-verify: pip install 'rewardkit-rl[math]'",
+    ),
+]
+
+
+@pytest.mark.parametrize("args, module, line", MISSING, ids=[m[1] for m in MISSING])
+def test_a_missing_extra_is_one_line_naming_it(tmp_path, args, module, line):
+    assert one_error(rewardkit(tmp_path, "judge", *args, blocked=[module])) == line
+
+
+def test_serve_without_aiohttp_names_the_extra(tmp_path):
+    done = rewardkit(
+        tmp_path, "serve", "--taxonomy", ANIMALS, "-g", "4", "--port", "0", blocked=["aiohttp"]
+    )
+    line = "aiohttp is not installed: pip install 'rewardkit-rl[openai]'"
+    assert one_error(done, "serve") == line
+
+
+def test_require_raises_an_import_error_that_is_rewardkit_s():
+    with pytest.raises(MissingExtra) as caught:
+        require("no_such_module_xyz", "openai", "the thing")
+    assert isinstance(caught.value, ImportError) and isinstance(caught.value, RewardkitError)
+    line = "the thing needs no_such_module_xyz: pip install 'rewardkit-rl[openai]'"
+    assert str(caught.value) == line
+    assert caught.value.name == "no_such_module_xyz"
+    assert require("json") is None  # installed: nothing happens
+
+
+def test_missing_extra_translates_only_optional_modules():
+    error = missing_extra(ModuleNotFoundError("No module named 'yaml'", name="yaml"))
+    assert str(error) == "pyyaml is not installed: pip install 'rewardkit-rl[yaml]'"
+    assert missing_extra(ModuleNotFoundError("No module named 'x'", name="x")) is None
+    assert missing_extra(ValueError("yaml")) is None
+
+
+def test_litellm_model_without_a_provider_is_one_line(tmp_path):
+    line = one_error(rewardkit(tmp_path, "judge", "--judge", "litellm", "--model", "fake"))
+    assert line == (
+        "litellm judge at openai (model 'fake'): LiteLLM cannot tell the provider of model "
+        "'fake': name it as PROVIDER/MODEL (openai/gpt-4o-mini, "
+        "anthropic/claude-3-5-haiku-latest, hosted_vllm/NAME with an api_base)"
+    )
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["judge"], "--taxonomy"),
+        (["judge", "--judge", "openai", "--model", "m"], "--api-base"),
+        (["judge", "--judge", "hf"], "--model"),
+        (["agree", "--a", "verdict", "--judge-b", "taxonomy"], "--taxonomy"),
+    ],
+    ids=["no-taxonomy", "no-api-base", "no-model", "agree-no-taxonomy"],
+)
+def test_a_judge_that_cannot_be_built_says_what_to_pass(tmp_path, capsys, args, flag):
+    from rewardkit.cli import main
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"label": "samoyed", "prediction": "dog", "verdict": "generic"}))
+    assert main([*map(str, args), "-i", str(rows)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"rewardkit {args[0]}: error: ") and "needs" in err
+    assert f"{flag} " in err or err.endswith(f"{flag}\n"), err  # the flag to pass
+
+
+def test_an_option_the_judge_does_not_take_is_named(tmp_path, capsys):
+    from rewardkit.cli import main
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(ROW)
+    args = ["judge", "--taxonomy", str(ANIMALS), "--judge-option", "colour=1", "-i", str(rows)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rewardkit judge: error: judge 'taxonomy' does not take option 'colour'")
+    assert err.count("\n") == 1
