@@ -107,6 +107,13 @@ def test_texts_and_lengths():
     assert empty.texts == () and empty.lengths.dtype == np.int64
 
 
+def test_a_batch_built_directly_holds_its_texts_as_a_tuple():
+    # A generator is read once, while checking; the batch keeps what it read for every rule.
+    batch = Batch(BINARY, np.array([0, 1]), FOUND2, texts=(t for t in ["a", "b"]))
+    assert batch.texts == ("a", "b")
+    assert Batch(BINARY, np.array([0, 1]), FOUND2, texts=["a", "b"]).texts == ("a", "b")
+
+
 @pytest.mark.parametrize(
     "options, error, message",
     [

@@ -8,6 +8,8 @@ prints the kill rate per module, the total, and every survivor with its diff. mu
     python tools/mutate.py                  # every critical module
     python tools/mutate.py rules ladders    # some of them
     python tools/mutate.py --report         # the report of the last run again, no run
+    python tools/mutate.py --keep guards    # guards afresh, keeping the other modules' results
+    python tools/mutate.py --again guards   # only guards' survivors again (after new tests)
 
 A mutant is *killed* when a test fails with it (a time-out counts: the tests caught a hang);
 it *survived* when every test that reaches its function passes; *no tests* when no selected
@@ -60,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="mutmut's children (default 2)")
     parser.add_argument("--report", action="store_true", help="only report the last run")
     parser.add_argument("--no-diffs", action="store_true", help="survivors by name only")
+    parser.add_argument("--keep", action="store_true", help="keep the other modules' results")
+    parser.add_argument("--again", action="store_true", help="re-run only the last survivors")
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
@@ -67,22 +71,29 @@ def main(argv: list[str] | None = None) -> int:
     names = args.modules or list(MODULES)
     os.chdir(ROOT)
     elapsed = None
-    if not args.report:
-        elapsed = run(names, args.jobs)
+    if args.again:  # new tests are found by mutmut and timed; the other results stay
+        by_module = results(names)
+        left = [k for n, m in by_module.items() for k, c in m.items() if _status(c) == "survived"]
+        elapsed = run(left, args.jobs, keep=True) if left else 0.0
+    elif not args.report:
+        elapsed = run([MODULES[n][1] for n in names], args.jobs, keep=args.keep)
     return report(names, elapsed, diffs=not args.no_diffs)
 
 
-def run(names: list[str], jobs: int) -> float:
-    """A fresh mutmut run over ``names``; its output goes to mutants/mutmut.log, with a
-    progress line every minute here. Returns the seconds it took."""
-    shutil.rmtree("mutants", ignore_errors=True)
-    Path("mutants").mkdir()
+def run(mutants: list[str], jobs: int, *, keep: bool = False) -> float:
+    """A mutmut run over ``mutants`` (names or patterns), from a fresh mutants/ unless ``keep``;
+    its output goes to mutants/mutmut.log, with a progress line every minute here. Returns the
+    seconds it took."""
+    if not keep:
+        shutil.rmtree("mutants", ignore_errors=True)
+    Path("mutants").mkdir(exist_ok=True)
     mutmut = Path(sys.executable).with_name("mutmut")
-    cmd = [str(mutmut), "run", "--max-children", str(jobs), *(MODULES[n][1] for n in names)]
-    print(f"mutate: {' '.join(names)} with {jobs} children (log: mutants/mutmut.log)", flush=True)
+    cmd = [str(mutmut), "run", "--max-children", str(jobs), *mutants]
+    shown = " ".join(mutants) if len(mutants) < 8 else f"{len(mutants)} mutants"
+    print(f"mutate: {shown} with {jobs} children (log: mutants/mutmut.log)", flush=True)
     start = last = time.monotonic()
     status = ""
-    with open("mutants/mutmut.log", "w", encoding="utf-8") as log:
+    with open("mutants/mutmut.log", "a" if keep else "w", encoding="utf-8") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert proc.stdout is not None
         pending = b""
@@ -148,7 +159,7 @@ def report(names: list[str], elapsed: float | None, *, diffs: bool) -> int:
         (name, key, code)
         for name in names
         for key, code in sorted(by_module[name].items(), key=lambda kv: _natural(kv[0]))
-        if _status(code) not in ("killed", "timeout")
+        if not _caught(code)
     ]
     if left:
         print(f"\n{len(left)} not killed (`.venv/bin/mutmut show NAME` shows one):")
@@ -157,6 +168,10 @@ def report(names: list[str], elapsed: float | None, *, diffs: bool) -> int:
             if diffs:
                 print(_diff(key))
     return 0
+
+
+def _caught(code: int | None) -> bool:
+    return code in KILLED
 
 
 def _status(code: int | None) -> str:
