@@ -4,7 +4,10 @@ Plugins are found through the ``rewardkit`` entry-point group, loaded lazily (on
 registry lookup) and once; a plugin registered at run time with ``pm.register(plugin)`` is
 picked up on the next lookup. ``REWARDKIT_LOAD_PLUGINS`` limits which installed plugin packages
 load: a comma-separated list of the names ``rewardkit plugins`` prints (plugin or package
-names), or empty for none. rewardkit's built-ins always load. A plugin that implements a hook
+names), or empty for none; ``REWARDKIT_DISABLE_PLUGINS`` lists plugins to leave out. A name in
+either that matches no installed plugin is logged as a warning. An installed plugin that
+fails to import is left out with a warning naming it (``rewardkit plugins`` lists it with its
+error); rewardkit's built-ins always load. A plugin that implements a hook
 rewardkit does not have (a misspelling) is a :class:`PluginError` when it loads.
 
 >>> get_ladder("speciarl").slugs[0]
@@ -16,6 +19,7 @@ rewardkit does not have (a misspelling) is a :class:`PluginError` when it loads.
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -50,6 +54,9 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "rewardkit"
 ENV_VAR = "REWARDKIT_LOAD_PLUGINS"
+DISABLE_VAR = "REWARDKIT_DISABLE_PLUGINS"
+
+log = logging.getLogger(__name__)
 
 pm = pluggy.PluginManager("rewardkit")
 pm.add_hookspecs(hookspecs)
@@ -58,6 +65,7 @@ _lock = threading.Lock()
 _loaded = False
 _registry: dict[str, Any] = {}
 _dists: dict[str, importlib.metadata.Distribution] = {}  # plugin name -> its package
+_broken: dict[str, str] = {}  # installed plugins that failed to load -> why
 
 
 _KINDS = {
@@ -81,19 +89,64 @@ def load_plugins() -> None:
         from . import builtins
 
         pm.register(builtins, name="rewardkit.builtins")
-        allowed = os.environ.get(ENV_VAR)
-        allow = None if allowed is None else {n.strip() for n in allowed.split(",") if n.strip()}
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        allow, deny = _names(ENV_VAR), _names(DISABLE_VAR) or set()
+        found = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+        for ep in found:
             dist = ep.dist.name if ep.dist else None
             if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
                 continue
             if allow is not None and dist not in allow and ep.name not in allow:
                 continue
-            pm.register(ep.load(), name=ep.name)
-            if ep.dist is not None:
-                _dists[ep.name] = ep.dist
+            if dist in deny or ep.name in deny:
+                continue
+            _load(ep)
+        _unknown_names(found, allow, deny)
         _check()
         _loaded = True
+
+
+def _names(variable: str) -> set[str] | None:
+    """The plugin names an environment variable lists (None when it is not set)."""
+    value = os.environ.get(variable)
+    return None if value is None else {n.strip() for n in value.split(",") if n.strip()}
+
+
+def _load(ep: importlib.metadata.EntryPoint) -> None:
+    """Register one installed plugin; one that fails to import is skipped with a warning
+    naming it and how to leave it out, and rewardkit goes on without it."""
+    try:
+        pm.register(ep.load(), name=ep.name)
+    except Exception as e:  # the plugin's own code: any error
+        _broken[ep.name] = f"{type(e).__name__}: {e}"
+        package = f" (package {ep.dist.name} {ep.dist.version})" if ep.dist else ""
+        log.warning(
+            "plugin %r%s cannot be loaded and is left out: %s; leave it out quietly with "
+            "%s=%s, or uninstall it",
+            ep.name,
+            package,
+            _broken[ep.name],
+            DISABLE_VAR,
+            ep.name,
+        )
+        return
+    if ep.dist is not None:
+        _dists[ep.name] = ep.dist
+
+
+def _unknown_names(
+    found: list[importlib.metadata.EntryPoint], allow: set[str] | None, deny: set[str]
+) -> None:
+    """Warn about names in the plugin variables that match no installed plugin (a typo)."""
+    known = {ep.name for ep in found} | {ep.dist.name for ep in found if ep.dist}
+    for variable, names in ((ENV_VAR, allow or set()), (DISABLE_VAR, deny)):
+        for name in sorted(names - known):
+            installed = ", ".join(sorted({ep.name for ep in found})) or "none"
+            log.warning(
+                "%s names %r, which is no installed plugin (installed: %s)",
+                variable,
+                name,
+                installed,
+            )
 
 
 def _check() -> None:
@@ -147,12 +200,38 @@ def _collect() -> dict[str, Any]:
 
         return register
 
+    failed: set[str] = set()
     for kind, hook in _KINDS.items():
         # Each implementation on its own, so the registry knows which plugin added what.
         for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
-            impl.function(register=adder(kind, impl.plugin_name))
+            if impl.plugin_name in failed:
+                continue
+            try:
+                impl.function(register=adder(kind, impl.plugin_name))
+            except RegistryError:
+                raise
+            except Exception as e:  # the plugin's own code: any error leaves it out
+                failed.add(impl.plugin_name)
+                _left_out(impl.plugin_name, hook, e)
+    for (kind, name), plugin in list(owners.items()):  # nothing of a plugin that failed
+        if plugin in failed:
+            del registry[kind][name], owners[kind, name]
     registry["owners"] = owners
     return registry
+
+
+def _left_out(plugin: str, hook: str, error: Exception) -> None:
+    """A plugin whose hook raised: recorded and warned about once, rewardkit goes on."""
+    why = f"{hook} raised {type(error).__name__}: {error}"
+    if _broken.get(plugin) != why:
+        _broken[plugin] = why
+        log.warning(
+            "plugin %r is left out: %s; leave it out quietly with %s=%s, or uninstall it",
+            plugin,
+            why,
+            DISABLE_VAR,
+            plugin,
+        )
 
 
 def _lookup(kind: str, name: str) -> Any:
@@ -234,9 +313,9 @@ def get_attack(name: str) -> Any:
 
 
 def get_plugins() -> list[dict[str, Any]]:
-    """The loaded plugins: name, hooks, what each registered (ladders, judges, rules,
+    """The plugins: name, hooks, what each registered (ladders, judges, rules,
     metrics, attacks), the options of its judges and rules, and version and package where
-    the plugin is a package."""
+    the plugin is a package; a plugin that failed to load or register, with its ``error``."""
     registry = _current()
     owners = registry["owners"]
     out = []
@@ -263,5 +342,9 @@ def get_plugins() -> list[dict[str, Any]]:
             from .version import __version__
 
             info["version"] = __version__
+        if name in _broken:
+            info["error"] = _broken[name]
         out.append(info)
+    loaded = {p["name"] for p in out}
+    out += [{"name": n, "error": why} for n, why in _broken.items() if n not in loaded]
     return sorted(out, key=lambda p: p["name"])

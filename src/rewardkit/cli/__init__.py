@@ -116,6 +116,7 @@ def _global_options(p: argparse.ArgumentParser, default: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``rewardkit`` with ``argv`` (default: the process's); the exit status."""
+    log_to_stderr("rewardkit")  # plugins load while the parser is built: their warnings
     try:
         parser = build_parser()
     except (RewardkitError, ImportError) as e:  # a plugin that cannot load
