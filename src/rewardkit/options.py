@@ -153,10 +153,12 @@ class Option:
         return OptionError(f"{owner}: option {self.name!r} must be {self.expects()}, got {shown}")
 
     def parse(self, text: str, owner: str) -> Any:
-        """A value given as text (a flag, ``--judge-option``, an environment variable)."""
+        """A value given as text (a flag, ``--judge-option``, an environment variable):
+        ``null`` (for a number also ``none`` or ``unscored``) where ``None`` is allowed."""
         types = self.types
         numeric = any(t in (int, float) for t in types)
-        if self.allows_none and (text == "null" or (numeric and text.lower() == "none")):
+        words = ("none", "unscored") if numeric else ()  # a number's null: unscored, none
+        if self.allows_none and (text == "null" or text.lower() in words):
             return None
         for t in types:
             try:

@@ -207,13 +207,12 @@ def write_reward_file(
     ...                   judge_options={"taxonomy": "examples/data/animals.json"})
     PosixPath('runs/reward.py')
     """
+    from ..plugins import judge_options as declared
     from ..version import __version__
 
-    options = dict(judge_options or {})
-    for key in ("taxonomy", "cache", "prompt"):  # file paths made absolute: OpenRLHF runs elsewhere
-        value = options.get(key)
-        if isinstance(value, (str, Path)) and (key != "prompt" or Path(value).is_file()):
-            options[key] = str(Path(value).resolve())
+    # The judge's path options made absolute: OpenRLHF runs elsewhere. Its secret options are
+    # never written (RewardSpec.to_dict): OpenRLHF's process reads them from their variable.
+    options = declared(judge).absolute(dict(judge_options or {}))
     reward_spec = RewardSpec.from_options(
         {
             "judge": judge,

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 from typing import Any
 
-from ..errors import CLIError
+from ..errors import CLIError, OptionError
+from ..options import Option, Options
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "positive_int",
@@ -25,12 +29,14 @@ __all__ = [
     "key_values",
     "judge_arguments",
     "judge_options",
+    "rule_arguments",
+    "rule_options",
+    "chosen_options",
+    "renamed",
     "rendezvous_arguments",
     "group_size_for",
     "load_spec",
 ]
-
-LLM_JUDGES = ("openai", "litellm")
 
 
 def positive_int(text: str) -> int:
@@ -86,14 +92,15 @@ def number(text: str, flag: str) -> float:
     return value
 
 
-def key_values(items: list[str] | None, flag: str) -> dict[str, Any]:
-    """Repeated ``KEY=VALUE`` flags as options (a value is JSON where it parses, else text)."""
+def key_values(items: list[str] | None, flag: str, *, raw: bool = False) -> dict[str, Any]:
+    """Repeated ``KEY=VALUE`` flags as options (a value is JSON where it parses, else text;
+    ``raw``: the text as given)."""
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.isidentifier():
             raise CLIError(f"{flag} expects KEY=VALUE, got {item!r}")
-        out[key] = _option_value(value)
+        out[key] = value if raw else _option_value(value)
     return out
 
 
@@ -105,98 +112,176 @@ def _option_value(text: str) -> Any:
         return text
 
 
-def judge_arguments(p: argparse.ArgumentParser, call_timeout: str = "--timeout") -> None:
-    """The options that pick and configure a judge (``judge``, ``serve``, ``openrlhf-reward``)."""
-    p.add_argument(
+def judge_arguments(p: argparse.ArgumentParser, *, old_timeout: bool = False) -> None:
+    """``--judge``, a flag for every option a registered judge declares (plugins' included)
+    and ``--judge-option``; call it after the command's own flags (a judge option whose flag
+    the command has is given with ``--judge-option``). ``old_timeout``: ``--timeout`` is the
+    deprecated spelling of ``--call-timeout``."""
+    from ..plugins import judges
+
+    group = p.add_argument_group(
+        "judge options", "--judge picks the judge; each flag names the judges that take it"
+    )
+    group.add_argument(
         "--judge",
         default="taxonomy",
-        help="taxonomy (default), openai, litellm, hf, or a plugin's judge",
+        help=f"a registered judge (default taxonomy): {', '.join(judges())}",
     )
-    p.add_argument("--taxonomy", help="taxonomy file (.json, .yaml) for the taxonomy judge")
-    p.add_argument("--model", help="judge model (openai, litellm, hf, vllm judges)")
-    p.add_argument("--api-base", help="server URL, e.g. http://127.0.0.1:8000/v1")
-    p.add_argument("--ladder", help="ladder of the model judges (default speciarl)")
-    p.add_argument(
-        "--prompt", help="judge prompt: a prompt file (.json, .yaml, or text) or a prompt name"
-    )
-    p.add_argument(
-        "--constraint",
-        choices=("choice", "json_schema", "none"),
-        help="how the reply is held to the labels (default: choice for vLLM servers)",
-    )
-    p.add_argument(
-        "--concurrency",
-        type=positive_int,
-        default=64,
-        help="calls in flight per endpoint (default 64)",
-    )
-    p.add_argument("--cache", help="sqlite verdict cache file (off when not given)")
-    p.add_argument(
-        call_timeout,
-        dest="call_timeout",
-        type=positive_seconds,
-        default=60.0,
-        help="seconds per call (default 60)",
-    )
-    p.add_argument("--retries", type=int, default=3, help="retries per call (default 3)")
-    p.add_argument(
-        "--max-failure-rate",
-        type=failure_rate,
-        default=0.2,
-        help="share of failed calls that stops the run with an error (default 0.2; 'none')",
-    )
-    p.add_argument(
+    option_flags(p, group, "judge", judges())
+    group.add_argument(
         "--judge-option",
         action="append",
         metavar="KEY=VALUE",
-        help="an option for the judge (any registered judge); VALUE is JSON or text; repeatable",
+        help="an option of the judge (any registered judge); VALUE as the option's type, or "
+        "JSON or text; repeatable",
+    )
+    if old_timeout and "--call-timeout" in p._option_string_actions:
+        group.add_argument(
+            "--timeout",
+            dest=_dest("judge", "--call-timeout"),
+            action=_Renamed,
+            default=argparse.SUPPRESS,
+            help=argparse.SUPPRESS,
+        )
+
+
+def rule_arguments(p: argparse.ArgumentParser) -> None:
+    """A flag for every option a registered rule declares and ``--rule-option``; call it after
+    the command's own flags and the judge's."""
+    from ..plugins import rules
+
+    group = p.add_argument_group("rule options", "each flag names the rules that take it")
+    option_flags(p, group, "rule", rules())
+    group.add_argument(
+        "--rule-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an option of the rule; VALUE as the option's type, or JSON or text; repeatable",
     )
 
 
+class _Renamed(argparse.Action):
+    """A flag's old spelling: takes its value and says what it is called now."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        new = "--" + self.dest.split("_flag_", 1)[-1].replace("_", "-")
+        log.warning("%s is deprecated here: it is now %s", option_string, new)
+        setattr(namespace, self.dest, values)
+
+
+def renamed(p: argparse.ArgumentParser, old: str, new: str) -> None:
+    """``old`` as a deprecated spelling of the flag ``new`` (same destination)."""
+    action = p._option_string_actions[new]
+    p.add_argument(
+        old, dest=action.dest, action=_Renamed, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+
+
+def _dest(kind: str, flag: str) -> str:
+    return f"{kind}_flag_{flag[2:].replace('-', '_')}"
+
+
+def option_flags(p: argparse.ArgumentParser, group: Any, kind: str, factories: dict) -> None:
+    """A flag for each option the ``kind`` factories declare; the flag of an option several
+    declare takes each one's value, checked when the chosen one is known."""
+    flags: dict[str, list[tuple[str, Option]]] = {}
+    for name, factory in factories.items():
+        declared = getattr(factory, "options", None)
+        for option in declared if isinstance(declared, Options) else ():
+            if option.cli_flag:
+                flags.setdefault(option.cli_flag, []).append((name, option))
+    added = []
+    for flag, owners in flags.items():
+        first = owners[0][1]
+        boolean = all(o.types == (bool,) for _, o in owners)
+        spellings = (flag, "--no-" + flag[2:]) if boolean else (flag,)
+        if any(s in p._option_string_actions for s in spellings):
+            continue  # the command's own flag: the option is given with --judge-option
+        default = {repr(o.default) for _, o in owners}
+        plain = first.required or first.default is None or len(default) > 1
+        shown = "" if plain else f"default {first.default}; "
+        names = ", ".join(dict.fromkeys(n for n, _ in owners))
+        kwargs: dict[str, Any] = {
+            "dest": _dest(kind, flag),
+            "default": argparse.SUPPRESS,
+            "help": f"{first.help} ({shown}{kind}s: {names})".replace("%", "%%"),
+        }
+        if boolean:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif first.choices and all(o.choices == first.choices for _, o in owners):
+            kwargs["choices"] = first.choices
+        else:
+            kwargs["metavar"] = flag[2:].upper().replace("-", "_")
+        group.add_argument(flag, **kwargs)
+        added.append(flag)
+    p.set_defaults(**{f"{kind}_flags_added": tuple(added)})
+
+
 def judge_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Options for ``get_judge`` from the command line (plugin judges get --judge-option)."""
-    options: dict[str, Any] = {}
-    if args.taxonomy:
-        options["taxonomy"] = args.taxonomy
-    if args.ladder:
-        options["ladder"] = args.ladder
-    if args.prompt:
-        options["prompt"] = args.prompt
-    if args.judge in (*LLM_JUDGES, "hf", "vllm"):
-        if not args.model:
-            raise CLIError(f"--judge {args.judge} needs --model")
-        options["model"] = args.model
-    if args.judge in LLM_JUDGES:
-        if args.judge == "openai" and not args.api_base:
-            raise CLIError("--judge openai needs --api-base (e.g. http://127.0.0.1:8000/v1)")
-        if args.api_base:
-            options["api_base"] = args.api_base
-        options.update(
-            concurrency=args.concurrency,
-            timeout=args.call_timeout,
-            retries=args.retries,
-            cache=args.cache,
-            max_failure_rate=args.max_failure_rate,
-        )
-        if args.constraint:
-            options["constraint"] = args.constraint
-    options.update(key_values(args.judge_option, "--judge-option"))
-    return options
+    """The options given for the judge ``--judge`` names (its flags and ``--judge-option``),
+    checked against those it declares; its defaults are not filled in."""
+    return chosen_options(args, "judge", args.judge, getattr(args, "judge_option", None))
+
+
+def rule_options(args: argparse.Namespace, rule: str | None = None) -> dict[str, Any]:
+    """The options given for the rule ``rule`` (default ``--rule``), checked as
+    :func:`judge_options`."""
+    name = rule or args.rule
+    return chosen_options(args, "rule", name, getattr(args, "rule_option", None))
+
+
+def chosen_options(
+    args: argparse.Namespace, kind: str, name: str, items: list[str] | None
+) -> dict[str, Any]:
+    """The options of the ``kind`` ``name`` given on the command line: the flags of the
+    options it declares, then ``--KIND-option KEY=VALUE``; a flag or key it does not take, a
+    required option not given, a value of the wrong type is an
+    :class:`~rewardkit.errors.OptionError` naming the option and the judge or rule."""
+    from ..plugins import judge_options as declared_judge
+    from ..plugins import rule_options as declared_rule
+
+    declared = (declared_judge if kind == "judge" else declared_rule)(name)
+    owner = f"{kind} {name!r}"
+    added = set(getattr(args, f"{kind}_flags_added", ()))
+    shown = {
+        o.name: o.cli_flag
+        if o.cli_flag and o.cli_flag in added
+        else f"--{kind}-option {o.name}=VALUE"
+        for o in declared
+    }
+    by_flag = {o.cli_flag: o for o in declared if o.cli_flag in added}
+    given: dict[str, Any] = {}
+    prefix = f"{kind}_flag_"
+    for dest, value in sorted(vars(args).items()):
+        if not dest.startswith(prefix):
+            continue
+        flag = "--" + dest[len(prefix) :].replace("_", "-")
+        option = by_flag.get(flag)
+        if option is None:
+            known = ", ".join(shown.values()) or "none"
+            raise OptionError(f"{owner} does not take {flag}; its options: {known}")
+        given[option.name] = option.parse(value, owner) if isinstance(value, str) else value
+    for key, text in key_values(items, f"--{kind}-option", raw=True).items():
+        given[key] = declared[key].parse(text, owner) if key in declared else _option_value(text)
+    declared.validate(given, owner, fill=False, shown=shown)
+    return given
 
 
 def rendezvous_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of commands that wait for a group's siblings one sample at a time."""
+    """Options of commands that wait for a group's siblings one sample at a time
+    (``--timeout`` is the deprecated spelling of ``--group-timeout``)."""
     p.add_argument(
-        "--timeout",
+        "--group-timeout",
         type=positive_seconds,
         default=120.0,
         help="seconds a sample waits for its group's siblings (default 120)",
     )
+    renamed(p, "--timeout", "--group-timeout")
     p.add_argument(
-        "--unscored",
+        "--unscored-reward",
         type=finite_float,
         default=0.0,
-        help="reward when the judge gives no verdict (default 0; counted as unscored)",
+        help="the reward the trainer gets for an unscored sample (default 0; counted as unscored)",
     )
     p.add_argument("--require-card", help="refuse to start unless this robustness card passed")
 

@@ -19,7 +19,6 @@ __all__ = ["COMMAND", "add_arguments", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    judge_arguments(p)
     p.add_argument(
         "--completion-field",
         help="judge raw completions in this field (the answer is extracted) instead of "
@@ -35,6 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--spec", help="a reward_spec.json (from a training run): its judge and options")
     io_arguments(p)
+    judge_arguments(p, old_timeout=True)  # after the command's own flags
 
 
 def build_judge(args: argparse.Namespace) -> Any:
@@ -49,7 +49,7 @@ def build_judge(args: argparse.Namespace) -> Any:
         return get_judge(args.judge, **judge_options(args))
     except CacheError as e:
         raise CLIError(str(e)) from None
-    except (OptionError, TypeError) as e:  # an option missing, or one it does not take
+    except OptionError as e:  # an option missing, one it does not take, a wrong value
         raise unbuildable(e, "--judge-option") from None
 
 

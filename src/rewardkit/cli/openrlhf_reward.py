@@ -6,7 +6,14 @@ import argparse
 from collections.abc import Iterator
 
 from ..errors import CLIError
-from .args import judge_arguments, judge_options, positive_int, rendezvous_arguments
+from .args import (
+    judge_arguments,
+    judge_options,
+    positive_int,
+    rendezvous_arguments,
+    rule_arguments,
+    rule_options,
+)
 from .command import Command, example
 
 __all__ = ["COMMAND", "add_arguments", "run"]
@@ -24,8 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="OpenRLHF's --rollout.n_samples_per_prompt",
     )
     p.add_argument("--rule", default="speciarl", help="registered reward rule")
-    judge_arguments(p, call_timeout="--call-timeout")
     rendezvous_arguments(p)
+    judge_arguments(p)
+    rule_arguments(p)
 
 
 def run(args: argparse.Namespace) -> Iterator[str]:
@@ -39,11 +47,12 @@ def run(args: argparse.Namespace) -> Iterator[str]:
             judge=args.judge,
             rule=args.rule,
             judge_options=judge_options(args),
-            timeout=args.timeout,
-            unscored=args.unscored,
+            rule_options=rule_options(args),
+            timeout=args.group_timeout,
+            unscored=args.unscored_reward,
             require_card=args.require_card,
         )
-    except (CacheError, TypeError) as e:
+    except CacheError as e:
         raise CLIError(str(e)) from None
     yield f"wrote {path}: pass --reward.remote_url {path.resolve()} to OpenRLHF"
 

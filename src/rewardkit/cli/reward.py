@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import CLIError
-from .args import group_size_for, load_spec, number, positive_int
+from .args import group_size_for, load_spec, positive_int, rule_arguments, rule_options
 from .command import Command, example
 from .io import dump, io_arguments, read_input
 from .rows import verdicts
@@ -26,18 +26,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "default 1 for static rules)",
     )
     p.add_argument("--ladder", default="speciarl", help="ladder of the verdicts")
-    p.add_argument(
-        "--no-answer",
-        help="reward for rows with answer_found false "
-        "(a number or 'unscored'; default: the rule's own, -1 for ladder rules)",
-    )
-    p.add_argument("--unscored", help="turn unscored rewards (null verdicts) into this number")
     io_arguments(p)
+    rule_arguments(p)  # --no-answer, --unscored and every other option a rule declares
 
 
 def _rule(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The rule of ``--rule`` or ``--spec`` with its options (``args`` takes the spec's), and
-    the ladder of the verdicts."""
+    """The rule of ``--rule`` or ``--spec`` with its options - the spec's, then the flags
+    given (``args`` takes the spec's rule, groups and ladder) - and the ladder of the
+    verdicts."""
     from ..plugins import get_ladder, get_rule
 
     options: dict[str, Any] = {}
@@ -48,17 +44,8 @@ def _rule(args: argparse.Namespace) -> tuple[Any, Any]:
         if spec.ladder:
             args.ladder = spec.ladder
     ladder = get_ladder(args.ladder)
-    if args.no_answer is not None:
-        options["no_answer"] = (
-            None if args.no_answer == "unscored" else number(args.no_answer, "--no-answer")
-        )
-    if args.unscored is not None:
-        options["unscored"] = number(args.unscored, "--unscored")
-    try:
-        return get_rule(args.rule, **options), ladder
-    except TypeError as e:
-        flags = " and ".join(f"--{k.replace('_', '-')}" for k in options) or "these options"
-        raise CLIError(f"rule {args.rule!r} does not take {flags} ({e})") from None
+    options.update(rule_options(args))
+    return get_rule(args.rule, **options), ladder
 
 
 def run(args: argparse.Namespace) -> Iterator[str]:

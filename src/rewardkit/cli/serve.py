@@ -18,13 +18,14 @@ from .args import (
     positive_int,
     positive_seconds,
     rendezvous_arguments,
+    rule_arguments,
+    rule_options,
 )
 from .command import Command, example
 
 __all__ = ["COMMAND", "add_arguments", "run"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    judge_arguments(p, call_timeout="--call-timeout")
     p.add_argument("--rule", default="speciarl", help="registered reward rule")
     p.add_argument(
         "--group-size", "-g", type=positive_int, help="completions per prompt (group rules)"
@@ -58,6 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "slower connections are closed (default 30)",
     )
     rendezvous_arguments(p)
+    judge_arguments(p)
+    rule_arguments(p)
 
 
 def _token(args: argparse.Namespace) -> str | None:
@@ -104,6 +107,7 @@ def run(args: argparse.Namespace) -> Iterator[str]:
                 judge=args.judge,
                 judge_options=options,
                 rule=args.rule,
+                rule_options=rule_options(args),
                 ladder=ladder,
                 group_size=args.group_size,
             )
@@ -112,8 +116,8 @@ def run(args: argparse.Namespace) -> Iterator[str]:
         server = RewardServer(
             reward,
             group_size=size,
-            timeout=args.timeout,
-            unscored=args.unscored,
+            timeout=args.group_timeout,
+            unscored=args.unscored_reward,
             token=token,
             max_body=args.max_body,
             groups=args.groups,
@@ -127,7 +131,7 @@ def run(args: argparse.Namespace) -> Iterator[str]:
             sys.stderr.flush()
 
         serve(server, args.host, args.port, ready)
-    except (RewardkitError, LookupError, ValueError, TypeError, OSError) as e:
+    except (RewardkitError, LookupError, ValueError, OSError) as e:
         raise CLIError(redact(str(e))) from None
     yield from ()
 

@@ -25,6 +25,8 @@ from ..cli.args import (
     judge_options,
     load_spec,
     positive_int,
+    rule_arguments,
+    rule_options,
 )
 from ..cli.command import Command, example
 from ..cli.io import read_rows
@@ -38,7 +40,6 @@ rate = _number_type("a number in [0, 1]", lambda v: 0 <= v <= 1)
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The judge's flags (as ``rewardkit judge`` takes them), the rule, the attacks, the gate,
     the budget and the report."""
-    judge_arguments(p)
     p.add_argument("--spec", help="a reward_spec.json: its judge, rule, ladder and group size")
     p.add_argument("--rule", default="speciarl", help="reward rule for the attacks' rewards")
     p.add_argument(
@@ -66,6 +67,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the plan and make no call")
     p.add_argument("--report", help="folder for card.json, card.md and card.png")
     p.add_argument("--input", "-i", help="JSON Lines rows (default: stdin)")
+    judge_arguments(p, old_timeout=True)
+    rule_arguments(p)
 
 
 def _setup(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
@@ -84,11 +87,9 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
             extraction["extraction"] = getattr(spec, "extraction", "strict")
         else:
             judge = get_judge(args.judge, **judge_options(args))
-            rule = get_rule(args.rule)
+            rule = get_rule(args.rule, **rule_options(args))
     except CacheError as e:
         raise CLIError(str(e)) from None
-    except TypeError as e:  # an option the judge or rule does not take
-        raise CLIError(f"judge {args.judge!r}: {e}") from None
     args.group_size = group_size_for(rule, rule.name, args.group_size)
     return judge, rule, extraction
 
