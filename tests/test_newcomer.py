@@ -4,6 +4,7 @@ traceback; and the command line's own log lines and levels."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -229,3 +230,73 @@ def test_a_plugin_list_naming_no_installed_plugin_is_said(tmp_path, site):
         "rewardkit: WARNING rewardkit.plugins: REWARDKIT_LOAD_PLUGINS names 'nosuch', which is "
         "no installed plugin (installed: badhook, badimport, good)\n"
     )
+
+
+def test_repeated_failures_are_summarised_not_one_line_each(caplog):
+    import rewardkit as rk
+    from rewardkit.judges.openai_compat import openai_judge
+
+    from .judge_server import JudgeServer
+
+    pairs = [("samoyed", f"dog {i}") for i in range(25)]
+    with JudgeServer(rk.TaxonomyJudge(ANIMALS)) as server:
+        server.faults = ["ok"] + ["nolabel"] * 24  # one verdict, then 24 replies off the ladder
+        judge = openai_judge(
+            "m", server.url, api_key_env=None, concurrency=1, max_failure_rate=None
+        )
+        with caplog.at_level("DEBUG", "rewardkit.judges.calls"):
+            verdicts = judge.judge(pairs)
+    assert verdicts.count(None) == 24 and judge.stats.errors == {"off ladder": 24}
+    records = [r for r in caplog.records if "judge failed on" in r.getMessage()]
+    assert len(records) == 24 and {r.name for r in records} == {"rewardkit.judges.calls"}
+    warned = [r.getMessage() for r in records if r.levelname == "WARNING"]
+    assert len(warned) == 4  # the first three, then the tenth
+    assert warned[2].endswith("(off ladder: 3 failures; more are logged at 10, 100, ...)")
+    assert warned[3].endswith("(off ladder: 10 failures)")
+
+
+def test_every_logger_is_named_after_its_module():
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parent.parent / "src" / "rewardkit"
+    fixed = {}
+    for path in src.rglob("*.py"):
+        for name in re.findall(r"getLogger\(\s*([^)\s][^)]*)\)", path.read_text()):
+            if name != "__name__":
+                fixed.setdefault(name, []).append(path.relative_to(src).as_posix())
+    # The two that are not a module's own: the level --log-level sets for all of rewardkit,
+    # and aiohttp's server logger, which serve filters.
+    assert fixed == {'"rewardkit"': ["cli/logs.py"], '"aiohttp.server"': ["serve.py"]}
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_log_level_is_a_global_option(tmp_path, where):
+    args = ["judge", "--taxonomy", ANIMALS]
+    level = ["--log-level", "DEBUG"]
+    done = rewardkit(tmp_path, *(level + args if where == "before" else args + level))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["verdict"] == "generic"
+    bad = rewardkit(tmp_path, "judge", "--log-level", "loud", "--taxonomy", ANIMALS)
+    assert bad.returncode == 2 and "--log-level: invalid choice: 'loud'" in bad.stderr
+
+
+def test_serve_logs_requests_at_debug(tmp_path):
+    import urllib.request
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rewardkit.cli", "serve", "--log-level", "debug", "--taxonomy",
+         str(ANIMALS), "--rule", "exact", "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        ready = process.stderr.readline()  # the line that says where it listens
+        url = re.search(r"http://\S+", ready).group(0)
+        with urllib.request.urlopen(f"{url}/health", timeout=30) as answer:
+            assert answer.status == 200
+    finally:
+        process.terminate()
+        rest = process.communicate(timeout=30)[1]
+    assert process.returncode == 0
+    assert re.search(r"rewardkit serve: DEBUG rewardkit.serve: GET /health 200 [\d.]+ ms\n", rest)
