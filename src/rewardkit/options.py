@@ -173,6 +173,8 @@ class Option:
             except ValueError as e:
                 if isinstance(e, OptionError):
                     raise
+                if t is object:  # any value: JSON where it parses, else the text
+                    return text
         shown = "a secret value" if self.secret else repr(text)
         raise OptionError(f"{owner}: option {self.name!r} must be {self.expects()}, got {shown}")
 
