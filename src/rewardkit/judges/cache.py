@@ -24,17 +24,25 @@ and overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 
 from ..errors import CacheError, CacheUnavailable  # noqa: F401 - re-exported
 from ..records import CacheStats
 
-__all__ = ["VerdictCache", "VerdictStore", "CacheStats", "CacheError", "CacheUnavailable"]
+__all__ = [
+    "VerdictCache",
+    "VerdictStore",
+    "open_store",
+    "CacheStats",
+    "CacheError",
+    "CacheUnavailable",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +65,46 @@ _SLUG = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 class VerdictStore:
-    """What every verdict cache does with values it reads back: only a verdict of the judge
-    is one (see the module docstring)."""
+    """The verdict-store protocol judges use (:func:`open_store` opens one): ``aget`` and
+    ``aput`` whole batches under a judge's identity; ``claim``, ``release`` and
+    ``await_verdicts`` share the judging of a pair between processes (here: every pair is
+    this process's to judge); ``session`` holds a batch's connections; ``check`` reaches the
+    store once. And what every store does with values it reads back: only a verdict of the
+    judge is one (see the module docstring)."""
 
     where = "verdict cache"
+    url = ""  # a redis:// URL for a store shared over the network
 
     def __init__(self) -> None:
         self.stats = CacheStats()
         self._verdicts: dict[str, frozenset[str]] = {}
+
+    async def aget(self, judge: str, keys: Sequence[Sequence[str]]) -> dict[tuple, str]:
+        raise NotImplementedError
+
+    async def aput(self, judge: str, rows: Iterable[tuple]) -> None:
+        raise NotImplementedError
+
+    async def claim(self, judge: str, keys: Sequence[Sequence[str]]) -> list[bool]:
+        """Per key, whether this process should judge it."""
+        return [True] * len(keys)
+
+    async def release(self, judge: str, keys: Sequence[Sequence[str]]) -> None:
+        """Give up claims without a verdict (the pair failed)."""
+
+    async def await_verdicts(
+        self, judge: str, keys: Sequence[Sequence[str]]
+    ) -> tuple[dict[tuple, str], list[tuple]]:
+        """Verdicts other processes judged for ``keys``, and the keys left to judge here."""
+        return {}, [tuple(k) for k in keys]
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[VerdictStore]:
+        """The connections a batch uses (none here)."""
+        yield self
+
+    def check(self) -> None:
+        """Reach the store once (:class:`CacheUnavailable`); a file is checked when opened."""
 
     def accept(self, judge: str, verdicts: Iterable[str]) -> None:
         """The verdicts judge ``judge`` (an identity) can give: the slugs of its ladder."""
@@ -225,3 +265,25 @@ class VerdictCache(VerdictStore):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def open_store(where: str | os.PathLike | VerdictStore | None) -> VerdictStore | None:
+    """The verdict store ``where`` names, opened and checked now (before any call is paid
+    for): a ``redis://``, ``rediss://`` or ``unix://`` URL is a
+    :class:`~rewardkit.judges.redis_cache.RedisCache` shared by every process of a run, any
+    other path a sqlite :class:`VerdictCache`; a store is used as it is, ``None`` is none.
+
+    >>> open_store(":memory:")  # doctest: +ELLIPSIS
+    <rewardkit.judges.cache.VerdictCache object at ...>
+    """
+    if where is None or isinstance(where, VerdictStore):
+        return where
+    if isinstance(where, str) and where.startswith(("redis://", "rediss://", "unix://")):
+        from .redis_cache import RedisCache
+
+        return RedisCache(where)
+    if isinstance(where, (str, os.PathLike)):
+        return VerdictCache(where)
+    raise TypeError(
+        f"a verdict cache is a file path, a redis:// URL or a VerdictStore, got {where!r}"
+    )

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import random
 import weakref
 from collections import deque
@@ -51,7 +52,7 @@ from ..errors import (  # noqa: F401 - re-exported
 from ..ladders import SPECIARL, Ladder
 from ..records import Judgement, LLMStats
 from .base import Judge, check_ladder
-from .cache import VerdictCache
+from .cache import VerdictStore, open_store
 from .calls import _RATE_WINDOW, PairCalls, Reply, Transport, _Batch
 from .prompt import PromptTemplate, get_prompt
 
@@ -103,7 +104,7 @@ class LLMJudge(PairCalls, Judge):
         max_backoff: float = 20.0,
         on_failure: str = "missing",
         max_failure_rate: float | None = 0.2,
-        cache: VerdictCache | str | None = None,
+        cache: VerdictStore | str | os.PathLike | None = None,
         seed: int | None = None,
         reply_chars: int = 1000,
         thinking: bool | None = None,
@@ -137,12 +138,7 @@ class LLMJudge(PairCalls, Judge):
         self.reply_chars = reply_chars
         # A cache path is opened (and checked) now, before any call is paid for; a redis:// URL
         # is a cache shared by every process of the run.
-        if isinstance(cache, str) and cache.startswith(("redis://", "rediss://", "unix://")):
-            from .redis_cache import RedisCache
-
-            self.cache: Any = RedisCache(cache)
-        else:
-            self.cache = VerdictCache(cache) if isinstance(cache, str) else cache
+        self.cache = open_store(cache)
         self.stats = LLMStats()
         self._random = random.Random(seed)
         self._healthy = False  # a call has succeeded: no more probing one at a time
@@ -188,9 +184,8 @@ class LLMJudge(PairCalls, Judge):
         }
         text = json.dumps(spec, sort_keys=True, ensure_ascii=False, default=repr)
         identity = hashlib.sha256(text.encode()).hexdigest()[:32]
-        accept = getattr(self.cache, "accept", None)
-        if accept is not None:
-            accept(identity, ladder.slugs)
+        if self.cache is not None:
+            self.cache.accept(identity, ladder.slugs)
         return identity
 
     def key(self, ground_truth: str, prediction: str, *question: str):
@@ -219,10 +214,9 @@ class LLMJudge(PairCalls, Judge):
     # -- the batch -----------------------------------------------------------------------------
 
     async def ajudge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
-        session = getattr(self.cache, "session", None)
-        if session is None:
+        if self.cache is None:
             return await self._records(pairs)
-        async with session():
+        async with self.cache.session():
             return await self._records(pairs)
 
     async def _records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
@@ -261,15 +255,15 @@ class LLMJudge(PairCalls, Judge):
         self.stats.shared += len(shared)
         try:
             elsewhere: list[int] = []
-            claim = getattr(self.cache, "claim", None)
-            if todo and claim is not None:  # pairs another process is judging: awaited
-                won = await claim(self.identity, [keys[i] for i in todo])
+            if todo and self.cache is not None:  # pairs another process is judging: awaited
+                won = await self.cache.claim(self.identity, [keys[i] for i in todo])
                 elsewhere = [i for i, w in zip(todo, won) if not w]
             if len(elsewhere) < len(todo):
                 away = set(elsewhere)
                 mine = [i for i in todo if i not in away]
                 await self._judge_batch(pairs, keys, mine, out, inflight)
             if elsewhere:
+                assert self.cache is not None  # only a cache's claim leaves pairs elsewhere
                 found, orphans = await self.cache.await_verdicts(
                     self.identity, [keys[i] for i in elsewhere]
                 )
@@ -323,9 +317,8 @@ class LLMJudge(PairCalls, Judge):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._flush(unwritten)  # what was paid for is kept, whatever happened
-            release = getattr(self.cache, "release", None)
-            if release is not None and failed:
-                await release(self.identity, failed)
+            if self.cache is not None and failed:
+                await self.cache.release(self.identity, failed)
             self._batches[loop] -= 1
             if not self._batches[loop]:  # the last batch on this loop closes its connections
                 await self.transport.aclose()
