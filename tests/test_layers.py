@@ -46,6 +46,7 @@ LAYERS = [
     {
         "loop",
         "adapters",
+        "rendezvous",  # the group stores behind one protocol, for adapters and serve
         "serve",
         "serve_bodies",
         "serve_conn",

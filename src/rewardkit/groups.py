@@ -328,8 +328,8 @@ class GroupBuffer:
         }
 
 
-class ThreadGroups:
-    """:class:`GroupBuffer` for members that arrive on different threads."""
+class _Waiting:
+    """A buffer and the ``timeout`` its members wait: an in-process :mod:`~rewardkit.rendezvous`."""
 
     def __init__(self, buffer: GroupBuffer, timeout: float, clock=time.monotonic) -> None:
         if timeout <= 0:
@@ -337,17 +337,33 @@ class ThreadGroups:
         self.buffer, self.timeout, self.clock = buffer, timeout, clock
         self._lock = threading.Lock()
 
+    def _join(self, key: Hashable, code: int, found: bool, member: Any, signal: Any) -> Ticket:
+        """Join; the group's ``signal()`` event is set once the group is done."""
+        ticket = self.buffer.join(key, code, found, self.clock(), member)
+        if ticket.group.signal is None:
+            ticket.group.signal = signal()
+        if ticket.group.done:
+            ticket.group.signal.set()
+        return ticket
+
+    def stats(self) -> dict[str, int]:
+        return self.buffer.stats()
+
+    async def check(self) -> None: ...  # nothing to reach or close: it is in-process
+
+    async def aclose(self) -> None: ...
+
+
+class ThreadGroups(_Waiting):
+    """:class:`GroupBuffer` for members that arrive on different threads."""
+
     def reward(
         self, key: Hashable, code: int, found: bool, member: Hashable | None = None
     ) -> Member:
         """Join (or rejoin by ``member`` identity) and wait for the group, ``timeout`` at most."""
         with self._lock:
-            ticket = self.buffer.join(key, code, found, self.clock(), member)
+            ticket = self._join(key, code, found, member, threading.Event)
             group = ticket.group
-            if group.signal is None:
-                group.signal = threading.Event()
-            if group.done:
-                group.signal.set()
         try:
             if not group.signal.wait(self.timeout):
                 with self._lock:
@@ -361,25 +377,16 @@ class ThreadGroups:
             return self.buffer.result(ticket)
 
 
-class AsyncGroups:
+class AsyncGroups(_Waiting):
     """:class:`GroupBuffer` for members that arrive as tasks on one event loop."""
-
-    def __init__(self, buffer: GroupBuffer, timeout: float, clock=time.monotonic) -> None:
-        if timeout <= 0:
-            raise ValueError(f"timeout must be > 0, got {timeout}")
-        self.buffer, self.timeout, self.clock = buffer, timeout, clock
 
     async def reward(
         self, key: Hashable, code: int, found: bool, member: Hashable | None = None
     ) -> Member:
         """Join (or rejoin by ``member`` identity) and wait for the group, ``timeout`` at most.
         If the wait is cancelled or fails, the member leaves its group (see the rules)."""
-        ticket = self.buffer.join(key, code, found, self.clock(), member)
+        ticket = self._join(key, code, found, member, asyncio.Event)
         group = ticket.group
-        if group.signal is None:
-            group.signal = asyncio.Event()
-        if group.done:
-            group.signal.set()
         if ticket.slot.result is not None:  # it completed the group, or was late
             return ticket.slot.result
         try:

@@ -31,6 +31,7 @@ __all__ = [
     "Judged",
     "Batch",
     "Member",
+    "SampleResult",
 ]
 
 
@@ -261,3 +262,77 @@ class Member(NamedTuple):
         scored = values[np.isfinite(values)]
         flat = bool(scored.size < 2 or scored.min() == scored.max())
         return [cls(float(v), partial, flat) for v in values.tolist()]
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """One sample's result as every trainer and the JSON API receive it: its ``reward`` (NaN
+    where unscored), ``outcome`` (the verdict, or why there is none), whether its answer was
+    ``correct`` and ``found``, and ``group`` - its group's :class:`Member` answer, ``None``
+    for a rule that needs no group. The ``to_*`` methods render it; ``unscored`` is the number
+    a trainer that cannot skip a sample gets for a NaN reward.
+
+    >>> r = SampleResult(float("nan"), "no_answer", False, False)
+    >>> r.to_verl(unscored=0.0)
+    {'score': 0.0, 'verdict': 'no_answer', 'correct': 0.0, 'no_answer': 1.0, 'unscored': 1.0}
+    >>> r.to_json()
+    {'reward': None, 'verdict': 'no_answer'}
+    """
+
+    reward: float
+    outcome: str
+    correct: bool
+    found: bool
+    group: Member | None = None
+
+    @classmethod
+    def all(
+        cls, judged: Judged, rewards: Any, groups: list[Member] | None = None
+    ) -> list[SampleResult]:
+        """The results of a judged batch: ``rewards`` per sample, or the ``groups``' answers."""
+        if groups is not None:
+            rewards = [m.reward for m in groups]
+        values = np.asarray(rewards, dtype=np.float64).tolist()
+        rows = zip(values, judged.outcomes, judged.correct.tolist(), judged.found.tolist())
+        members: Iterable[Member | None] = groups if groups is not None else [None] * len(values)
+        return [cls(r, o, bool(c), bool(f), m) for (r, o, c, f), m in zip(rows, members)]
+
+    @property
+    def unscored(self) -> bool:
+        return self.reward != self.reward
+
+    def score(self, unscored: float) -> float:
+        return float(unscored) if self.unscored else self.reward
+
+    def to_verl(self, unscored: float) -> dict[str, Any]:
+        """verl's result dict: ``score`` and what verl logs beside it (with the group's
+        ``partial_group`` and ``zero_variance_group`` when there is a group)."""
+        out: dict[str, Any] = {
+            "score": self.score(unscored),
+            "verdict": self.outcome,
+            "correct": float(self.correct),
+            "no_answer": float(not self.found),
+            "unscored": float(self.unscored),
+        }
+        if self.group is not None:
+            out["partial_group"] = float(self.group.partial)
+            out["zero_variance_group"] = float(self.group.flat)
+        return out
+
+    def to_openrlhf(self, unscored: float) -> dict[str, Any]:
+        """One sample of OpenRLHF's reply: ``reward``, ``score`` (clipped to [0, 1]) and the
+        ``extra_logs`` values (``zero_variance_group`` only when there is a group)."""
+        value = self.score(unscored)
+        logs = {
+            "correct": float(self.correct),
+            "no_answer": float(not self.found),
+            "unscored": float(self.unscored),
+            "partial_group": float(self.group.partial) if self.group is not None else 0.0,
+        }
+        if self.group is not None:
+            logs["zero_variance_group"] = float(self.group.flat)
+        return {"reward": value, "score": min(max(value, 0.0), 1.0), "extra_logs": logs}
+
+    def to_json(self) -> dict[str, Any]:
+        """rewardkit's JSON API: ``reward`` (``None`` where unscored) and ``verdict``."""
+        return {"reward": None if self.unscored else self.reward, "verdict": self.outcome}

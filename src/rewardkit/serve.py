@@ -32,20 +32,17 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import inspect
 import logging
 import time
-from collections.abc import Coroutine, Iterable
 from typing import Any
 
-import numpy as np
-
-from .adapters.openrlhf import _response, openrlhf_reply
+from .adapters.openrlhf import openrlhf_response
 from .errors import StoreUnavailable
-from .groups import AsyncGroups, GroupBuffer
+from .judges.cache import VerdictStore
 from .judges.llm import JudgeError
 from .pipeline import LadderReward
-from .rules import to_list
+from .records import SampleResult
+from .rendezvous import json_reply, open_rendezvous, openrlhf_reply
 from .serve_bodies import (
     BadRequest,
     at_most,
@@ -119,24 +116,18 @@ class RewardServer:
             from .redteam.gate import check_card
 
             check_card(require_card, reward)
-        if group_size is None:
-            if reward.rule.group_relative:
-                raise ValueError(f"rule {reward.rule.name!r} is group-relative: give group_size")
-            group_size = 1
+        # In this process, or with ``groups`` (a redis:// URL) shared by every replica.
+        self.rendezvous = open_rendezvous(reward, group_size, groups or "asyncio", timeout=timeout)
         if read_timeout <= 0:
             raise ValueError(f"read_timeout must be > 0, got {read_timeout}")
-        self.reward, self.group_size, self.unscored = reward, group_size, unscored
+        self.reward, self.group_size, self.unscored = reward, self.rendezvous.group_size, unscored
         self.token, self.max_body, self.read_timeout = token, max_body, read_timeout
-        self.buffer = GroupBuffer(group_size, self._score, linger=10 * timeout)
-        self.groups: Any = AsyncGroups(self.buffer, timeout)
+        self.groups = self.rendezvous.groups
         self.groups_url, self.max_pairs = groups, max_pairs
         self.store_errors: tuple[type[BaseException], ...] = (StoreUnavailable,)
-        if groups is not None:  # shared by every replica of the run
+        if groups is not None:
             from redis.exceptions import RedisError
 
-            from .redis_groups import RedisGroups
-
-            self.groups = RedisGroups(groups, group_size, self._score, timeout)
             self.store_errors += (RedisError,)  # what a group store that is not wrapped raises
         self.routes = {
             "/": (("POST", self.openrlhf),),
@@ -149,30 +140,19 @@ class RewardServer:
         self.metrics = Metrics(self.routes)
         self._store_logged = self._judge_logged = -1e9
 
-    def _score(self, codes: list[int], found: list[bool]) -> np.ndarray:
-        return self.reward.rewards_of(codes, found, len(codes))
-
     async def check(self) -> None:
         """Reach each shared Redis store once (groups, verdict cache); the first that cannot
         be used raises :class:`~rewardkit.errors.StoreUnavailable` naming the problem."""
-        cache = getattr(self.reward.judge, "cache", None)
-        for what, store, url in (
-            ("--groups", self.groups, self.groups_url),
-            ("--cache", cache, getattr(cache, "url", None)),
-        ):
-            if not is_redis_url(url):
-                continue
-            await check_redis(url, what)
-            own = getattr(store, "check", None)  # the store's own check, where it has one
-            if own is not None:
-                result = own()
-                if inspect.isawaitable(result):
-                    await result
+        if is_redis_url(self.groups_url):
+            await check_redis(self.groups_url, "--groups")
+            await self.rendezvous.check()
+        cache = getattr(self.reward.judge, "cache", None)  # judges that are not models have none
+        if isinstance(cache, VerdictStore) and is_redis_url(cache.url):
+            await check_redis(cache.url, "--cache")
+            cache.check()
 
     async def aclose(self) -> None:
-        close = getattr(self.groups, "aclose", None)
-        if close is not None:
-            await close()
+        await self.rendezvous.aclose()
 
     # -- the app ---------------------------------------------------------------------------------
 
@@ -299,24 +279,13 @@ class RewardServer:
         prompts = strings(body, "prompts", len(queries))
         labels = strings(body, "labels", len(queries))
         given = ids(body, len(queries))
-        identities: list[str | None] = [None] * len(queries) if given is None else [*given]
         known_labels(self.reward.judge, labels, "labels[{}]")
-        responses = [_response(q, p) for q, p in zip(queries, prompts)]
+        responses = [openrlhf_response(q, p) for q, p in zip(queries, prompts)]
         questions = prompts if self.reward.judge.uses_question else None
         judged = await self.reward.ajudge_completions(responses, labels, questions)
-        codes, found = judged.codes.tolist(), judged.found.tolist()
-        members = None
-        if self.group_size > 1 and self.reward.rule.group_relative:
-            members = await _all(
-                self._member((p, y), c, f, m)
-                for p, y, c, f, m in zip(prompts, labels, codes, found, identities)
-            )
-        return web.json_response(openrlhf_reply(self.reward, judged, members, self.unscored))
-
-    async def _member(self, key: tuple, code: int, found: bool, member: str | None) -> Any:
-        if member is None:
-            return await self.groups.reward(key, code, found)
-        return await self.groups.reward(key, code, found, member=member)
+        results = await self.rendezvous.results(judged, list(zip(prompts, labels)), given)
+        reply = openrlhf_reply(results, self.unscored, self.rendezvous.grouped)
+        return web.json_response(reply)
 
     async def judge(self, request: Any) -> Any:
         from aiohttp import web
@@ -345,9 +314,8 @@ class RewardServer:
         if not completions:
             return web.json_response({"rewards": [], "verdicts": []})
         judged = await self.reward.ajudge_completions(completions, labels, questions)
-        return web.json_response(
-            {"rewards": to_list(self.reward.rewards(judged, size)), "verdicts": judged.outcomes}
-        )
+        rewards = self.reward.rewards(judged, size)
+        return web.json_response(json_reply(SampleResult.all(judged, rewards)))
 
     async def health(self, request: Any) -> Any:
         from aiohttp import web
@@ -357,24 +325,8 @@ class RewardServer:
     async def metrics_page(self, request: Any) -> Any:
         from aiohttp import web
 
-        groups = self.groups.stats() if hasattr(self.groups, "stats") else self.buffer.stats()
-        text = self.metrics.text(self.reward.judge, groups, redact)
+        text = self.metrics.text(self.reward.judge, self.rendezvous.stats(), redact)
         return web.Response(text=text, content_type="text/plain")
-
-
-async def _all(members: Iterable[Coroutine[Any, Any, Any]]) -> list:
-    """The members' results; if one fails, the rest are cancelled (and leave) before it raises."""
-    tasks = [asyncio.ensure_future(m) for m in members]
-    try:
-        if tasks:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in (t for t in tasks if t.done()):
-            task.result()  # the first failure, if one failed
-        return [task.result() for task in tasks]
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def serve(server: RewardServer, host: str = "127.0.0.1", port: int = 8080, ready=None) -> None:

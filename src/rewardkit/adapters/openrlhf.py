@@ -23,13 +23,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..groups import GroupBuffer, Member, ThreadGroups
-from ..pipeline import Judged, LadderReward
+from ..pipeline import LadderReward
+from ..rendezvous import open_rendezvous, openrlhf_reply
 from ..spec import RewardSpec
 
-__all__ = ["RendezvousReward", "write_reward_file", "END_MARKERS"]
+__all__ = ["RendezvousReward", "write_reward_file", "openrlhf_response", "END_MARKERS"]
 
 #: End-of-turn markers stripped from a decoded response before answer extraction.
 END_MARKERS = ("<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>", "<|end_of_text|>")
@@ -60,17 +58,13 @@ class RendezvousReward:
             from ..redteam.gate import check_card
 
             check_card(require_card, reward)
-        if group_size < 1:
-            raise ValueError(f"group_size must be >= 1, got {group_size}")
-        if timeout <= 0:
-            raise ValueError(f"timeout must be > 0, got {timeout}")
+        self.rendezvous = open_rendezvous(reward, group_size, "threads", timeout=timeout)
         self.reward = reward
         self.group_size = group_size
         self.timeout = timeout
         self.unscored = float(unscored)
         self.max_threads = max_threads
-        buffer = GroupBuffer(group_size, self._rewards, linger=10 * timeout)
-        self.groups = ThreadGroups(buffer, timeout)
+        self.groups = self.rendezvous.groups
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> RendezvousReward:
@@ -105,13 +99,11 @@ class RendezvousReward:
                 f"reward_func got {len(queries)} queries, {len(prompts)} prompts and "
                 f"{len(labels)} labels"
             )
-        responses = [_response(q, p) for q, p in zip(queries, prompts)]
+        responses = [openrlhf_response(q, p) for q, p in zip(queries, prompts)]
         judged = self.reward.judge_completions(responses, list(labels))
-        codes, found = judged.codes.tolist(), judged.found.tolist()
-        members = None
-        if self.group_size > 1 and self.reward.rule.group_relative:
-            members = self._rendezvous(list(zip(prompts, labels)), codes, found)
-        reply = openrlhf_reply(self.reward, judged, members, self.unscored)
+        # OpenRLHF's call carries no identity: each sample is a new member (docs/serve.md).
+        results = self.rendezvous.results_blocking(judged, list(zip(prompts, labels)))
+        reply = openrlhf_reply(results, self.unscored, self.rendezvous.grouped)
 
         def tensor(values: list[float]) -> Any:
             return torch.tensor(values, dtype=torch.float32)
@@ -122,43 +114,8 @@ class RendezvousReward:
             "extra_logs": {k: tensor(v) for k, v in reply["extra_logs"].items()},
         }
 
-    def _rewards(self, codes: list[int], found: list[bool]) -> np.ndarray:
-        return self.reward.rewards_of(codes, found, len(codes))
 
-    def _rendezvous(self, keys: list, codes: list[int], found: list[bool]) -> list[Member]:
-        """Each sample's group reward. OpenRLHF calls with one sample; a call with several
-        waits for them side by side (one after another, siblings would wait on each other).
-        OpenRLHF's call carries no identity: each sample is a new member (docs/serve.md)."""
-        if len(keys) == 1:
-            return [self.groups.reward(keys[0], codes[0], found[0])]
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(len(keys), thread_name_prefix="rewardkit-group") as pool:
-            return list(pool.map(self.groups.reward, keys, codes, found))
-
-
-def openrlhf_reply(
-    reward: LadderReward, judged: Judged, members: list[Member] | None, unscored: float
-) -> dict[str, Any]:
-    """OpenRLHF's reward reply for judged samples, as lists: ``rewards`` (``unscored`` where
-    there is no verdict), ``scores`` (clipped to [0, 1]) and ``extra_logs``. ``members`` are
-    the group rendezvous' answers (``None`` for a rule that needs no group). The reward file
-    and ``rewardkit serve`` both answer with it."""
-    rewards = reward.rewards(judged, 1).tolist() if members is None else [m.reward for m in members]
-    missing = [r != r for r in rewards]
-    values = [unscored if u else r for r, u in zip(rewards, missing)]
-    logs = {
-        "correct": judged.correct.astype(float).tolist(),
-        "no_answer": [float(not f) for f in judged.found.tolist()],
-        "unscored": [float(u) for u in missing],
-        "partial_group": [float(m.partial) for m in members] if members else [0.0] * len(values),
-    }
-    if members is not None:
-        logs["zero_variance_group"] = [float(m.flat) for m in members]
-    return {"rewards": values, "scores": np.clip(values, 0.0, 1.0).tolist(), "extra_logs": logs}
-
-
-def _response(query: str, prompt: str) -> str:
+def openrlhf_response(query: str, prompt: str) -> str:
     """The generated part of OpenRLHF's query (prompt + response, special tokens kept)."""
     response = query[len(prompt) :] if query.startswith(prompt) else query
     for marker in END_MARKERS:

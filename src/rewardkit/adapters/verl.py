@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..pipeline import LadderReward
+from ..records import SampleResult
 from ..spec import RewardSpec
 
 __all__ = ["compute_score", "compute_score_batch"]
@@ -50,22 +51,8 @@ def _build(kwargs: dict) -> LadderReward:
 
 def _results(judged, rewards: np.ndarray, unscored: float) -> list[dict]:
     """One dict per completion: ``score`` (``unscored`` where the reward is NaN) and what verl
-    logs beside it."""
-    out = []
-    for outcome, correct, found, value in zip(
-        judged.outcomes, judged.correct.tolist(), judged.found.tolist(), rewards.tolist()
-    ):
-        missing = value != value
-        out.append(
-            {
-                "score": float(unscored) if missing else value,
-                "verdict": outcome,
-                "correct": float(correct),
-                "no_answer": float(not found),
-                "unscored": float(missing),
-            }
-        )
-    return out
+    logs beside it (:meth:`~rewardkit.records.SampleResult.to_verl`)."""
+    return [r.to_verl(unscored) for r in SampleResult.all(judged, rewards)]
 
 
 def compute_score(

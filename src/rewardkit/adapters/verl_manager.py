@@ -44,15 +44,15 @@ file path (``module.path=/path/to/verl_manager.py``), which executes it outside 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any
 
-import numpy as np
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
-from rewardkit.adapters.verl import _results
-from rewardkit.groups import AsyncGroups, GroupBuffer, Member
+from rewardkit.groups import Member
 from rewardkit.pipeline import LadderReward
+from rewardkit.rendezvous import open_rendezvous
 from rewardkit.spec import RewardSpec
 
 __all__ = ["RewardkitRewardManager"]
@@ -122,11 +122,16 @@ class RewardkitRewardManager(RewardManagerBase):
         self.actor_ttl = float(own.get("group_ttl", 3600.0))
         column = own.get("group_member", "priority")
         self.member_column = None if column in (None, "", "none") else str(column)
-        self._actor: Any = None
-        buffer = GroupBuffer(
-            self.group_size, self._rewards, linger=10 * self.timeout, keep_complete=True
+        ray = self.backend == "ray"
+        self.rendezvous = open_rendezvous(
+            self.reward,
+            self.group_size,
+            f"ray:{self.actor_name}" if ray else "asyncio",
+            timeout=self.timeout,
+            keep_complete=True,
+            **({"ttl": self.actor_ttl} if ray else {}),
         )
-        self.groups = AsyncGroups(buffer, self.timeout)
+        self.groups = self.rendezvous.groups
 
     async def run_single(self, data) -> dict:
         item = data[-1:][0]
@@ -137,20 +142,16 @@ class RewardkitRewardManager(RewardManagerBase):
         truth = item.non_tensor_batch["reward_model"]["ground_truth"]
         uid = str(item.non_tensor_batch.get("uid", id(item)))
         judged = await self.reward.ajudge_completions([response], [truth])
-        ident = self._identity(item, response)
-        member = await self._rendezvous(uid, int(judged.codes[0]), bool(judged.found[0]), ident)
-        (info,) = _results(judged, np.array([member.reward]), self.unscored)
-        return {
-            "reward_score": info.pop("score"),
-            "reward_extra_info": {
-                **info,
-                "partial_group": float(member.partial),
-                "zero_variance_group": float(member.flat),
-            },
-        }
+        (result,) = await self.rendezvous.results(judged, [uid], [self._identity(item, response)])
+        if result.group is None:  # no group needed: verl still logs one, whole and flat
+            result = dataclasses.replace(result, group=Member(result.reward, False, True))
+        info = result.to_verl(self.unscored)
+        return {"reward_score": info.pop("score"), "reward_extra_info": info}
 
-    def _rewards(self, codes: list[int], found: list[bool]) -> np.ndarray:
-        return self.reward.rewards_of(codes, found, len(codes))
+    @property
+    def _actor(self) -> Any:
+        """The run's group actor once a group needed it (``None`` before, or outside Ray)."""
+        return self.groups.handle if self.backend == "ray" else None
 
     def _identity(self, item: Any, response: str) -> str | None:
         """The sample's identity within its ``uid``: verl's per-sample number (``priority``)
@@ -160,21 +161,3 @@ class RewardkitRewardManager(RewardManagerBase):
             return None
         number = value.item() if hasattr(value, "item") else value
         return f"{number}:{hashlib.sha256(response.encode()).hexdigest()[:16]}"
-
-    async def _rendezvous(self, uid: str, code: int, found: bool, ident: str | None) -> Member:
-        if self.group_size == 1 or not self.reward.rule.group_relative:
-            return Member(float(self._rewards([code], [found])[0]), False, True)
-        if self.backend == "local":
-            return await self.groups.reward(uid, code, found, ident)
-        from rewardkit.adapters.ray_groups import group_actor, remote_reward
-
-        if self._actor is None:
-            self._actor = group_actor(
-                self.actor_name,
-                group_size=self.group_size,
-                ladder=self.reward.ladder,
-                rule=self.reward.rule,
-                timeout=self.timeout,
-                ttl=self.actor_ttl,
-            )
-        return await remote_reward(self._actor, uid, code, found, ident)
