@@ -85,8 +85,15 @@ MISSING = [
 
 
 @pytest.mark.parametrize("args, module, line", MISSING, ids=[m[1] for m in MISSING])
-def test_a_missing_extra_is_one_line_naming_it(tmp_path, args, module, line):
-    assert one_error(rewardkit(tmp_path, "judge", *args, blocked=[module])) == line
+def test_a_missing_extra_is_one_line_naming_it(tmp_path, monkeypatch, capsys, args, module, line):
+    from rewardkit.cli import main
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(ROW)
+    monkeypatch.setitem(sys.modules, module, None)  # as if its extra were not installed
+    code = main(["judge", *args, "-i", str(rows)])
+    out, err = capsys.readouterr()
+    assert (code, out, err) == (2, "", f"rewardkit judge: error: {line}\n")
 
 
 def test_serve_without_aiohttp_names_the_extra(tmp_path):
@@ -114,12 +121,18 @@ def test_missing_extra_translates_only_optional_modules():
     assert missing_extra(ValueError("yaml")) is None
 
 
-def test_litellm_model_without_a_provider_is_one_line(tmp_path):
-    line = one_error(rewardkit(tmp_path, "judge", "--judge", "litellm", "--model", "fake"))
-    assert line == (
-        "litellm judge at openai (model 'fake'): LiteLLM cannot tell the provider of model "
-        "'fake': name it as PROVIDER/MODEL (openai/gpt-4o-mini, "
-        "anthropic/claude-3-5-haiku-latest, hosted_vllm/NAME with an api_base)"
+def test_litellm_model_without_a_provider_is_one_line(tmp_path, capsys):
+    from rewardkit.cli import main
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(ROW)
+    code = main(["judge", "--judge", "litellm", "--model", "fake", "-i", str(rows)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")  # and none of LiteLLM's help banners on stdout
+    assert err == (
+        "rewardkit judge: error: litellm judge at openai (model 'fake'): LiteLLM cannot tell "
+        "the provider of model 'fake': name it as PROVIDER/MODEL (openai/gpt-4o-mini, "
+        "anthropic/claude-3-5-haiku-latest, hosted_vllm/NAME with an api_base)\n"
     )
 
 
@@ -269,15 +282,31 @@ def test_every_logger_is_named_after_its_module():
     assert fixed == {'"rewardkit"': ["cli/logs.py"], '"aiohttp.server"': ["serve.py"]}
 
 
+@pytest.fixture
+def rewardkit_level():
+    """The level of the ``rewardkit`` loggers, restored after a test that sets it."""
+    import logging
+
+    logger = logging.getLogger("rewardkit")
+    level = logger.level
+    yield logger
+    logger.setLevel(level)
+
+
 @pytest.mark.parametrize("where", ["before", "after"])
-def test_log_level_is_a_global_option(tmp_path, where):
-    args = ["judge", "--taxonomy", ANIMALS]
-    level = ["--log-level", "DEBUG"]
-    done = rewardkit(tmp_path, *(level + args if where == "before" else args + level))
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["verdict"] == "generic"
-    bad = rewardkit(tmp_path, "judge", "--log-level", "loud", "--taxonomy", ANIMALS)
-    assert bad.returncode == 2 and "--log-level: invalid choice: 'loud'" in bad.stderr
+def test_log_level_is_a_global_option(tmp_path, capsys, rewardkit_level, where):
+    from rewardkit.cli import main
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(ROW)
+    args, level = ["judge", "--taxonomy", str(ANIMALS), "-i", str(rows)], ["--log-level", "INFO"]
+    assert main(level + args if where == "before" else args + level) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "generic"
+    assert rewardkit_level.level == 20  # INFO
+    with pytest.raises(SystemExit) as exit_:
+        main(["judge", "--log-level", "loud"])
+    assert exit_.value.code == 2
+    assert "--log-level: invalid choice: 'loud'" in capsys.readouterr().err
 
 
 def test_serve_logs_requests_at_debug(tmp_path):
