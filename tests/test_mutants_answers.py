@@ -97,6 +97,7 @@ def test_has_content(text, content):
         ("<think><answer>cat</answer></think>", Answer("cat", True)),  # think not looked at
         ("<ANSWER>dog</ANSWER>", Answer(None, False)),  # case-sensitive
         ("x</answer>", Answer(None, False)),
+        ("a closing tag alone, late: </answer>", Answer(None, False)),  # no opening tag at all
         ("<answer>dog", Answer(None, False)),
         ("no tags", Answer(None, False)),
     ],
