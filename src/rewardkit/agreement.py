@@ -159,9 +159,6 @@ def agreement(
     :class:`~rewardkit.rules.RewardRule` or a registered name), the report counts rewards that
     would change if ``b`` replaced ``a``; ``found`` are the answer-found flags (default: all).
     """
-    from .metrics import group_best
-    from .rules import Batch
-
     ca, cb = _codes(a, ladder, names[0]), _codes(b, ladder, names[1])
     if len(ca) != len(cb):
         raise ValueError(f"{len(ca)} verdicts from {names[0]} but {len(cb)} from {names[1]}")
@@ -206,34 +203,51 @@ def agreement(
         notes=notes,
     )
     if group_size is not None:
-        if group_size < 1 or len(ca) % group_size:
-            raise ValueError(f"{len(ca)} rows do not split into groups of {group_size}")
-        flags = np.ones(len(ca), bool) if found is None else np.asarray(found, dtype=bool)
-        if len(flags) != len(ca):
-            raise ValueError(f"{len(flags)} answer-found flags for {len(ca)} rows")
-        if rule is None:
-            rule = "speciarl"
-        if isinstance(rule, str):
-            from .plugins import get_rule
-
-            rule = get_rule(rule)
-        ra = rule.compute(Batch(ladder, ca, flags, group_size))
-        rb = rule.compute(Batch(ladder, cb, flags, group_size))
-        same = (ra == rb) | (np.isnan(ra) & np.isnan(rb))
-        ga, gb = group_best(ca, group_size, ladder), group_best(cb, group_size, ladder)
-        report.rewards = {
-            "rule": rule.name,
-            "group_size": group_size,
-            "completions": len(ca),
-            "changed": int((~same).sum()),
-            "groups": len(ga),
-            "groups_changed": int((ga != gb).sum()),
-            "mean_reward": {
-                names[0]: float(np.nanmean(ra)) if np.isfinite(ra).any() else None,
-                names[1]: float(np.nanmean(rb)) if np.isfinite(rb).any() else None,
-            },
-        }
+        report.rewards = _reward_effects(ca, cb, ladder, names, group_size, rule, found)
     return report
+
+
+def _reward_effects(
+    ca: np.ndarray,
+    cb: np.ndarray,
+    ladder: Ladder,
+    names: tuple[str, str],
+    group_size: int,
+    rule: Any,
+    found: Sequence[bool] | None,
+) -> dict[str, Any]:
+    """What replacing judge ``a`` by ``b`` changes in the rewards of ``rule`` (see
+    :func:`agreement`)."""
+    from .metrics import group_best
+    from .rules import Batch
+
+    if group_size < 1 or len(ca) % group_size:
+        raise ValueError(f"{len(ca)} rows do not split into groups of {group_size}")
+    flags = np.ones(len(ca), bool) if found is None else np.asarray(found, dtype=bool)
+    if len(flags) != len(ca):
+        raise ValueError(f"{len(flags)} answer-found flags for {len(ca)} rows")
+    if rule is None:
+        rule = "speciarl"
+    if isinstance(rule, str):
+        from .plugins import get_rule
+
+        rule = get_rule(rule)
+    ra = rule.compute(Batch(ladder, ca, flags, group_size))
+    rb = rule.compute(Batch(ladder, cb, flags, group_size))
+    same = (ra == rb) | (np.isnan(ra) & np.isnan(rb))
+    ga, gb = group_best(ca, group_size, ladder), group_best(cb, group_size, ladder)
+    return {
+        "rule": rule.name,
+        "group_size": group_size,
+        "completions": len(ca),
+        "changed": int((~same).sum()),
+        "groups": len(ga),
+        "groups_changed": int((ga != gb).sum()),
+        "mean_reward": {
+            names[0]: float(np.nanmean(ra)) if np.isfinite(ra).any() else None,
+            names[1]: float(np.nanmean(rb)) if np.isfinite(rb).any() else None,
+        },
+    }
 
 
 def save_heatmap(report: Agreement, path: str) -> None:

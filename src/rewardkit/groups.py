@@ -337,14 +337,14 @@ class _Waiting:
         self.buffer, self.timeout, self.clock = buffer, timeout, clock
         self._lock = threading.Lock()
 
-    def _join(self, key: Hashable, code: int, found: bool, member: Any, signal: Any) -> Ticket:
-        """Join; the group's ``signal()`` event is set once the group is done."""
+    def _join(self, key: Hashable, code: int, found: bool, member: Any, event: Any) -> tuple:
+        """Join: (ticket, the group's signal - an ``event()``, set once the group is done)."""
         ticket = self.buffer.join(key, code, found, self.clock(), member)
         if ticket.group.signal is None:
-            ticket.group.signal = signal()
+            ticket.group.signal = event()
         if ticket.group.done:
             ticket.group.signal.set()
-        return ticket
+        return ticket, ticket.group.signal
 
     def stats(self) -> dict[str, int]:
         return self.buffer.stats()
@@ -362,13 +362,12 @@ class ThreadGroups(_Waiting):
     ) -> Member:
         """Join (or rejoin by ``member`` identity) and wait for the group, ``timeout`` at most."""
         with self._lock:
-            ticket = self._join(key, code, found, member, threading.Event)
-            group = ticket.group
+            ticket, signal = self._join(key, code, found, member, threading.Event)
         try:
-            if not group.signal.wait(self.timeout):
+            if not signal.wait(self.timeout):
                 with self._lock:
                     self.buffer.close(ticket, self.clock())
-                    group.signal.set()
+                    signal.set()
         except BaseException:
             with self._lock:
                 self.buffer.release(ticket)
@@ -385,16 +384,15 @@ class AsyncGroups(_Waiting):
     ) -> Member:
         """Join (or rejoin by ``member`` identity) and wait for the group, ``timeout`` at most.
         If the wait is cancelled or fails, the member leaves its group (see the rules)."""
-        ticket = self._join(key, code, found, member, asyncio.Event)
-        group = ticket.group
+        ticket, signal = self._join(key, code, found, member, asyncio.Event)
         if ticket.slot.result is not None:  # it completed the group, or was late
             return ticket.slot.result
         try:
             try:
-                await asyncio.wait_for(group.signal.wait(), self.timeout)
+                await asyncio.wait_for(signal.wait(), self.timeout)
             except asyncio.TimeoutError:
                 self.buffer.close(ticket, self.clock())
-                group.signal.set()
+                signal.set()
         except BaseException:
             self.buffer.release(ticket)
             raise
