@@ -139,8 +139,11 @@ def test_group_rules_need_a_group_size():
     "args, message",
     [
         (["reward", "--rule", "format", "--no-answer", "-1"], "does not take --no-answer"),
-        (["reward", "--rule", "exact", "--unscored", "inf"], "--unscored must be finite"),
-        (["reward", "--rule", "exact", "--no-answer", "nan"], "--no-answer must be finite"),
+        (["reward", "--rule", "exact", "--unscored", "inf"], "--unscored must be a finite number"),
+        (
+            ["reward", "--rule", "exact", "--no-answer", "nan"],
+            "--no-answer must be a finite number",
+        ),
         (
             [
                 "judge",
@@ -153,7 +156,7 @@ def test_group_rules_need_a_group_size():
                 "--timeout",
                 "nan",
             ],
-            "finite number of seconds",
+            "--call-timeout must be a finite number > 0",
         ),
         (
             ["judge", "--taxonomy", "examples/data/animals.json", "-o", "/no/such/dir/out.jsonl"],

@@ -139,7 +139,7 @@ def test_an_option_the_judge_does_not_take_is_one_line_naming_it_and_the_judge(
     code, _, err = cli(monkeypatch, capsys, ["judge", "--judge", "stub", "--judge-option",
                                              "verdict=maybe", "--token", SECRET])  # fmt: skip
     assert code == 2 and err.splitlines() == [
-        "rewardkit judge: error: judge 'stub': option 'verdict' must be one of specific, "
+        "rewardkit judge: error: judge 'stub': --judge-option verdict must be one of specific, "
         "generic, wrong, got 'maybe'"
     ]
 
@@ -224,7 +224,7 @@ def test_rewardkit_plugins_lists_the_declared_options(plugin, monkeypatch, capsy
     assert plain == [{"name": "verdict", "type": "any value", "default": "specific", "flag": None}]
     builtins = next(p for p in json.loads(out) if p["name"] == "rewardkit.builtins")
     timeout = [o for o in builtins["options"]["judge openai"]["options"] if o["name"] == "timeout"]
-    assert timeout == [{"name": "timeout", "type": "a number > 0", "default": 60.0,
+    assert timeout == [{"name": "timeout", "type": "a finite number > 0", "default": 60.0,
                         "help": "seconds per call", "flag": "--call-timeout"}]  # fmt: skip
 
 

@@ -24,9 +24,9 @@ BOTH = Options(RATE, COUNT, FLAG, NAME)
         ({"name": "x", "count": -1}, "option 'count' must be an integer >= 0, got -1"),
         (
             {"name": "x", "rate": 1.5},
-            "option 'rate' must be a number >= 0 and <= 1 or null, got 1.5",
+            "option 'rate' must be a finite number >= 0 and <= 1 or null, got 1.5",
         ),
-        ({"name": "x", "rate": float("nan")}, "option 'rate' must be a number"),
+        ({"name": "x", "rate": float("nan")}, "option 'rate' must be a finite number"),
         ({"name": "x", "flag": 1}, "option 'flag' must be true or false, got 1"),
         ({"name": None}, "option 'name' must be a string, got None"),
         ({"name": "x", "Count": 1}, "does not take option 'Count'; its options: rate, count"),

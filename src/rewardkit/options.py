@@ -48,7 +48,7 @@ REQUIRED: Any = _Required()
 _WORDS = {
     str: "a string",
     int: "an integer",
-    float: "a number",
+    float: "a finite number",
     bool: "true or false",
     dict: "an object",
     list: "a list",
@@ -120,14 +120,14 @@ class Option:
             words += " " + " and ".join(w for w in (low, high) if w)
         return words + (" or null" if self.allows_none else "")
 
-    def check(self, value: Any, owner: str) -> Any:
+    def check(self, value: Any, owner: str, spelled: str | None = None) -> Any:
         """``value`` checked (and an int widened to a float); an :class:`OptionError` naming
         the option and ``owner`` otherwise. Values that are not JSON data (a ``Ladder``, a
         model object) pass to the factory as they are."""
         if value is None:
             if self.allows_none or object in self.types:
                 return None
-            raise self._bad(value, owner)
+            raise self._bad(value, owner, spelled)
         if isinstance(value, os.PathLike) and self.path:
             value = os.fspath(value)
         if object in self.types or not isinstance(value, _JSON):
@@ -137,22 +137,23 @@ class Option:
         if not ok and float in self.types and isinstance(value, int) and not flag:
             value, ok = float(value), [float]
         if not ok or (isinstance(value, float) and not math.isfinite(value)):
-            raise self._bad(value, owner)
+            raise self._bad(value, owner, spelled)
         if self.choices and value not in self.choices:
-            raise self._bad(value, owner)
+            raise self._bad(value, owner, spelled)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             low, high = self.minimum, self.maximum
             if (low is not None and (value <= low if self.above else value < low)) or (
                 high is not None and value > high
             ):
-                raise self._bad(value, owner)
+                raise self._bad(value, owner, spelled)
         return value
 
-    def _bad(self, value: Any, owner: str) -> OptionError:
+    def _bad(self, value: Any, owner: str, spelled: str | None = None) -> OptionError:
         shown = f"a {type(value).__name__}" if self.secret else repr(value)
-        return OptionError(f"{owner}: option {self.name!r} must be {self.expects()}, got {shown}")
+        spelled = spelled or f"option {self.name!r}"
+        return OptionError(f"{owner}: {spelled} must be {self.expects()}, got {shown}")
 
-    def parse(self, text: str, owner: str) -> Any:
+    def parse(self, text: str, owner: str, spelled: str | None = None) -> Any:
         """A value given as text (a flag, ``--judge-option``, an environment variable):
         ``null`` (for a number also ``none`` or ``unscored``) where ``None`` is allowed."""
         types = self.types
@@ -163,20 +164,21 @@ class Option:
         for t in types:
             try:
                 if t is str:
-                    return self.check(text, owner)
+                    return self.check(text, owner, spelled)
                 if t is bool and text.lower() in ("true", "false", "1", "0", "yes", "no"):
                     return text.lower() in ("true", "1", "yes")
                 if t in (int, float):
-                    return self.check(t(text), owner)
+                    return self.check(t(text), owner, spelled)
                 if t in (dict, list, object):
-                    return self.check(json.loads(text), owner)
+                    return self.check(json.loads(text), owner, spelled)
             except ValueError as e:
                 if isinstance(e, OptionError):
                     raise
                 if t is object:  # any value: JSON where it parses, else the text
                     return text
         shown = "a secret value" if self.secret else repr(text)
-        raise OptionError(f"{owner}: option {self.name!r} must be {self.expects()}, got {shown}")
+        spelled = spelled or f"option {self.name!r}"
+        raise OptionError(f"{owner}: {spelled} must be {self.expects()}, got {shown}")
 
     def describe(self) -> dict[str, Any]:
         """The option as ``rewardkit plugins`` lists it."""

@@ -260,9 +260,12 @@ def chosen_options(
         if option is None:
             known = ", ".join(shown.values()) or "none"
             raise OptionError(f"{owner} does not take {flag}; its options: {known}")
-        given[option.name] = option.parse(value, owner) if isinstance(value, str) else value
+        parsed = option.parse(value, owner, flag) if isinstance(value, str) else value
+        given[option.name] = parsed
     for key, text in key_values(items, f"--{kind}-option", raw=True).items():
-        given[key] = declared[key].parse(text, owner) if key in declared else _option_value(text)
+        spelled = f"--{kind}-option {key}"
+        known = key in declared
+        given[key] = declared[key].parse(text, owner, spelled) if known else _option_value(text)
     declared.validate(given, owner, fill=False, shown=shown)
     return given
 
