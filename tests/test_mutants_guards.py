@@ -78,3 +78,28 @@ def test_labels_are_bound_as_words():
     bound = AnswerGuard(rung_names=True).for_labels(["Less_Specific", "OK", "more-specific"])
     assert bound.rung_labels == frozenset({"less specific", "ok", "more specific"})
     assert bound.check("less-specific") == "a rung name as the answer"
+
+
+def test_a_rung_name_ending_in_a_capital_x_is_refused():
+    # "!?:;" are stripped from the end, and nothing else: the X of "MAX" is part of the name.
+    assert AnswerGuard(rung_names=True).for_labels(["max"]).check("MAX") == (
+        "a rung name as the answer"
+    )
+
+
+def test_verdict_syntax_without_rung_labels():
+    guard = AnswerGuard(verdict_syntax=True)
+    assert guard.check("samoyed") is None  # no labels bound: only the verdict key is read
+    assert guard.check("cat\nspecific") is None
+    # A quoted "verdict" key with no separator after it (a JSON list, a Python tuple).
+    assert guard.check('dog ["verdict", 1]') == "verdict syntax in the answer"
+    assert guard.check("dog ('VERDICT', 1)") == "verdict syntax in the answer"
+
+
+def test_a_rung_label_on_a_line_of_its_own_is_verdict_syntax():
+    # "1.5 stars" does not read as a statement in prose (its "1." reads as a list number),
+    # so only the line check sees it: the answer's second line is a rung label.
+    guard = AnswerGuard(verdict_syntax=True).for_labels(["1.5 stars", "2 stars"])
+    assert guard.check("cat\n1.5 stars") == "verdict syntax in the answer"
+    assert guard.check("cat\n\n  1.5 stars!\n") == "verdict syntax in the answer"
+    assert guard.check("cat\n1.5 starsx") is None
