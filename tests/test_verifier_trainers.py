@@ -3,6 +3,7 @@ tiny offline policy: what the policy wrote is judged on the ladder (math-verify 
 programs in the bubblewrap sandbox), the trainer gets the rule's rewards, and token lengths reach
 a length rule (``unit="tokens"`` refuses a batch without them)."""
 
+import functools
 import json
 import os
 
@@ -189,3 +190,206 @@ def test_code_ladder_in_trl(tmp_path):
     logs = run_trl(reward, CODE_ROWS, CODE_WORDS, tmp_path)
     assert len(logs) == 2
     check_calls(reward, check_code)
+
+
+# -- the trainer adapters: OpenRLHF's reward file, verl's reward manager, rewardkit serve ---------
+
+THINK = "<think> hm </think> "
+# Two groups of four per ladder: rungs and formats mixed, so every rule separates them.
+ADAPTER_CASES = {
+    "math": (
+        {"workers": 1, "form": "truth"},
+        ["1/2"] * 4 + ["3"] * 4,
+        [
+            THINK + "<answer> 0.5 </answer>", "<answer> 0.5 </answer>", "<answer> 7 </answer>",
+            "no tags", "<answer> 3 </answer>", THINK + "<answer> 3 </answer>",
+            THINK + "<answer> 4 </answer>", "<answer> \\frac{6}{2} </answer>",
+        ],
+    ),
+    "code": (
+        {"workers": 2, "timeout": 5},
+        [CODE_ROWS[0]["label"]] * 4 + [CODE_ROWS[1]["label"]] * 4,
+        [
+            THINK + "<answer> print(sum(map(int,input().split()))) </answer>",
+            "<answer> print(5) </answer>", THINK + "<answer> print( </answer>", "no tags",
+            "<answer> print(6) </answer>", THINK + "<answer> print(5) </answer>",
+            "<answer> print(1/0) </answer>", "<answer> print(0) </answer>",
+        ],
+    ),
+}  # fmt: skip
+ADAPTER_RULES = ["exact", "speciarl", "think_answer_format"]
+
+
+@functools.cache
+def _offline(judge):
+    """Each rule's rewards for the judge's case, judged once here."""
+    _, labels, completions = ADAPTER_CASES[judge]
+    reward = rk.LadderReward(judge, "exact", **ADAPTER_CASES[judge][0])
+    try:
+        judged = reward.judge_completions(completions, labels)
+    finally:
+        getattr(reward.judge, "close", lambda: None)()
+    batch = rk.Batch(reward.ladder, judged.codes, judged.found, 4, judged.texts)
+    return {rule: rk.get_rule(rule).compute(batch).tolist() for rule in ADAPTER_RULES}
+
+
+def offline_rewards(judge, labels, completions):
+    assert (labels, completions) == tuple(ADAPTER_CASES[judge][1:])
+    return _offline(judge)
+
+
+def openrlhf_rollout(reward_file, prompts, labels, completions, vocabulary):
+    """OpenRLHF's own SingleTurnAgentExecutor, one sample per reward call, all in flight."""
+    import asyncio
+    from types import SimpleNamespace
+
+    import openrlhf.utils.agent as agent
+
+    tokenizer = word_tokenizer([*vocabulary, *(w for p in prompts for w in p.split())])
+    script = {p: [] for p in prompts}
+    for prompt, completion in zip(prompts, completions):
+        script[prompt].append(completion)
+
+    class Engine:
+        async def generate(self, prompt_token_ids, sampling_params, multi_modal_data=None):
+            text = script[tokenizer.decode(prompt_token_ids)].pop(0)
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            out = SimpleNamespace(token_ids=ids, text=text, finish_reason="stop", logprobs=None)
+            return SimpleNamespace(outputs=[out])
+
+    async def main():
+        executor = agent.SingleTurnAgentExecutor(remote_rm_url=str(reward_file))
+        params = SimpleNamespace(max_tokens=64, logprobs=None)
+        engine = Engine()
+        calls = [
+            executor.execute(p, y, params, 64, tokenizer, engine) for p, y in zip(prompts, labels)
+        ]
+        return await asyncio.gather(*calls)
+
+    return [float(out["reward"][0]) for out in asyncio.run(main())]
+
+
+def vocabulary(completions):
+    return sorted({w for c in completions for w in c.split()})
+
+
+# Each judge meets every kind of rule and every adapter meets both judges and a group-relative
+# rule; a math judge starts worker processes (seconds on busy cores), so it is not run per cell.
+@pytest.mark.parametrize(
+    "judge, rules", [("math", ["speciarl"]), ("code", ADAPTER_RULES)], ids=["math", "code"]
+)
+def test_the_ladders_through_openrlhf_reward_files(judge, rules, tmp_path):
+    from rewardkit.adapters.openrlhf import write_reward_file
+
+    options, labels, completions = ADAPTER_CASES[judge]
+    prompts = [f"task {i // 4}" for i in range(8)]
+    want = offline_rewards(judge, labels, completions)
+    assert len({tuple(v) for v in want.values()}) == 3  # every rule rewards differently
+    for rule in rules:
+        path = write_reward_file(
+            tmp_path / f"{rule}.py", group_size=4, judge=judge, rule=rule, judge_options=options,
+            timeout=60,
+        )  # fmt: skip
+        got = openrlhf_rollout(path, prompts, labels, completions, vocabulary(completions))
+        assert got == want[rule], rule
+
+
+def verl_rollout(judge, rule, prompts, labels, completions):
+    """verl 0.9's reward loop: one run_single task per sample, the groups' samples
+    interleaved, all on one event loop (outside Ray: the manager's in-process groups)."""
+    import asyncio
+
+    import torch
+    from omegaconf import OmegaConf
+    from verl import DataProto
+
+    from rewardkit.adapters.verl_manager import RewardkitRewardManager
+
+    tokenizer = word_tokenizer([*vocabulary(completions), *(w for p in prompts for w in p.split())])
+
+    def pad(texts, side):
+        enc = tokenizer(
+            texts, return_tensors="pt", padding=True, padding_side=side, add_special_tokens=False
+        )
+        return enc["input_ids"], enc["attention_mask"]
+
+    prompt_ids, prompt_mask = pad(prompts, "left")
+    response_ids, response_mask = pad(completions, "right")
+    data = DataProto.from_dict(
+        tensors={
+            "prompts": prompt_ids,
+            "responses": response_ids,
+            "input_ids": torch.cat([prompt_ids, response_ids], 1),
+            "attention_mask": torch.cat([prompt_mask, response_mask], 1),
+        },
+        non_tensors={
+            "data_source": np.array([judge] * len(prompts), dtype=object),
+            "reward_model": np.array([{"ground_truth": t} for t in labels], dtype=object),
+            "uid": np.array([f"u{i // 4}" for i in range(len(prompts))], dtype=object),
+        },
+    )
+    order = [5, 0, 7, 2, 1, 6, 3, 4]
+    kwargs = {"judge": judge, "rule": rule, **ADAPTER_CASES[judge][0]}
+    config = OmegaConf.create(
+        {"reward": {"reward_kwargs": kwargs}, "actor_rollout_ref": {"rollout": {"n": 4}}}
+    )
+    manager = RewardkitRewardManager(config, tokenizer)
+
+    async def batch():
+        return await asyncio.gather(*(manager.run_single(data[i : i + 1]) for i in order))
+
+    try:
+        out = asyncio.run(batch())
+    finally:
+        getattr(manager.reward.judge, "close", lambda: None)()
+    rewards = [0.0] * len(order)
+    for i, o in zip(order, out):
+        rewards[i] = o["reward_score"]
+    return rewards
+
+
+@pytest.mark.parametrize(
+    "judge, rules", [("math", ["exact"]), ("code", ADAPTER_RULES)], ids=["math", "code"]
+)
+def test_the_ladders_through_verls_reward_manager(judge, rules):
+    _, labels, completions = ADAPTER_CASES[judge]
+    prompts = [f"task {i // 4}" for i in range(8)]
+    want = offline_rewards(judge, labels, completions)
+    for rule in rules:
+        assert verl_rollout(judge, rule, prompts, labels, completions) == want[rule], rule
+
+
+def serve_rollout(judge, rule, prompts, labels, completions):
+    """``rewardkit serve`` as OpenRLHF's remote reward model: one sample per request, all
+    in flight at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.test_serve import Server
+
+    options = [
+        a for k, v in ADAPTER_CASES[judge][0].items() for a in ("--judge-option", f"{k}={v}")
+    ]
+    server = Server("--judge", judge, *options, "--rule", rule, "-g", "4", "--group-timeout", "60")
+    try:
+
+        def one(i):
+            body = {"query": [prompts[i] + completions[i]], "prompts": [prompts[i]],
+                    "labels": [labels[i]]}  # fmt: skip
+            status, out = server.post("/", body)
+            assert status == 200, out
+            return out["rewards"][0]
+
+        with ThreadPoolExecutor(len(prompts)) as pool:
+            return list(pool.map(one, range(len(prompts))))
+    finally:
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize(
+    "judge, rule", [("math", "think_answer_format"), ("code", "speciarl")], ids=["math", "code"]
+)
+def test_the_ladders_through_rewardkit_serve(judge, rule):
+    _, labels, completions = ADAPTER_CASES[judge]
+    prompts = [f"task {i // 4} " for i in range(8)]
+    want = offline_rewards(judge, labels, completions)[rule]
+    assert serve_rollout(judge, rule, prompts, labels, completions) == want
