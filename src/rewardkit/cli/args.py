@@ -300,11 +300,13 @@ def group_size_for(rule: Any, name: str, size: int | None) -> int:
     return 1
 
 
-def load_spec(path: str):
-    """The :class:`~rewardkit.RewardSpec` at ``path`` (a :class:`CLIError` naming it)."""
+def load_spec(path: str, *, check: bool = True):
+    """The :class:`~rewardkit.RewardSpec` at ``path``, its judge's and rule's options checked
+    against those they declare (``check``); a :class:`CLIError` naming the file otherwise."""
     from ..spec import RewardSpec, SpecError
 
     try:
-        return RewardSpec.load(path)
-    except SpecError as e:
+        spec = RewardSpec.load(path)
+        return spec.check() if check else spec
+    except (SpecError, OptionError, LookupError) as e:
         raise CLIError(f"--spec {path}: {e}") from None
