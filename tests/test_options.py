@@ -268,3 +268,23 @@ def test_the_old_timeout_spelling_of_judge_still_works_and_says_its_new_name(mon
         "rewardkit judge: error: judge 'taxonomy' does not take --call-timeout; its options: "
         "--taxonomy"
     )
+
+
+def test_openrlhf_reward_flags_have_one_meaning_and_the_old_timeout_still_works(
+    tmp_path, monkeypatch, capsys
+):
+    args = ["openrlhf-reward", "-o", str(tmp_path / "r.py"), "-g", "2", "--taxonomy", str(ANIMALS)]
+    more = ["--timeout", "7", "--unscored-reward", "0.5", "--unscored", "0.25", "--call-timeout"]
+    code, _, err = cli(monkeypatch, capsys, [*args, *more, "3"])
+    assert code == 2  # the per-call time-out is a model judge's, not the taxonomy judge's
+    assert err.splitlines()[-1] == (
+        "rewardkit openrlhf-reward: error: judge 'taxonomy' does not take --call-timeout; "
+        "its options: --taxonomy"
+    )
+    code, _, err = cli(monkeypatch, capsys, [*args, *more[:-1]])
+    assert code == 0, err
+    assert err.splitlines()[0].endswith("--timeout is deprecated here: it is now --group-timeout")
+    line = next(x for x in (tmp_path / "r.py").read_text().splitlines() if x.startswith("SPEC ="))
+    spec = json.loads(ast.literal_eval(line[len("SPEC = json.loads(") : -1]))
+    assert (spec["timeout"], spec["unscored"]) == (7.0, 0.5)
+    assert spec["reward"]["rule_options"] == {"unscored": 0.25}

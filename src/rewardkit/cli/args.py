@@ -173,7 +173,12 @@ def renamed(p: argparse.ArgumentParser, old: str, new: str) -> None:
     """``old`` as a deprecated spelling of the flag ``new`` (same destination)."""
     action = p._option_string_actions[new]
     p.add_argument(
-        old, dest=action.dest, action=_Renamed, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        old,
+        dest=action.dest,
+        type=action.type,
+        action=_Renamed,
+        default=argparse.SUPPRESS,
+        help=argparse.SUPPRESS,
     )
 
 
