@@ -47,7 +47,8 @@ gpu-check:
 	$(PYTHON) examples/speciarl/gpu_check.py --wheels gpu_wheels --out runs/gpu-check
 
 # The wheel and the sdist, each installed into a fresh virtual environment (core only) and
-# run: the quick start and the command line, from outside the source tree.
+# run: the quick start, the command line and the README's examples (their data from the
+# package, rewardkit data), from outside the source tree.
 package: $(VENV)/.installed
 	rm -rf dist build/pkg
 	$(PY) -m build --no-isolation --outdir dist . > build.log 2>&1 || (cat build.log; exit 1)
@@ -55,7 +56,8 @@ package: $(VENV)/.installed
 	  $(PYTHON) -m venv build/pkg/$$kind && \
 	  build/pkg/$$kind/bin/python -m pip install --quiet dist/*.$$kind && \
 	  (cd build/pkg && $$kind/bin/python ../../examples/quickstart.py > /dev/null && \
-	   $$kind/bin/rewardkit plugins > /dev/null) || exit 1; \
+	   $$kind/bin/rewardkit plugins > /dev/null && \
+	   $$kind/bin/python ../../tools/check_readme.py ../../README.md) || exit 1; \
 	  echo "package ($$kind): installs and runs"; \
 	done
 	rm -f build.log

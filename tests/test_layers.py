@@ -12,6 +12,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "rewardkit"
 LAYERS = [
     {
         "errors",
+        "data",
         "extras",
         "options",
         "records",

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -269,8 +270,6 @@ def test_repeated_failures_are_summarised_not_one_line_each(caplog):
 
 
 def test_every_logger_is_named_after_its_module():
-    from pathlib import Path
-
     src = Path(__file__).resolve().parent.parent / "src" / "rewardkit"
     fixed = {}
     for path in src.rglob("*.py"):
@@ -329,3 +328,49 @@ def test_serve_logs_requests_at_debug(tmp_path):
         rest = process.communicate(timeout=30)[1]
     assert process.returncode == 0
     assert re.search(r"rewardkit serve: DEBUG rewardkit.serve: GET /health 200 [\d.]+ ms\n", rest)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_readme_examples_run_from_an_empty_folder(tmp_path):
+    # No clone beside them: the data comes from the package (make package does the same with
+    # the wheel installed in a fresh virtual environment).
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "check_readme.py"), str(ROOT / "README.md")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,  # guards a hang; the README's examples take a few seconds
+    )
+    assert done.returncode == 0, done.stderr
+    assert list(tmp_path.iterdir()) == []  # and they leave nothing behind
+
+
+def test_rewardkit_data_prints_and_copies_the_example_files(tmp_path, capsys):
+    from rewardkit.cli import main
+
+    assert main(["data"]) == 0
+    paths = capsys.readouterr().out.splitlines()
+    assert [Path(p).name for p in paths] == ["animals.json", "rollouts.jsonl", "redteam.jsonl"]
+    assert all(Path(p).is_file() for p in paths)
+    assert main(["data", "rollouts.jsonl"]) == 0
+    one = capsys.readouterr().out.strip()
+    assert one == paths[1] and len(Path(one).read_text().splitlines()) == 16
+    assert main(["data", "--copy", str(tmp_path / "mine")]) == 0
+    copies = capsys.readouterr().out.splitlines()
+    assert copies == [str(tmp_path / "mine" / Path(p).name) for p in paths]
+    assert (tmp_path / "mine" / "animals.json").read_bytes() == Path(paths[0]).read_bytes()
+
+
+def test_every_example_file_is_package_data():
+    import fnmatch
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    line = re.search(r"^\[tool.setuptools.package-data\]\nrewardkit = (\[.*\])$", pyproject, re.M)
+    patterns = json.loads(line.group(1))
+    data = ROOT / "src" / "rewardkit" / "data"
+    files = [f"data/{p.name}" for p in data.iterdir() if p.suffix != ".py" and p.is_file()]
+    assert sorted(files) == ["data/animals.json", "data/redteam.jsonl", "data/rollouts.jsonl"]
+    assert [f for f in files if not any(fnmatch.fnmatch(f, p) for p in patterns)] == []
+    assert (ROOT / "examples" / "data").resolve() == data  # the examples read the same files

@@ -7,6 +7,7 @@
     rewardkit plugins                                       # the loaded plugins
     rewardkit serve --taxonomy tax.json -g 8                # rewards over HTTP
     rewardkit demo [--preset quick]                         # the SpeciaRL CPU demo
+    rewardkit data animals.json                             # an example file's path
 
 Bad input exits with status 2 and a message naming the line; output is written only once the
 whole input has been read and checked, and an ``--output`` file appears complete or not at all.
@@ -26,7 +27,7 @@ from ..errors import CLIError, RewardkitError
 from ..extras import missing_extra
 from ..redteam import command as redteam
 from ..urls import redact
-from . import agree, demo, judge, openrlhf_reward, plugins, reward, score, serve
+from . import agree, data, demo, judge, openrlhf_reward, plugins, reward, score, serve
 from .args import (
     failure_rate,
     finite_float,
@@ -64,6 +65,7 @@ BUILTIN = [
     demo.COMMAND,
     plugins.COMMAND,
     redteam.COMMAND,
+    data.COMMAND,
 ]
 
 
