@@ -393,3 +393,95 @@ def test_the_ladders_through_rewardkit_serve(judge, rule):
     prompts = [f"task {i // 4} " for i in range(8)]
     want = offline_rewards(judge, labels, completions)[rule]
     assert serve_rollout(judge, rule, prompts, labels, completions) == want
+
+
+# -- shaping terms where a group is assembled one completion at a time ----------------------------
+
+COMPOSITE = rk.SpeciaRL() + 0.5 * rk.ThinkAnswerFormat() + rk.SoftOverlong(l_max=48, l_cache=20)
+
+
+def test_a_sum_with_shaping_terms_through_the_openrlhf_reward_and_asyncio_groups():
+    """Only verdicts travel between members; each completion adds the shaping terms it earns
+    alone: the rewards equal the whole rule's on the whole group, one sample per call."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rewardkit.adapters.openrlhf import RendezvousReward
+    from rewardkit.rendezvous import open_rendezvous
+
+    _, labels, completions = ADAPTER_CASES["code"]
+    reward = rk.LadderReward("code", COMPOSITE, workers=2, timeout=5)
+    judged = reward.judge_completions(completions, labels)
+    want = reward.rewards(judged, group_size=4).tolist()
+    parts = reward.reward_parts(judged, group_size=4)
+    assert len(set(parts["think_answer_format"].tolist())) == 2  # both formats are there
+    assert parts["soft_overlong"].tolist() == [-1.0, 0.0, -0.85, 0.0, 0.0, -0.95, -0.05, 0.0]
+
+    openrlhf = RendezvousReward(reward, 4, timeout=60)
+    prompts = [f"task {i // 4} " for i in range(8)]
+
+    def call(i):
+        out = openrlhf([prompts[i] + completions[i]], [prompts[i]], [labels[i]])
+        return float(out["rewards"][0])
+
+    with ThreadPoolExecutor(8) as pool:  # OpenRLHF's rewards are float32
+        assert list(pool.map(call, range(8))) == [float(np.float32(w)) for w in want]
+
+    rendezvous = open_rendezvous(reward, 4, "asyncio", timeout=60)  # verl's and serve's store
+
+    async def members():
+        singles = [reward.judge_completions([c], [y]) for c, y in zip(completions, labels)]
+        calls = [rendezvous.results(j, [i // 4]) for i, j in enumerate(singles)]
+        return [r.reward for (r,) in await asyncio.gather(*calls)]
+
+    # group part + own terms: the same sum, added in another order (the last bit may differ)
+    assert asyncio.run(members()) == pytest.approx(want, rel=0, abs=1e-12)
+
+
+def test_token_lengths_reach_the_length_term_in_verls_manager():
+    import asyncio
+
+    import torch
+    from omegaconf import OmegaConf
+    from verl import DataProto
+
+    from rewardkit.adapters.verl_manager import RewardkitRewardManager
+
+    completions = ["<answer> print(5) </answer>", "<answer> print(5) </answer> x x x x x x"]
+    tokenizer = word_tokenizer(["<answer>", "</answer>", "print(5)", "x", "task"])
+    enc = tokenizer(completions, return_tensors="pt", padding=True, add_special_tokens=False)
+    prompt = tokenizer(["task"] * 2, return_tensors="pt", add_special_tokens=False)
+    data = DataProto.from_dict(
+        tensors={
+            "prompts": prompt["input_ids"],
+            "responses": enc["input_ids"],
+            "input_ids": torch.cat([prompt["input_ids"], enc["input_ids"]], 1),
+            "attention_mask": torch.cat([prompt["attention_mask"], enc["attention_mask"]], 1),
+        },
+        non_tensors={
+            "reward_model": np.array([{"ground_truth": CODE_ROWS[0]["label"]}] * 2, dtype=object),
+            "uid": np.array(["u0", "u1"], dtype=object),
+        },
+    )
+    rule = {"rule": "soft_overlong", "rule_options": {"l_max": 6, "l_cache": 2}}
+    kwargs = {"judge": "code", **rule, "workers": 1}
+    config = OmegaConf.create(
+        {"reward": {"reward_kwargs": kwargs}, "actor_rollout_ref": {"rollout": {"n": 1}}}
+    )
+    manager = RewardkitRewardManager(config, tokenizer)
+
+    async def batch():
+        return await asyncio.gather(*(manager.run_single(data[i : i + 1]) for i in range(2)))
+
+    # 3 and 9 tokens (in characters: 27 and 39, both over l_max)
+    assert [o["reward_score"] for o in asyncio.run(batch())] == [0.0, -1.0]
+
+
+def test_a_rule_normalising_a_shaping_term_in_its_group_is_refused_at_start():
+    from rewardkit.adapters.openrlhf import RendezvousReward
+
+    rule = rk.GroupNormalised([(rk.SpeciaRL(), 1.0), (rk.ThinkAnswerFormat(), 0.5)])
+    reward = rk.LadderReward("code", rule, workers=1)
+    with pytest.raises(ValueError, match="reads the completions' text within a group, but here"):
+        RendezvousReward(reward, 4)
+    RendezvousReward(reward, 1)  # groups of one need no assembly: the whole rule applies

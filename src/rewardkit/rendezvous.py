@@ -37,7 +37,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from .groups import AsyncGroups, GroupBuffer, ThreadGroups
-from .records import Judged, Member, SampleResult
+from .records import Batch, Judged, Member, SampleResult
+from .shaping import split_per_sample
 
 __all__ = [
     "Groups",
@@ -87,6 +88,11 @@ class Rendezvous:
 
     def __init__(self, reward: Any, group_size: int, groups: Any = None) -> None:
         self.reward, self.group_size, self.groups = reward, group_size, groups
+        # Only verdicts travel between a group's members: a sum's shaping terms are earned by
+        # each completion alone, beside its group (a rule that cannot be split fails here).
+        split = split_per_sample(reward.rule) if self.grouped else (reward.rule, None)
+        self.group_rule: Any = split[0]
+        self.own_rule: Any = split[1]
 
     @property
     def grouped(self) -> bool:
@@ -94,8 +100,21 @@ class Rendezvous:
         return self.group_size > 1 and self.reward.rule.group_relative
 
     def score(self, codes: list[int], found: list[bool]) -> np.ndarray:
-        """The rewards of one group's members (codes and found flags, in join order)."""
-        return self.reward.rewards_of(codes, found, len(codes))
+        """The rewards of one group's members (codes and found flags, in join order), before
+        what each completion earns alone (:meth:`own`)."""
+        if self.own_rule is None:
+            return self.reward.rewards_of(codes, found, len(codes))
+        batch = Batch(self.reward.ladder, np.asarray(codes), np.asarray(found), len(codes))
+        return self.group_rule.compute(batch)
+
+    def own(self, judged: Judged, groups: list[Member]) -> list[Member]:
+        """Each member's group reward plus the shaping terms its completion earns alone."""
+        if self.own_rule is None:
+            return groups
+        ladder, texts, lengths = self.reward.ladder, judged.texts, judged.lengths
+        batch = Batch(ladder, judged.codes, judged.found, 1, texts, lengths)
+        extra = self.own_rule.compute(batch).tolist()
+        return [m._replace(reward=m.reward + v) for m, v in zip(groups, extra)]
 
     async def results(
         self,
@@ -112,7 +131,7 @@ class Rendezvous:
         idents = [None] * len(codes) if members is None else list(members)
         joins = [self._member(*row) for row in zip(keys, codes, found, idents)]
         groups = [await joins[0]] if len(joins) == 1 else await _all(joins)
-        return SampleResult.all(judged, None, groups)
+        return SampleResult.all(judged, None, self.own(judged, groups))
 
     async def _member(self, key: Hashable, code: int, found: bool, member: Any) -> Member:
         if member is None:
@@ -133,7 +152,7 @@ class Rendezvous:
 
             with ThreadPoolExecutor(len(keys), thread_name_prefix="rewardkit-group") as pool:
                 groups = list(pool.map(self.groups.reward, keys, codes, found))
-        return SampleResult.all(judged, None, groups)
+        return SampleResult.all(judged, None, self.own(judged, groups))
 
     def stats(self) -> dict[str, int]:
         """The group store's counts (:meth:`~rewardkit.groups.GroupBuffer.stats`)."""
@@ -215,7 +234,7 @@ def open_rendezvous(
         rendezvous.groups = RedisGroups(where, size, rendezvous.score, timeout, **options)
     elif where.startswith("ray:") and len(where) > 4:
         rendezvous.groups = RayGroups(
-            where[4:], size, reward.ladder, reward.rule, timeout, **options
+            where[4:], size, reward.ladder, rendezvous.group_rule, timeout, **options
         )
     else:
         raise ValueError(

@@ -29,9 +29,16 @@ import numpy as np
 
 from .answers import has_content
 from .options import Option, Options
-from .rules import Batch, RewardRule
+from .rules import Batch, RewardRule, WeightedSum
 
-__all__ = ["ThinkAnswerFormat", "SoftOverlong", "well_formed", "UNITS"]
+__all__ = [
+    "ThinkAnswerFormat",
+    "SoftOverlong",
+    "well_formed",
+    "UNITS",
+    "reads_completions",
+    "split_per_sample",
+]
 
 #: How :class:`SoftOverlong` measures a completion.
 UNITS = ("auto", "tokens", "characters")
@@ -57,6 +64,45 @@ class _Shaping(RewardRule):
 
     def compute(self, batch: Batch) -> np.ndarray:
         return np.asarray(self.shape(batch), dtype=np.float64)
+
+
+def reads_completions(rule: RewardRule) -> bool:
+    """Whether ``rule``, or a term of it, reads the completions themselves (a shaping rule).
+
+    >>> from rewardkit.rules import SpeciaRL
+    >>> reads_completions(SpeciaRL()), reads_completions(SpeciaRL() + ThinkAnswerFormat())
+    (False, True)
+    """
+    if isinstance(rule, _Shaping):
+        return True
+    return any(reads_completions(term) for term, _ in getattr(rule, "terms", ()))
+
+
+def split_per_sample(rule: RewardRule) -> tuple[RewardRule, RewardRule | None]:
+    """``(the part read from verdicts, the part each completion earns alone)`` of ``rule``, for
+    rewards assembled one completion at a time, where only verdicts travel between a group's
+    members: a sum's shaping terms are computed beside each completion and added to what its
+    group gives. ``None`` when nothing reads the completions. A rule that reads them within
+    its group (a shaping term inside :class:`~rewardkit.GroupNormalised`) is a ``ValueError``.
+
+    >>> from rewardkit.rules import SpeciaRL
+    >>> group, own = split_per_sample(SpeciaRL() + 0.5 * ThinkAnswerFormat())
+    >>> group.name, own.name, own.terms[0][1]
+    ('speciarl', 'think_answer_format', 0.5)
+    """
+    if not reads_completions(rule):
+        return rule, None
+    terms = list(getattr(rule, "terms", ())) if isinstance(rule, WeightedSum) else []
+    group = [(term, w) for term, w in terms if not reads_completions(term)]
+    own = [(term, w) for term, w in terms if reads_completions(term)]
+    if group and own and all(isinstance(term, _Shaping) for term, _ in own):
+        return WeightedSum(group), WeightedSum(own)
+    raise ValueError(
+        f"rule {rule.name!r} reads the completions' text within a group, but here a group is "
+        "assembled one completion at a time and only verdicts travel between its members: a "
+        "plain sum (rk.SpeciaRL() + rk.ThinkAnswerFormat()) works, each completion earning its "
+        "shaping terms alone"
+    )
 
 
 def well_formed(

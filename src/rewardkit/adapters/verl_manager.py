@@ -141,7 +141,7 @@ class RewardkitRewardManager(RewardManagerBase):
         response = tokenizer.decode(response_ids[:length], skip_special_tokens=True)
         truth = item.non_tensor_batch["reward_model"]["ground_truth"]
         uid = str(item.non_tensor_batch.get("uid", id(item)))
-        judged = await self.reward.ajudge_completions([response], [truth])
+        judged = await self.reward.ajudge_completions([response], [truth], lengths=[length])
         (result,) = await self.rendezvous.results(judged, [uid], [self._identity(item, response)])
         if result.group is None:  # no group needed: verl still logs one, whole and flat
             result = dataclasses.replace(result, group=Member(result.reward, False, True))
