@@ -20,9 +20,11 @@ Defaults, and why:
   groups of eight), so one odd group cannot fire them.
 
 Policies (``policy``): ``warn`` logs a warning with the evidence; ``stop`` raises
-:class:`~rewardkit.errors.RewardHackingAlarm` at the step boundary; ``filter`` sets the
-rewards of audited answers the audit judge rates lower (flagged) to the audit judge's reward,
-from the alarm on. Every policy logs.
+:class:`~rewardkit.errors.RewardHackingAlarm` at the step boundary; ``filter``, from the
+alarm on, audits the sampled groups at once (no longer in the background) and every answer the
+audit judge has flagged (rated below the training judge) wherever it recurs - each (label,
+answer) once - and sets the rewards of flagged answers to the audit judge's reward. Every
+policy logs.
 
 >>> alarms = Alarms()
 >>> [a.name for a in alarms.check({"gap": 0.3, "kappa": 0.9, "rows": 40}, step=7)]

@@ -213,6 +213,32 @@ class Audit:
             errors = [f"audit failed: {type(e).__name__}: {e}"] * n
         return self._records(job, codes, rewards, errors)
 
+    def rungs(self, pairs: Sequence[tuple[str, ...]]) -> list[int]:
+        """The audit judge's rung codes for ``pairs`` now (``MISSING`` where it gives none,
+        fails, or the budget is spent); counted in ``counts["rows"]`` and ``["judged"]``."""
+        assert self.ladder is not None, "bind the audit first"
+        pairs = list(pairs)
+        if self.max_rows is not None:
+            room = max(0, self.max_rows - self.counts["rows"])
+            self.counts["over_budget"] += max(0, len(pairs) - room)
+            sent = pairs[:room]
+        else:
+            sent = pairs
+        out = [MISSING] * len(pairs)
+        self.counts["rows"] += len(sent)
+        try:
+            for i, record in enumerate(self.judge.judge_records(sent) if sent else []):
+                if record.verdict is not None:
+                    out[i] = self.ladder.index(record.verdict)
+            with self._lock:
+                self.counts["judged"] += len(sent)
+        except Exception as e:  # an audit failure never fails training
+            log.warning("audit of %d answers failed: %s: %s", len(sent), type(e).__name__, e)
+            with self._lock:
+                self.counts["failed"] += len(sent)
+            return [MISSING] * len(pairs)
+        return out
+
     def _records(self, job: AuditJob, codes, rewards, errors) -> list[AuditRecord]:
         slugs = self.ladder.slugs  # type: ignore[union-attr]
         out = []

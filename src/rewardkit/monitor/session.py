@@ -132,7 +132,8 @@ class Monitor:
             audit.bind(reward.rule, reward.ladder)
         self.log = RunLog(run_dir) if run_dir is not None else None
         self.filtering = False
-        self.flagged: dict[tuple[str, str], int] = {}  # (label, answer) -> the audit's rung
+        self.flagged: set[str] = set()  # answers the audit judge rated below the training judge
+        self.audited: dict[tuple[str, str], int] = {}  # (label, answer) -> the audit's rung
         self.fired: list[Alarm] = []
         self._stop: list[Alarm] = []
         self._batches: deque[dict[str, float]] = deque(maxlen=window)
@@ -206,7 +207,7 @@ class Monitor:
                 done += self.audit.collect() if not self.audit.background else []
             self._remember(done)
             if self.filtering:
-                rewards, share = self._filter(judged, labels, rewards, group_size)
+                rewards, share = self._filter(judged, labels, rewards, group_size, questions)
                 figures["audit/filtered"] = share
                 figures["reward/used"] = _nanmean(rewards)
             figures.update(self._audit_figures(step, done))
@@ -238,16 +239,35 @@ class Monitor:
     def _remember(self, records: list[AuditRecord]) -> None:
         self._rows.extend(records)
         for r in records:
-            if r.flagged and r.prediction is not None and r.audit_verdict is not None:
-                self.flagged[r.label, r.prediction] = self.reward.ladder.index(r.audit_verdict)
+            if r.prediction is not None and r.audit_verdict is not None:
+                self.audited[r.label, r.prediction] = self.reward.ladder.index(r.audit_verdict)
+                if r.flagged:
+                    self.flagged.add(r.prediction)
 
-    def _filter(self, judged, labels, rewards, group_size) -> tuple[np.ndarray, float]:
-        """Flagged answers get the audit judge's rung; their groups' rewards are recomputed."""
+    def _filter(self, judged, labels, rewards, group_size, questions) -> tuple[np.ndarray, float]:
+        """Every answer once flagged is audited (each (label, answer) once) and, where the
+        audit judge rates it lower, gets the audit judge's rung; the rewards of the batch are
+        recomputed with the rule, so its groups' rewards follow."""
+        assert self.audit is not None
+        rows = [
+            i
+            for i, answer in enumerate(judged.answers)
+            if answer in self.flagged and judged.found[i] and judged.codes[i] != MISSING
+        ]
+        todo: dict[tuple[str, str], tuple[str, ...]] = {}
+        for i in rows:
+            key = (labels[i], judged.answers[i])
+            if key not in self.audited and key not in todo:
+                todo[key] = key if questions is None else (*key, questions[i])
+        if todo:
+            for key, rung in zip(todo, self.audit.rungs(list(todo.values()))):
+                if rung != MISSING:
+                    self.audited[key] = rung
         codes = judged.codes.copy()
         hit = 0
-        for i, (label, answer) in enumerate(zip(labels, judged.answers)):
-            rung = self.flagged.get((label, answer)) if answer is not None else None
-            if rung is not None and judged.found[i] and codes[i] != MISSING and codes[i] > rung:
+        for i in rows:
+            rung = self.audited.get((labels[i], judged.answers[i]))
+            if rung is not None and codes[i] > rung:
                 codes[i] = rung
                 hit += 1
         if not hit:
