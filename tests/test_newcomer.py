@@ -374,3 +374,139 @@ def test_every_example_file_is_package_data():
     assert sorted(files) == ["data/animals.json", "data/redteam.jsonl", "data/rollouts.jsonl"]
     assert [f for f in files if not any(fnmatch.fnmatch(f, p) for p in patterns)] == []
     assert (ROOT / "examples" / "data").resolve() == data  # the examples read the same files
+
+
+def cli(monkeypatch, capsys, args, text=""):
+    """``rewardkit ARGS`` in process with ``text`` on stdin: (status, stdout, stderr)."""
+    import io
+
+    from rewardkit.cli import main
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_two_saved_judge_runs_are_compared_without_a_hand_merge(tmp_path, monkeypatch, capsys):
+    from rewardkit.data import path
+
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    rollouts = path("rollouts.jsonl")
+    judge = ["judge", "--taxonomy", ANIMALS, "-i", rollouts]
+    assert cli(monkeypatch, capsys, [*judge, "-o", a])[0] == 0
+    assert cli(monkeypatch, capsys, [*judge, "--verdict-field", "again", "-o", b])[0] == 0
+    again = [json.loads(line) for line in b.read_text().splitlines()]
+    assert "verdict" not in again[0] and again[0]["again"] == "generic"
+    code, out, err = cli(
+        monkeypatch, capsys, ["agree", "--a", "verdict", "--b", "again", "-i", a, "--input-b", b]
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["names"] == ["verdict", "again"] and report["rows"] == 16
+    assert report["kappa"] == 1.0 and report["unscored"] == {"verdict": 1, "again": 1}
+    # Files that do not hold the same rows are refused, naming the lines.
+    short = tmp_path / "short.jsonl"
+    short.write_text("".join(b.read_text().splitlines(keepends=True)[:3]))
+    code, _, err = cli(
+        monkeypatch,
+        capsys,
+        ["agree", "--a", "verdict", "--b", "again", "-i", a, "--input-b", short],
+    )
+    assert (code, err) == (
+        2,
+        f"rewardkit agree: error: {a} has 16 rows, {short} 3: not one run each\n",
+    )
+    swapped = tmp_path / "swapped.jsonl"
+    lines = b.read_text().splitlines(keepends=True)
+    swapped.write_text("".join([lines[1], lines[0], *lines[2:]]))
+    code, _, err = cli(
+        monkeypatch,
+        capsys,
+        ["agree", "--a", "verdict", "--b", "again", "-i", a, "--input-b", swapped],
+    )
+    assert code == 2 and err == (
+        f"rewardkit agree: error: {a}, line 1 and {swapped}, line 1: different predictions "
+        "('dog', 'spitz'); the two files must hold the same rows\n"
+    )
+
+
+class _TriPlugin:
+    """A plugin ladder (low < mid < high) and a judge on it that echoes the prediction."""
+
+    def __init__(self):
+        import rewardkit as rk
+
+        self.ladder = rk.Ladder(
+            "tri",
+            [
+                rk.Rung("low", "Low", 0, False, "wrong"),
+                rk.Rung("mid", "Mid", 1, True, "close"),
+                rk.Rung("high", "High", 2, True, "right"),
+            ],
+        )
+
+    @property
+    def hooks(self):
+        import rewardkit as rk
+
+        ladder = self.ladder
+
+        class Echo(rk.Judge):
+            def __init__(self):
+                super().__init__()
+                self.ladder = ladder
+
+            def judge_unique(self, pairs):
+                return [prediction for _, prediction in pairs]
+
+        class Hooks:
+            @rk.hookimpl
+            def register_ladders(self, register):
+                register(ladder)
+
+            @rk.hookimpl
+            def register_judges(self, register):
+                register("tri_echo", Echo)
+
+        return Hooks()
+
+
+@pytest.fixture
+def tri_plugin():
+    from rewardkit.plugins import pm
+
+    hooks = _TriPlugin().hooks
+    pm.register(hooks, name="tri-test")
+    yield
+    pm.unregister(hooks)
+
+
+def test_a_plugin_ladder_travels_down_the_pipe(tri_plugin, monkeypatch, capsys):
+    rows = "".join(
+        json.dumps({"label": "x", "prediction": p}) + "\n" for p in ["low", "high", "mid", "high"]
+    )
+    code, judged, err = cli(monkeypatch, capsys, ["judge", "--judge", "tri_echo"], rows)
+    assert code == 0, err
+    assert [json.loads(line)["ladder"] for line in judged.splitlines()] == ["tri"] * 4
+    code, rewarded, err = cli(
+        monkeypatch, capsys, ["reward", "--rule", "speciarl", "-g", "4"], judged
+    )
+    assert code == 0, err
+    assert [json.loads(line)["reward"] for line in rewarded.splitlines()] == [0.0, 1.0, 0.0, 1.0]
+    code, scored, err = cli(monkeypatch, capsys, ["score"], rewarded)
+    assert code == 0, err
+    assert json.loads(scored)["counts"] == {"low": 1, "mid": 1, "high": 2}
+    # A --ladder that contradicts the rows, and verdicts of a ladder the rows do not name.
+    code, _, err = cli(monkeypatch, capsys, ["score", "--ladder", "speciarl"], judged)
+    assert (code, err) == (
+        2,
+        "rewardkit score: error: --ladder speciarl, but <stdin>, line 1 was judged on ladder "
+        "'tri'\n",
+    )
+    bare = judged.replace(', "ladder": "tri"', "")
+    code, _, err = cli(monkeypatch, capsys, ["score"], bare)
+    assert code == 2 and err.endswith(
+        "(verdicts of another ladder? give --ladder NAME; rewardkit plugins lists the ladders)\n"
+    )
+    assert cli(monkeypatch, capsys, ["score", "--ladder", "tri"], bare)[0] == 0

@@ -13,9 +13,18 @@ from typing import Any
 from ..errors import CLIError, OptionError
 from .args import key_values, positive_int
 from .command import Command, example
-from .io import dump, field, found_flags, ignored, io_arguments, read_input, write_lines
+from .io import (
+    dump,
+    field,
+    found_flags,
+    ignored,
+    io_arguments,
+    read_input,
+    read_rows,
+    write_lines,
+)
 from .judge import unbuildable
-from .rows import verdict_column
+from .rows import ladder_name, verdict_column
 
 __all__ = ["COMMAND", "add_arguments", "run"]
 
@@ -23,13 +32,21 @@ __all__ = ["COMMAND", "add_arguments", "run"]
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--a", help="column with judge A's verdicts (the reference)")
     p.add_argument("--b", help="column with judge B's verdicts (the candidate)")
+    p.add_argument(
+        "--input-b",
+        metavar="FILE",
+        help="read --b from this file (another run's output over the same rows, line by line) "
+        "instead of --input",
+    )
     p.add_argument("--judge-a", help="registered judge to run as A (rows need label, prediction)")
     p.add_argument("--judge-b", help="registered judge to run as B")
     p.add_argument("--option-a", action="append", metavar="KEY=VALUE", help="option for judge A")
     p.add_argument("--option-b", action="append", metavar="KEY=VALUE", help="option for judge B")
     p.add_argument("--taxonomy", help="taxonomy file for a taxonomy judge")
     p.add_argument("--cache", help="sqlite verdict cache shared by LLM judges")
-    p.add_argument("--ladder", default="speciarl", help="ladder of the verdicts")
+    p.add_argument(
+        "--ladder", help="ladder of the verdicts (default: the rows' ladder field, else speciarl)"
+    )
     p.add_argument(
         "--group-size", "-g", type=positive_int, help="consecutive rows per group: reward effects"
     )
@@ -110,19 +127,56 @@ def _save(report: Any, folder: str) -> None:
         )
 
 
+def _rows_b(args: argparse.Namespace, rows: list, name: str) -> tuple[list, str]:
+    """The rows B's column is read from: ``--input-b`` (the same rows as the input, in the same
+    order: each row's label and prediction checked), or the input's own."""
+    if not args.input_b:
+        return rows, name
+    if not args.b:
+        raise CLIError("--input-b gives judge B's verdicts from a file: give --b COLUMN too")
+    try:
+        with open(args.input_b, "rb") as f:
+            rows_b = read_rows(f, args.input_b)
+    except OSError as e:
+        raise CLIError(f"cannot read {args.input_b}: {e.strerror}") from None
+    if len(rows_b) != len(rows):
+        raise CLIError(
+            f"{name} has {len(rows)} rows, {args.input_b} {len(rows_b)}: not one run each"
+        )
+    for (number, a), (number_b, b) in zip(rows, rows_b):
+        for key in ("label", "prediction"):
+            if key in a and key in b and a[key] != b[key]:
+                raise CLIError(
+                    f"{name}, line {number} and {args.input_b}, line {number_b}: different "
+                    f"{key}s ({a[key]!r}, {b[key]!r}); the two files must hold the same rows"
+                )
+    return rows_b, args.input_b
+
+
 def run(args: argparse.Namespace) -> Iterator[str]:
     from ..agreement import agreement
     from ..plugins import get_ladder
 
     rows, name = read_input(args)
-    ladder = get_ladder(args.ladder)
+    rows_b, name_b = _rows_b(args, rows, name)
+    ladder_a, ladder_b = (
+        ladder_name(args.ladder, rows, name),
+        ladder_name(args.ladder, rows_b, name_b),
+    )
+    if ladder_a != ladder_b:
+        raise CLIError(
+            f"{name} is on ladder {ladder_a!r}, {name_b} on {ladder_b!r}: "
+            "agreement needs one ladder"
+        )
+    ladder = get_ladder(ladder_a)
     names = _names(args)
     verdicts: list[list[str | None]] = []
     cost: dict[str, dict[str, Any]] = {}
     args.used_flags = set()
     for side, column in enumerate([args.a, args.b]):
         if column:
-            verdicts.append(verdict_column(rows, name, ladder, column))
+            source, shown = (rows, name) if side == 0 else (rows_b, name_b)
+            verdicts.append(verdict_column(source, shown, ladder, column))
         else:
             side_verdicts, cost[names[side]] = _run_judge(args, rows, name, side, names[side])
             verdicts.append(side_verdicts)

@@ -146,8 +146,8 @@ def ignored(what: str, why: str, command: str) -> None:
     >>> err = io.StringIO()
     >>> with contextlib.redirect_stderr(err):
     ...     ignored("--cache", "judge 'taxonomy' keeps no verdict cache", "judge")
-    >>> err.getvalue()
-    "rewardkit judge: --cache ignored: judge 'taxonomy' keeps no verdict cache\n"
+    >>> print(err.getvalue(), end="")
+    rewardkit judge: --cache ignored: judge 'taxonomy' keeps no verdict cache
     """
     print(f"rewardkit {command}: {what} ignored: {why}", file=sys.stderr)
 

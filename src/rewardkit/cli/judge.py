@@ -14,6 +14,7 @@ from .args import judge_arguments, judge_options, load_spec
 from .command import Command, example
 from .io import dump, field, io_arguments, read_input
 from .progress import wanted
+from .rows import DEFAULT_LADDER, LADDER_FIELD
 
 __all__ = ["COMMAND", "add_arguments", "run"]
 
@@ -31,6 +32,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--explain", action="store_true", help="add judge_reply and judge_error to each row"
+    )
+    p.add_argument(
+        "--verdict-field",
+        default="verdict",
+        metavar="NAME",
+        help="the field the verdict goes in (default verdict; another name keeps a second "
+        "judge's verdicts beside the first, for rewardkit agree)",
     )
     p.add_argument("--spec", help="a reward_spec.json (from a training run): its judge and options")
     io_arguments(p)
@@ -117,8 +125,12 @@ def run(args: argparse.Namespace) -> Iterator[str]:
         _aborted(judge)
         raise CLIError(str(e)) from None
     print(f"rewardkit judge: {summary(judge, predictions, records)}", file=sys.stderr)
+    ladder = getattr(getattr(judge, "ladder", None), "name", DEFAULT_LADDER)
     for (_, obj), prediction, record in zip(rows, predictions, records):
-        out = dict(obj, verdict=record.verdict)
+        out = dict(obj)
+        out[args.verdict_field] = record.verdict
+        if ladder != DEFAULT_LADDER:  # reward, score and agree read it: no --ladder again
+            out[LADDER_FIELD] = ladder
         if args.completion_field:
             out["prediction"] = prediction
             out["answer_found"] = prediction is not None

@@ -10,7 +10,7 @@ from ..errors import CLIError
 from .args import group_size_for, load_spec, positive_int, rule_arguments, rule_options
 from .command import Command, example
 from .io import dump, io_arguments, read_input
-from .rows import verdicts
+from .rows import ladder_name, verdicts
 
 __all__ = ["COMMAND", "add_arguments", "run"]
 
@@ -25,7 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="completions per group: each run of G consecutive rows (needed by group rules; "
         "default 1 for static rules)",
     )
-    p.add_argument("--ladder", default="speciarl", help="ladder of the verdicts")
+    p.add_argument(
+        "--ladder", help="ladder of the verdicts (default: the rows' ladder field, else speciarl)"
+    )
     io_arguments(p)
     rule_arguments(p)  # --no-answer, --unscored and every other option a rule declares
 
@@ -57,6 +59,7 @@ def run(args: argparse.Namespace) -> Iterator[str]:
     rows, name = read_input(args)
     if not args.rule and not args.spec:
         raise CLIError("give --rule NAME (or --spec reward_spec.json)")
+    args.ladder = ladder_name(args.ladder, rows, name)
     rule, ladder = _rule(args)
     args.group_size = group_size_for(rule, args.rule, args.group_size)
     found_verdicts, found = verdicts(rows, name, ladder)

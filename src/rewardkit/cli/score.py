@@ -9,13 +9,15 @@ from ..errors import CLIError
 from .args import positive_int
 from .command import Command, example
 from .io import dump, io_arguments, read_input
-from .rows import verdicts
+from .rows import ladder_name, verdicts
 
 __all__ = ["COMMAND", "add_arguments", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ladder", default="speciarl", help="ladder of the verdicts")
+    p.add_argument(
+        "--ladder", help="ladder of the verdicts (default: the rows' ladder field, else speciarl)"
+    )
     p.add_argument(
         "--group-size",
         "-g",
@@ -30,7 +32,7 @@ def run(args: argparse.Namespace) -> Iterator[str]:
     from ..plugins import get_ladder
 
     rows, name = read_input(args)
-    ladder = get_ladder(args.ladder)
+    ladder = get_ladder(ladder_name(args.ladder, rows, name))
     found_verdicts, found = verdicts(rows, name, ladder)
     # A row with no answer found was not judged: it scores as missing, like a failed judge.
     found_verdicts = [v if f else None for v, f in zip(found_verdicts, found)]
