@@ -36,7 +36,7 @@ def test_every_builtin_command_is_a_command():
     names = [c.name for c in BUILTIN]
     assert names == [
         "judge", "reward", "score", "agree", "serve", "openrlhf-reward", "demo", "plugins",
-        "redteam", "data",
+        "redteam", "data", "monitor",
     ]  # fmt: skip
     assert all(isinstance(c, Command) for c in BUILTIN)
 

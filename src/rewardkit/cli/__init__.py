@@ -27,7 +27,7 @@ from ..errors import CLIError, RewardkitError
 from ..extras import missing_extra
 from ..redteam import command as redteam
 from ..urls import redact
-from . import agree, data, demo, judge, openrlhf_reward, plugins, reward, score, serve
+from . import agree, data, demo, judge, monitor, openrlhf_reward, plugins, reward, score, serve
 from .args import (
     failure_rate,
     finite_float,
@@ -66,6 +66,7 @@ BUILTIN = [
     plugins.COMMAND,
     redteam.COMMAND,
     data.COMMAND,
+    monitor.COMMAND,
 ]
 
 

@@ -102,6 +102,19 @@ def summary(run: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _mix_keys(steps: Sequence[dict[str, Any]], settings: dict[str, Any]) -> list[str]:
+    """The ``mix/`` keys in ladder order (the settings' ladder, when registered)."""
+    keys = {k for s in steps for k in s if k.startswith("mix/")}
+    order: list[str] = []
+    try:
+        from ..plugins import get_ladder
+
+        order = [f"mix/{slug}" for slug in get_ladder(settings.get("ladder", "")).slugs]
+    except LookupError:
+        pass
+    return [k for k in order if k in keys] + sorted(keys - set(order))
+
+
 def plot(run: dict[str, Any], path: str, title: str | None = None) -> None:
     """Draw the run's monitor figures to ``path`` (PNG); ImportError without matplotlib."""
     import matplotlib
@@ -122,7 +135,7 @@ def plot(run: dict[str, Any], path: str, title: str | None = None) -> None:
         ax.plot(xs, [s.get(key) for s in steps], label=key.split("/")[1])
     ax.set_title("audit agreement (window)")
     ax = axes[1][0]
-    mix = sorted({k for s in steps for k in s if k.startswith("mix/")})
+    mix = _mix_keys(steps, run.get("settings") or {})
     if mix:
         ax.stackplot(xs, [[s.get(k, 0.0) for s in steps] for k in mix], labels=[m[4:] for m in mix])
         ax.set_ylim(0, 1)
@@ -131,8 +144,11 @@ def plot(run: dict[str, Any], path: str, title: str | None = None) -> None:
     ax.plot(xs, [s.get("length/chars") for s in steps], label="answer chars")
     if any("length/tokens" in s for s in steps):
         ax.plot(xs, [s.get("length/tokens") for s in steps], label="completion tokens")
-    ax.plot(xs, [s.get("collapse/distinct") for s in steps], label="distinct share")
-    ax.set_title("length and collapse")
+    ax.set_title("answer length")
+    twin = ax.twinx()
+    twin.plot(xs, [s.get("collapse/distinct") for s in steps], color="green", ls=":")
+    twin.set_ylim(0, 1.05)
+    twin.set_ylabel("distinct answers per group (dotted)")
     for ax in axes.flat:
         for s in steps:
             for a in s.get("alarms", []):

@@ -266,9 +266,9 @@ class Monitor:
         codes = judged.codes.copy()
         hit = 0
         for i in rows:
-            rung = self.audited.get((labels[i], judged.answers[i]))
-            if rung is not None and codes[i] > rung:
-                codes[i] = rung
+            audited = self.audited.get((labels[i], judged.answers[i]))
+            if audited is not None and codes[i] > audited:
+                codes[i] = audited
                 hit += 1
         if not hit:
             return rewards, 0.0
@@ -311,12 +311,12 @@ class Monitor:
         return out
 
     def _alarm(self, step: int, window: dict[str, Any]) -> None:
-        examples = [
-            {k: r.to_dict()[k] for k in ("label", "prediction", "train_verdict", "audit_verdict")}
-            for r in reversed(self._rows)
-            if r.flagged
-        ][: self.examples]
-        fired = self.alarms.check(window, step, {"examples": examples})
+        examples: dict[tuple, dict] = {}  # distinct flagged rows, the latest first
+        for r in reversed(self._rows):
+            if r.flagged and len(examples) < self.examples:
+                row = {k: getattr(r, k) for k in ("label", "prediction", "train_verdict")}
+                examples.setdefault(tuple(row.values()), {**row, "audit_verdict": r.audit_verdict})
+        fired = self.alarms.check(window, step, {"examples": list(examples.values())})
         for alarm in fired:
             log.warning("reward monitor alarm (%s): %s", self.alarms.policy, alarm.message())
         self.fired += fired
