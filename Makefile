@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench mutate package gpu-check clean
+.PHONY: demo demo-hacking test lint bench mutate package gpu-check clean
 
 # torch is pinned here (not in the package) to the CPU build this machine carries; users keep
 # their own torch. OpenRLHF and verl go in without their dependencies (their pins clash;
@@ -21,6 +21,11 @@ $(VENV)/.installed: pyproject.toml
 
 demo: $(VENV)/.installed
 	$(PY) examples/speciarl/cpu_demo.py
+
+# Reward hacking seen while it happens: a judge with a planted hole, the audit judge and the
+# alarms (docs/monitor.md); writes runs/hacking-demo.
+demo-hacking: $(VENV)/.installed
+	$(PY) examples/speciarl/hacking.py
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
