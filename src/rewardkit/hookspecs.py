@@ -55,13 +55,16 @@ def register_ladders(register: RegisterLadder) -> None:
 @hookspec
 def register_judges(register: RegisterJudge) -> None:
     """Register judge factories: ``register(name, factory)``, where ``factory(**options)``
-    returns a :class:`rewardkit.judges.Judge`."""
+    returns a :class:`rewardkit.judges.Judge`. ``factory.options`` (a
+    :class:`rewardkit.options.Options`) declares what it takes: its flags, checks and listing
+    come from it (without it, the parameters of its signature)."""
 
 
 @hookspec
 def register_rewards(register: RegisterRule) -> None:
     """Register reward rule factories: ``register(name, factory)``, where
-    ``factory(**options)`` returns a :class:`rewardkit.rules.RewardRule`."""
+    ``factory(**options)`` returns a :class:`rewardkit.rules.RewardRule`; ``factory.options``
+    declares what it takes, as for judges."""
 
 
 @hookspec
