@@ -183,3 +183,17 @@ def test_every_registered_rule_and_judge_checks_its_options():
     for name in set(rk.plugins.judges()) - {"vllm"}:
         with pytest.raises(OptionError, match=f"^judge '{name}' does not take option 'nope'"):
             rk.get_judge(name, nope=1)
+
+
+def test_a_rule_subclass_with_its_own_constructor_is_not_held_to_inherited_options():
+    class Weighted(rk.Exact):  # a plugin's rule: its own __init__, no declaration
+        def __init__(self, weight=1.0):
+            super().__init__()
+            self.weight = weight
+
+    class Declared(rk.Exact):  # the base's constructor: the base's declaration holds
+        pass
+
+    assert Options.of(Weighted).names == ["weight"]
+    assert Options.of(Declared) is rk.RewardRule.options
+    assert Options.of(rk.Graded) is rk.Graded.options

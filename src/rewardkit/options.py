@@ -296,10 +296,11 @@ class Options:
     @classmethod
     def of(cls, factory: Callable) -> Options:
         """The options ``factory`` declares (its ``options`` attribute), or those its
-        signature names when it declares none: no types, no flags - given with
-        ``--judge-option``; ``**kwargs`` take anything."""
+        signature names when it declares none (or is a class with a constructor newer than the
+        options it inherits): no types, no flags - given with ``--judge-option``; ``**kwargs``
+        take anything."""
         declared = getattr(factory, "options", None)
-        if isinstance(declared, Options):
+        if isinstance(declared, Options) and not _stale(factory):
             return declared
         try:
             parameters = inspect.signature(factory).parameters.values()
@@ -330,6 +331,17 @@ def declares(*options: Option | Options, extra: str | None = None) -> Callable:
         return factory
 
     return mark
+
+
+def _stale(factory: Callable) -> bool:
+    """A class whose ``__init__`` is newer than the ``options`` it inherits (a subclass with a
+    constructor of its own and no declaration): its declaration is not its own."""
+    if not isinstance(factory, type):
+        return False
+    mro = factory.__mro__
+    declared = next(i for i, c in enumerate(mro) if "options" in vars(c))
+    init = next((i for i, c in enumerate(mro) if "__init__" in vars(c)), len(mro))
+    return init < declared
 
 
 def _is_data(value: Any) -> bool:
