@@ -510,3 +510,76 @@ def test_a_plugin_ladder_travels_down_the_pipe(tri_plugin, monkeypatch, capsys):
         "(verdicts of another ladder? give --ladder NAME; rewardkit plugins lists the ladders)\n"
     )
     assert cli(monkeypatch, capsys, ["score", "--ladder", "tri"], bare)[0] == 0
+
+
+def test_options_a_run_does_not_use_are_said_once(tmp_path, monkeypatch, capsys):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"label": "samoyed", "prediction": "dog", "verdict": "generic"}))
+    code, _, err = cli(
+        monkeypatch, capsys, ["judge", "--taxonomy", ANIMALS, "--tag", "x", "-i", rows]
+    )
+    assert code == 0
+    assert err.splitlines()[0] == (
+        "rewardkit judge: --tag ignored: it reads the answer out of --completion-field, not given"
+    )
+    args = ["agree", "--a", "verdict", "--option-a", "k=1", "--judge-b", "taxonomy"]
+    args += ["--taxonomy", ANIMALS, "--cache", tmp_path / "c.sqlite", "--rule", "exact", "-i", rows]
+    code, out, err = cli(monkeypatch, capsys, args)
+    assert code == 0 and json.loads(out)["rows"] == 1
+    assert err.splitlines() == [
+        "rewardkit agree: --rule ignored: reward effects need --group-size",
+        "rewardkit agree: --option-a ignored: judge A's verdicts come from the column --a",
+        "rewardkit agree: --cache ignored: no judge run takes it (taxonomy)",
+    ]
+    assert not (tmp_path / "c.sqlite").exists()
+
+
+def test_progress_is_drawn_with_progress_or_on_a_terminal(tmp_path, monkeypatch, capsys):
+    rows = "".join(
+        json.dumps({"label": "samoyed", "prediction": f"dog {i}"}) + "\n" for i in range(300)
+    )
+    code, out, err = cli(monkeypatch, capsys, ["judge", "--taxonomy", ANIMALS, "--progress"], rows)
+    assert code == 0 and len(out.splitlines()) == 300
+    assert err.splitlines()[-2:] == [
+        "rewardkit judge: 300/300 distinct pairs (100%)",
+        "rewardkit judge: 300 rows: 0 without an answer, 300 judged "
+        "(300 with a verdict, 0 without)",
+    ]
+    code, _, err = cli(monkeypatch, capsys, ["judge", "--taxonomy", ANIMALS], rows)
+    assert code == 0 and "distinct pairs" not in err  # stderr is no terminal here
+
+
+def test_the_core_stays_light_with_the_progress_bar():
+    code = "import sys, rewardkit.cli; print('tqdm' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False"]  # rewardkit draws its own bar (cli/progress.py)
+
+
+def test_the_judge_summary_adds_up_with_failures_and_a_stopped_run_claims_nothing(
+    tmp_path, monkeypatch, capsys
+):
+    import rewardkit as rk
+
+    from .judge_server import JudgeServer
+
+    predictions = ["dog", "spitz", "cat", None, "dog", "samoyed"]
+    rows = "".join(json.dumps({"label": "samoyed", "prediction": p}) + "\n" for p in predictions)
+    with JudgeServer(rk.TaxonomyJudge(ANIMALS)) as server:
+        base = ["judge", "--judge", "openai", "--model", "m", "--api-base", server.url]
+        server.faults = ["ok", "nolabel", "nolabel"]  # dog judged, spitz and cat off the ladder
+        code, out, err = cli(monkeypatch, capsys, [*base, "--concurrency", "1"], rows)
+        assert code == 0, err
+        assert [json.loads(line)["verdict"] for line in out.splitlines()] == [
+            "generic", None, None, None, "generic", "specific"
+        ]  # fmt: skip
+        summary = err.splitlines()[-1]
+        assert summary.startswith(
+            "rewardkit judge: 6 rows: 1 without an answer, 5 judged (3 with a verdict, 2 without), "
+            "4 calls, 0 cache hits, 0 retries, "
+        )
+        assert summary.endswith(", 2 failures (off ladder 2)")
+        server.faults = ["401"]  # a key the server refuses: the run stops at once
+        code, out, err = cli(monkeypatch, capsys, base, rows)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith("rewardkit judge: error: openai judge at ")
+    assert "failures" not in err and "judged" not in err

@@ -50,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--group-size", "-g", type=positive_int, help="consecutive rows per group: reward effects"
     )
-    p.add_argument("--rule", default="speciarl", help="reward rule for the effects (speciarl)")
+    p.add_argument("--rule", help="reward rule for the effects with --group-size (speciarl)")
     p.add_argument("--report", help="folder for agreement.json, agreement.md and confusion.png")
     io_arguments(p, output=False)
     p.set_defaults(output=None)
@@ -127,6 +127,16 @@ def _save(report: Any, folder: str) -> None:
         )
 
 
+def _said_ignored(args: argparse.Namespace) -> None:
+    """Options given that this run does not use, each said once."""
+    if args.rule and not args.group_size:
+        ignored("--rule", "reward effects need --group-size", "agree")
+    for letter in "ab":
+        if getattr(args, f"option_{letter}") and getattr(args, letter):
+            why = f"judge {letter.upper()}'s verdicts come from the column --{letter}"
+            ignored(f"--option-{letter}", why, "agree")
+
+
 def _rows_b(args: argparse.Namespace, rows: list, name: str) -> tuple[list, str]:
     """The rows B's column is read from: ``--input-b`` (the same rows as the input, in the same
     order: each row's label and prediction checked), or the input's own."""
@@ -180,6 +190,7 @@ def run(args: argparse.Namespace) -> Iterator[str]:
         else:
             side_verdicts, cost[names[side]] = _run_judge(args, rows, name, side, names[side])
             verdicts.append(side_verdicts)
+    _said_ignored(args)
     for flag in _SHARED:
         if getattr(args, flag) and flag not in args.used_flags:
             judges = [j for j in (args.judge_a, args.judge_b) if j]
@@ -198,7 +209,7 @@ def run(args: argparse.Namespace) -> Iterator[str]:
         ladder,
         names=(names[0], names[1]),
         group_size=args.group_size,
-        rule=args.rule if args.group_size else None,
+        rule=(args.rule or "speciarl") if args.group_size else None,
         found=found,
     )
     report.cost = cost

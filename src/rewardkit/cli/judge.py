@@ -12,7 +12,7 @@ from ..errors import CLIError, OptionError
 from ..urls import redact_url
 from .args import judge_arguments, judge_options, load_spec
 from .command import Command, example
-from .io import dump, field, io_arguments, read_input
+from .io import dump, field, ignored, io_arguments, read_input
 from .progress import wanted
 from .rows import DEFAULT_LADDER, LADDER_FIELD
 
@@ -27,7 +27,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--tag",
-        default="answer",
         help="answer tag with --completion-field (default answer; '' none)",
     )
     p.add_argument(
@@ -92,7 +91,8 @@ def _pairs(args, judge, rows, name) -> tuple[list[tuple], list[str | None]]:
         if args.completion_field:
             completion = field(row, args.completion_field, name, (str, list), "a completion")
             try:
-                answer = extract_answer(completion, tag=args.tag or None)
+                tag = "answer" if args.tag is None else args.tag or None
+                answer = extract_answer(completion, tag=tag)
             except TypeError as e:
                 raise CLIError(f"{name}, line {row[0]}: {e}") from None
             prediction = answer.text if answer.found and answer.text else None
@@ -111,6 +111,8 @@ def run(args: argparse.Namespace) -> Iterator[str]:
     from ..errors import CacheError, JudgeError, TaxonomyError, UnknownLabelError
 
     rows, name = read_input(args)
+    if args.tag is not None and not args.completion_field:
+        ignored("--tag", "it reads the answer out of --completion-field, not given", "judge")
     judge = build_judge(args)
     pairs, predictions = _pairs(args, judge, rows, name)
     try:
