@@ -340,3 +340,80 @@ def test_the_log_has_the_local_group_metrics_and_rewards():
     assert metrics["speciarl_taxonomy/grpo/zero_variance_groups"] == 0.0  # one group of 2
     assert metrics["speciarl_taxonomy/grpo/group_best_rung"] == 3.0  # less_specific
     assert extra == {"verdict": ["generic", "less_specific"], "judge_error": ["", ""]}
+
+
+# -- rules that read the completions: texts and token lengths --------------------------------------
+
+
+def shaped():
+    """Correct + the think-answer format (reads texts) + DAPO's overlong ramp (reads lengths:
+    tokens when TRL gives completion_ids, else characters)."""
+    rule = rk.Correct() + rk.ThinkAnswerFormat() + rk.SoftOverlong(l_max=20, l_cache=4)
+    return rk.LadderReward(rk.TaxonomyJudge(ANIMALS), rule)
+
+
+THINKS = [
+    "<think>x</think><answer>spitz</answer>",
+    "<answer>samoyed</answer>",
+    "<answer>cat</answer>",
+]
+IDS = [[0] * 16, [0] * 18, [0] * 21]  # 0, -0.5 and -1 off the ramp; the texts are 38, 24, 20 chars
+
+
+def test_trl_token_lengths_reach_the_rules():
+    r = TRLReward(shaped(), num_generations=3)
+    out = r(["p"] * 3, THINKS, label=["samoyed"] * 3, completion_ids=IDS)
+    assert out == [2.0, -0.5, -2.0]  # correct + format + ramp
+    # Without completion_ids the ramp counts characters: 38 and 24 are over, 20 is at 16..20.
+    assert r(["p"] * 3, THINKS, label=["samoyed"] * 3) == [1.0, -1.0, -2.0]
+
+
+def test_texts_and_lengths_are_gathered_with_a_split_group(monkeypatch):
+    ranks = TwoRanks(monkeypatch)
+    thinks, ids = THINKS * 2, IDS * 2  # groups of 2 over ranks of 3: the second one straddles
+
+    def call(r, tokens):
+        part = slice(3 * r, 3 * r + 3)
+        given = {"completion_ids": ids[part]} if tokens else {}
+        return TRLReward(shaped(), num_generations=2)(
+            ["a", "a", "b", "b", "c", "c"][part], thinks[part], label=["samoyed"] * 3, **given
+        )
+
+    out = ranks.run([lambda: call(0, True), lambda: call(1, True)])
+    assert out == [[2.0, -0.5, -2.0], [2.0, -0.5, -2.0]]
+    assert ranks.gathers == 2
+    # Without completion_ids the texts are still gathered, and the ramp counts characters.
+    out = ranks.run([lambda: call(0, False), lambda: call(1, False)])
+    assert out == [[1.0, -1.0, -2.0], [1.0, -1.0, -2.0]]
+
+
+def test_the_layout_error_names_both_group_sizes():
+    args = SimpleNamespace(num_generations=4, num_generations_eval=2)
+    with pytest.raises(GroupLayoutError) as e:
+        TRLReward(reward(), args)(
+            ["a", "b", "c"], answers("dog", "dog", "dog"), label=["samoyed"] * 3
+        )
+    assert str(e.value) == (
+        "speciarl_taxonomy: 3 completions do not form contiguous groups of 4 or 2 sharing one "
+        "prompt and label; rewardkit expects GRPOTrainer's layout (num_generations contiguous "
+        "completions per prompt)"
+    )
+
+
+def test_a_required_card_is_checked_against_this_reward(tmp_path):
+    from rewardkit.redteam import CardError
+
+    rows = [{"label": "samoyed"}, {"label": "american robin"}]
+    card = rk.redteam(reward(), rows, group_size=4)
+    assert card.status == "pass"
+    (tmp_path / "card.json").write_text(card.to_json())  # the card alone, no plot
+    assert TRLReward(
+        reward(), num_generations=4, require_card=tmp_path / "card.json"
+    ).group_sizes == [4]
+    with pytest.raises(CardError) as e:
+        TRLReward(reward(), num_generations=4, require_card=tmp_path / "none.json")
+    assert str(e.value) == f"require_card: no robustness card at {tmp_path / 'none.json'}"
+    with pytest.raises(CardError) as e:
+        TRLReward(rk.LadderReward("taxonomy", "exact", taxonomy=str(ANIMALS)), num_generations=4,
+                  require_card=tmp_path / "card.json")  # fmt: skip
+    assert "was made for another reward: the rule differs" in str(e.value)
