@@ -308,7 +308,15 @@ def test_log_level_is_a_global_option(tmp_path, capsys, rewardkit_level, where):
     assert "--log-level: invalid choice: 'loud'" in capsys.readouterr().err
 
 
-def test_serve_logs_requests_at_debug(tmp_path):
+def post(url, body):
+    import urllib.request
+
+    request = urllib.request.Request(url, json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=30) as answer:  # guards a hung server
+        return json.loads(answer.read())
+
+
+def test_serve_logs_requests_at_debug_and_answers_verdicts_one_way(tmp_path):
     import urllib.request
 
     process = subprocess.Popen(
@@ -323,11 +331,22 @@ def test_serve_logs_requests_at_debug(tmp_path):
         url = re.search(r"http://\S+", ready).group(0)
         with urllib.request.urlopen(f"{url}/health", timeout=30) as answer:
             assert answer.status == 200
+        completions = ["<answer>dog</answer>", "no answer"]
+        rewarded = post(f"{url}/v1/reward", {"completions": completions, "labels": ["samoyed"] * 2})
+        pairs = [{"label": "samoyed", "prediction": p} for p in ("dog", None)]
+        judged = post(f"{url}/v1/judge", {"pairs": pairs})
     finally:
         process.terminate()
         rest = process.communicate(timeout=30)[1]
     assert process.returncode == 0
     assert re.search(r"rewardkit serve: DEBUG rewardkit.serve: GET /health 200 [\d.]+ ms\n", rest)
+    assert re.search(r"DEBUG rewardkit.serve: POST /v1/reward 200 [\d.]+ ms\n", rest)
+    # Both endpoints: a verdict or null, and why there is none at the same index.
+    assert rewarded == {
+        "rewards": [0.0, -1.0], "verdicts": ["generic", None], "errors": [None, "no answer"]
+    }  # fmt: skip
+    assert judged["verdicts"] == ["generic", None] and judged["errors"][0] is None
+    assert judged["errors"][1] == "no answer"
 
 
 ROOT = Path(__file__).resolve().parent.parent

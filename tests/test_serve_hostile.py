@@ -370,7 +370,7 @@ def test_empty_batches_and_unknown_fields_are_fine(server):
     status, out = server.post("/", {"query": [], "prompts": [], "labels": [], "extra": 1})
     assert status == 200 and out["rewards"] == []
     status, out = server.post("/v1/reward", {"completions": [], "labels": [], "group_size": 10**30})
-    assert status == 200 and out == {"rewards": [], "verdicts": []}
+    assert status == 200 and out == {"rewards": [], "verdicts": [], "errors": []}
     status, out = server.post("/v1/judge", {"pairs": []})
     assert status == 200 and out == {"verdicts": [], "errors": []}
 

@@ -15,7 +15,8 @@ Endpoints:
   ``{"verdicts": [...], "errors": [...]}`` (errors: why a pair has no verdict).
 - ``POST /v1/reward`` - ``{"completions": [...], "labels": [...], "group_size": G}`` (whole
   groups, consecutive; the server's group size when ``group_size`` is absent) ->
-  ``{"rewards": [...], "verdicts": [...]}``.
+  ``{"rewards": [...], "verdicts": [...], "errors": [...]}``: a verdict or null, and why
+  there is none, as ``/v1/judge`` answers.
 - ``GET /health`` and ``GET /metrics`` (Prometheus text, :mod:`rewardkit.serve_metrics`).
 
 It binds 127.0.0.1 unless told otherwise; with ``token`` every request but ``/health`` needs
@@ -312,10 +313,14 @@ class RewardServer:
         questions = self._questions(body, "questions", len(completions))
         known_labels(self.reward.judge, labels, "labels[{}]")
         if not completions:
-            return web.json_response({"rewards": [], "verdicts": []})
+            return web.json_response({"rewards": [], "verdicts": [], "errors": []})
         judged = await self.reward.ajudge_completions(completions, labels, questions)
         rewards = self.reward.rewards(judged, size)
-        return web.json_response(json_reply(SampleResult.all(judged, rewards)))
+        reply = json_reply(SampleResult.all(judged, rewards))
+        # As /v1/judge answers: a verdict or null, and why there is none (after 0.1.0; it
+        # was "no_answer" or "unscored" in place of the verdict - docs/serve.md).
+        reply.update(verdicts=list(judged.verdicts), errors=judged.errors)
+        return web.json_response(reply)
 
     async def health(self, request: Any) -> Any:
         from aiohttp import web
