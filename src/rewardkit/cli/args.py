@@ -175,7 +175,7 @@ def renamed(p: argparse.ArgumentParser, old: str, new: str) -> None:
     p.add_argument(
         old,
         dest=action.dest,
-        type=action.type,
+        type=action.type or str,
         action=_Renamed,
         default=argparse.SUPPRESS,
         help=argparse.SUPPRESS,
@@ -269,8 +269,8 @@ def chosen_options(
         given[option.name] = parsed
     for key, text in key_values(items, f"--{kind}-option", raw=True).items():
         spelled = f"--{kind}-option {key}"
-        known = key in declared
-        given[key] = declared[key].parse(text, owner, spelled) if known else _option_value(text)
+        ours = key in declared
+        given[key] = declared[key].parse(text, owner, spelled) if ours else _option_value(text)
     declared.validate(given, owner, fill=False, shown=shown)
     return given
 
