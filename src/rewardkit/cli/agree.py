@@ -23,7 +23,8 @@ from .io import (
     read_rows,
     write_lines,
 )
-from .judge import unbuildable
+from .judge import judge_with_progress, unbuildable
+from .progress import wanted
 from .rows import ladder_name, verdict_column
 
 __all__ = ["COMMAND", "add_arguments", "run"]
@@ -81,7 +82,7 @@ def _run_judge(args, rows, name: str, side: int, shown: str) -> tuple[list, dict
     try:
         judge = get_judge(judge_name, **options)
         start = time.perf_counter()
-        records = judge.judge_records(pairs)
+        records = judge_with_progress(judge, pairs, wanted(args), f"rewardkit agree ({shown})")
         seconds = time.perf_counter() - start
     except (OptionError, TypeError) as e:
         raise unbuildable(e, f"--option-{letter}") from None

@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> Iterator[str]:
                     judge.check_labels([pair[0]])
                 except UnknownLabelError as e:
                     raise CLIError(f"{name}, line {row[0]}: {e}") from None
-        records = _judge_with_progress(judge, pairs, wanted(args))
+        records = judge_with_progress(judge, pairs, wanted(args), "rewardkit judge")
     except (TaxonomyError, TypeError, JudgeError, CacheError) as e:
         _aborted(judge)
         raise CLIError(str(e)) from None
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> Iterator[str]:
 _CHUNK = 256  # distinct pairs per batch while a progress bar is shown
 
 
-def _judge_with_progress(judge: Any, pairs: list, show: bool) -> list:
+def judge_with_progress(judge: Any, pairs: list, show: bool, prefix: str) -> list:
     """The judge's records for ``pairs``; with ``show`` and more than one chunk of distinct
     pairs, judged a chunk at a time under a progress bar (each distinct pair once)."""
     distinct = list(dict.fromkeys(pairs))
@@ -156,7 +156,7 @@ def _judge_with_progress(judge: Any, pairs: list, show: bool) -> list:
     from .progress import Progress
 
     records: dict = {}
-    with Progress(len(distinct), "rewardkit judge", "distinct pairs") as bar:
+    with Progress(len(distinct), prefix, "distinct pairs") as bar:
         for start in range(0, len(distinct), _CHUNK):
             chunk = distinct[start : start + _CHUNK]
             records.update(zip(chunk, judge.judge_records(chunk)))
