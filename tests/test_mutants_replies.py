@@ -129,6 +129,36 @@ def test_prefixes_and_labels_of_several_words(reply, reading):
     assert read(reply, ladder=SHORT) == reading
 
 
+# A label of four words: prose reading (a label within three words of a verdict word) cannot
+# see it, so only a line or a table cell that is the label as a whole states it.
+ESSAY = Ladder(
+    "essay",
+    [
+        Rung("wrong", "Wrong", 0, False),
+        Rung("partial", "Partly done but incomplete", 1, True),
+        Rung("right", "Right", 2, True),
+    ],
+)
+
+
+@pytest.mark.parametrize(
+    "reply, reading",
+    [
+        ("not partly done but incomplete\nVERDICT: partial", two("not partial", "partial")),
+        ("- Never partly done but incomplete!\nVERDICT: right", Reading("right")),
+        ("| grade | partly done but incomplete |\nVERDICT: right", two("partial", "right")),
+        (
+            "| not partly done but incomplete | x |\nVERDICT: partial",
+            two("not partial", "partial"),
+        ),
+        ("| grade | partly done but incomplete |\nVERDICT: partial", Reading("partial")),
+        ("partly done but incomplete | grade\nVERDICT: right", two("partial", "right")),
+    ],
+)
+def test_a_long_label_negated_on_its_own_line_or_in_a_table_cell(reply, reading):
+    assert read(reply, ladder=ESSAY) == reading
+
+
 def test_a_negating_prefix_is_read_on_at_most_two_words():
     assert read("in correct\nVERDICT: correct", ladder=BINARY) == two("not correct", "correct")
     assert read("in cor rect\nVERDICT: correct", ladder=BINARY) == Reading("correct")
