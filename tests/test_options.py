@@ -183,6 +183,7 @@ def test_the_secret_never_reaches_a_spec_file_or_a_reward_file(plugin, tmp_path,
     text = (tmp_path / "reward_spec.json").read_text()
     assert SECRET not in text
     assert json.loads(text)["judge_options"] == {"labels": "labels.txt"}
+    assert SECRET not in repr(reward.spec) and "labels.txt" in repr(reward.spec)
     with pytest.raises(OptionError, match=r"^judge 'stub' needs option 'token' or \$STUB_TOKEN"):
         rk.LadderReward.from_spec(rk.RewardSpec.load(tmp_path / "reward_spec.json"))
     monkeypatch.setenv("STUB_TOKEN", SECRET)  # where the spec is loaded, the variable holds it

@@ -35,7 +35,7 @@ from .errors import SpecError
 __all__ = ["RewardSpec", "SpecError"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RewardSpec:
     """``judge`` and ``rule`` are registered names; ``ladder`` (a registered name) is passed
     to judges that take one; ``group_size`` is the GRPO group (``None``: the trainer's);
@@ -82,6 +82,10 @@ class RewardSpec:
             json.dumps(asdict(self), allow_nan=False)
         except (TypeError, ValueError) as e:
             raise SpecError(f"reward spec: options must be JSON data ({e})") from None
+
+    def __repr__(self) -> str:
+        """The spec as :meth:`to_dict` gives it: no secret option in a log or a message."""
+        return f"RewardSpec({', '.join(f'{k}={v!r}' for k, v in self.to_dict().items())})"
 
     # -- data ------------------------------------------------------------------------------------
 
