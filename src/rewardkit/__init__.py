@@ -15,7 +15,7 @@ turns verdicts into rewards (static or group-relative), and **metrics** summaris
 from __future__ import annotations
 
 from .answers import Answer, extract_answer, extract_answers
-from .errors import RewardkitError
+from .errors import OptionError, RewardkitError
 from .group_norm import GroupNormalised
 from .hookspecs import hookimpl
 from .judges import Judge, TaxonomyJudge
@@ -64,6 +64,7 @@ __all__ = [
     "LadderReward",
     "RewardSpec",
     "RewardkitError",
+    "OptionError",
     "SpecError",
     "get_judge",
     "get_ladder",
