@@ -152,9 +152,11 @@ def test_score_is_the_rule_over_one_group():
 
 # -- renderings ----------------------------------------------------------------------------------
 
-SCORED = SampleResult(0.25, "generic", True, True, Member(0.25, True, False))
-UNSCORED = SampleResult(math.nan, "judge_error", False, True, Member(math.nan, False, True))
-STATIC = SampleResult(1.5, "specific", True, True)
+SCORED = SampleResult(0.25, "generic", True, True, Member(0.25, True, False), "generic")
+UNSCORED = SampleResult(
+    math.nan, "judge_error", False, True, Member(math.nan, False, True), error="timeout"
+)
+STATIC = SampleResult(1.5, "specific", True, True, verdict="specific")
 
 
 def test_verl_rendering():
@@ -191,8 +193,10 @@ def test_openrlhf_rendering():
 def test_json_rendering():
     assert json_reply([SCORED, UNSCORED, STATIC]) == {
         "rewards": [0.25, None, 1.5],
-        "verdicts": ["generic", "judge_error", "specific"],
+        "verdicts": ["generic", None, "specific"],
+        "errors": [None, "timeout", None],
     }
+    assert json_reply([]) == {"rewards": [], "verdicts": [], "errors": []}
 
 
 def test_results_of_a_judged_batch():
@@ -203,6 +207,7 @@ def test_results_of_a_judged_batch():
         (True, "generic", True, True),
         (False, "no_answer", False, False),
     ]
+    assert [(x.verdict, x.error) for x in results] == [("generic", None), (None, "no answer")]
     groups = [Member(2.0, False, True), Member(3.0, True, True)]
     assert [x.reward for x in SampleResult.all(batch, None, groups)] == [2.0, 3.0]
 

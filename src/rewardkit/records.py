@@ -268,15 +268,16 @@ class Member(NamedTuple):
 class SampleResult:
     """One sample's result as every trainer and the JSON API receive it: its ``reward`` (NaN
     where unscored), ``outcome`` (the verdict, or why there is none), whether its answer was
-    ``correct`` and ``found``, and ``group`` - its group's :class:`Member` answer, ``None``
-    for a rule that needs no group. The ``to_*`` methods render it; ``unscored`` is the number
-    a trainer that cannot skip a sample gets for a NaN reward.
+    ``correct`` and ``found``, ``group`` - its group's :class:`Member` answer, ``None`` for a
+    rule that needs no group - and its ``verdict`` (a slug, or None) and ``error`` (why there
+    is no verdict). The ``to_*`` methods render it; ``unscored`` is the number a trainer that
+    cannot skip a sample gets for a NaN reward.
 
-    >>> r = SampleResult(float("nan"), "no_answer", False, False)
+    >>> r = SampleResult(float("nan"), "no_answer", False, False, error="no answer")
     >>> r.to_verl(unscored=0.0)
     {'score': 0.0, 'verdict': 'no_answer', 'correct': 0.0, 'no_answer': 1.0, 'unscored': 1.0}
     >>> r.to_json()
-    {'reward': None, 'verdict': 'no_answer'}
+    {'reward': None, 'verdict': None, 'error': 'no answer'}
     """
 
     reward: float
@@ -284,6 +285,8 @@ class SampleResult:
     correct: bool
     found: bool
     group: Member | None = None
+    verdict: str | None = None
+    error: str | None = None
 
     @classmethod
     def all(
@@ -295,7 +298,11 @@ class SampleResult:
         values = np.asarray(rewards, dtype=np.float64).tolist()
         rows = zip(values, judged.outcomes, judged.correct.tolist(), judged.found.tolist())
         members: Iterable[Member | None] = groups if groups is not None else [None] * len(values)
-        return [cls(r, o, bool(c), bool(f), m) for (r, o, c, f), m in zip(rows, members)]
+        why = zip(judged.verdicts, judged.errors)
+        return [
+            cls(r, o, bool(c), bool(f), m, v, e)
+            for (r, o, c, f), m, (v, e) in zip(rows, members, why)
+        ]
 
     @property
     def unscored(self) -> bool:
@@ -334,5 +341,7 @@ class SampleResult:
         return {"reward": value, "score": min(max(value, 0.0), 1.0), "extra_logs": logs}
 
     def to_json(self) -> dict[str, Any]:
-        """rewardkit's JSON API: ``reward`` (``None`` where unscored) and ``verdict``."""
-        return {"reward": None if self.unscored else self.reward, "verdict": self.outcome}
+        """rewardkit's JSON API: ``reward`` (``None`` where unscored), ``verdict`` (a slug or
+        ``None``) and ``error`` (why there is no verdict), as ``/v1/judge`` answers."""
+        reward = None if self.unscored else self.reward
+        return {"reward": reward, "verdict": self.verdict, "error": self.error}

@@ -284,7 +284,7 @@ def openrlhf_reply(
 
 
 def json_reply(results: Sequence[SampleResult]) -> dict[str, list]:
-    """``{"rewards": [...], "verdicts": [...]}`` for rewardkit's JSON API (``None`` where a
-    reward is unscored)."""
+    """``{"rewards": [...], "verdicts": [...], "errors": [...]}`` for rewardkit's JSON API
+    (:meth:`~rewardkit.records.SampleResult.to_json`, by field)."""
     rows = [r.to_json() for r in results]
-    return {"rewards": [r["reward"] for r in rows], "verdicts": [r["verdict"] for r in rows]}
+    return {f"{name}s": [row[name] for row in rows] for name in ("reward", "verdict", "error")}

@@ -316,11 +316,9 @@ class RewardServer:
             return web.json_response({"rewards": [], "verdicts": [], "errors": []})
         judged = await self.reward.ajudge_completions(completions, labels, questions)
         rewards = self.reward.rewards(judged, size)
-        reply = json_reply(SampleResult.all(judged, rewards))
         # As /v1/judge answers: a verdict or null, and why there is none (after 0.1.0; it
         # was "no_answer" or "unscored" in place of the verdict - docs/serve.md).
-        reply.update(verdicts=list(judged.verdicts), errors=judged.errors)
-        return web.json_response(reply)
+        return web.json_response(json_reply(SampleResult.all(judged, rewards)))
 
     async def health(self, request: Any) -> Any:
         from aiohttp import web
