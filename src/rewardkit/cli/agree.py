@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import CLIError, OptionError
-from .args import key_values, positive_int
+from .args import chosen_options, positive_int
 from .command import Command, example
 from .io import (
     dump,
@@ -73,7 +73,8 @@ def _run_judge(args, rows, name: str, side: int, shown: str) -> tuple[list, dict
         if getattr(args, flag) and flag in declared:
             options[flag] = getattr(args, flag)
             args.used_flags.add(flag)
-    options.update(key_values(getattr(args, f"option_{letter}"), f"--option-{letter}"))
+    items = getattr(args, f"option_{letter}")  # read as the judge's options declare them
+    options = chosen_options(args, "judge", judge_name, items, f"--option-{letter}", options)
     pairs = []
     for row in rows:
         label = field(row, "label", name, (str,), "a string")

@@ -236,39 +236,45 @@ def rule_options(args: argparse.Namespace, rule: str | None = None) -> dict[str,
 
 
 def chosen_options(
-    args: argparse.Namespace, kind: str, name: str, items: list[str] | None
+    args: argparse.Namespace,
+    kind: str,
+    name: str,
+    items: list[str] | None,
+    flag: str | None = None,
+    base: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The options of the ``kind`` ``name`` given on the command line: the flags of the
     options it declares, then ``--KIND-option KEY=VALUE``; a flag or key it does not take, a
     required option not given, a value of the wrong type is an
-    :class:`~rewardkit.errors.OptionError` naming the option and the judge or rule."""
+    :class:`~rewardkit.errors.OptionError` naming the option and the judge or rule. ``flag``:
+    the flag ``items`` came from (default ``--KIND-option``); ``base``: options given otherwise,
+    which these update."""
     from ..plugins import judge_options as declared_judge
     from ..plugins import rule_options as declared_rule
 
     declared = (declared_judge if kind == "judge" else declared_rule)(name)
+    flag = flag or f"--{kind}-option"
     owner = f"{kind} {name!r}"
     added = set(getattr(args, f"{kind}_flags_added", ()))
     shown = {
-        o.name: o.cli_flag
-        if o.cli_flag and o.cli_flag in added
-        else f"--{kind}-option {o.name}=VALUE"
+        o.name: o.cli_flag if o.cli_flag and o.cli_flag in added else f"{flag} {o.name}=VALUE"
         for o in declared
     }
     by_flag = {o.cli_flag: o for o in declared if o.cli_flag in added}
-    given: dict[str, Any] = {}
+    given: dict[str, Any] = dict(base or {})
     prefix = f"{kind}_flag_"
     for dest, value in sorted(vars(args).items()):
         if not dest.startswith(prefix):
             continue
-        flag = "--" + dest[len(prefix) :].replace("_", "-")
-        option = by_flag.get(flag)
+        given_flag = "--" + dest[len(prefix) :].replace("_", "-")
+        option = by_flag.get(given_flag)
         if option is None:
             known = ", ".join(shown.values()) or "none"
-            raise OptionError(f"{owner} does not take {flag}; its options: {known}")
-        parsed = option.parse(value, owner, flag) if isinstance(value, str) else value
+            raise OptionError(f"{owner} does not take {given_flag}; its options: {known}")
+        parsed = option.parse(value, owner, given_flag) if isinstance(value, str) else value
         given[option.name] = parsed
-    for key, text in key_values(items, f"--{kind}-option", raw=True).items():
-        spelled = f"--{kind}-option {key}"
+    for key, text in key_values(items, flag, raw=True).items():
+        spelled = f"{flag} {key}"
         ours = key in declared
         given[key] = declared[key].parse(text, owner, spelled) if ours else _option_value(text)
     declared.validate(given, owner, fill=False, shown=shown)
