@@ -289,3 +289,20 @@ def test_openrlhf_reward_flags_have_one_meaning_and_the_old_timeout_still_works(
     spec = json.loads(ast.literal_eval(line[len("SPEC = json.loads(") : -1]))
     assert (spec["timeout"], spec["unscored"]) == (7.0, 0.5)
     assert spec["reward"]["rule_options"] == {"unscored": 0.25}
+
+
+def test_agree_reads_a_judges_options_as_it_declares_them(monkeypatch, capsys):
+    rows = "".join(
+        json.dumps({"label": "samoyed", "prediction": p, "verdict": v}) + "\n"
+        for p, v in (("dog", "generic"), ("samoyed", "specific"))
+    )
+    args = ["agree", "--a", "verdict", "--judge-b", "taxonomy", "--taxonomy", str(ANIMALS)]
+    code, out, err = cli(monkeypatch, capsys, [*args, "--option-b", "colour=1"], rows)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "rewardkit agree: error: judge 'taxonomy' does not take option 'colour'; its options: "
+        "--option-b taxonomy=VALUE"
+    ]
+    code, out, err = cli(monkeypatch, capsys, args, rows)
+    assert code == 0, err
+    assert json.loads(out)["n"] == 2
