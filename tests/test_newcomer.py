@@ -602,3 +602,16 @@ def test_the_judge_summary_adds_up_with_failures_and_a_stopped_run_claims_nothin
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and err.startswith("rewardkit judge: error: openai judge at ")
     assert "failures" not in err and "judged" not in err
+
+
+def test_no_example_in_the_docs_reads_data_from_the_clone():
+    block = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    found = [
+        f"{page.relative_to(ROOT)}: {line.strip()}"
+        for page in pages
+        for _, code in block.findall(page.read_text())
+        for line in code.splitlines()
+        if "examples/data" in line or "birds.json" in line and "examples/speciarl" not in line
+    ]
+    assert found == []  # rewardkit.data.path("animals.json"), "$(rewardkit data animals.json)"
