@@ -143,7 +143,7 @@ def test_litellm_model_without_a_provider_is_one_line(tmp_path, capsys):
         (["judge"], "--taxonomy"),
         (["judge", "--judge", "openai", "--model", "m"], "--api-base"),
         (["judge", "--judge", "hf"], "--model"),
-        (["agree", "--a", "verdict", "--judge-b", "taxonomy"], "--taxonomy"),
+        (["agree", "--a", "verdict", "--judge-b", "taxonomy"], "--option-b"),
     ],
     ids=["no-taxonomy", "no-api-base", "no-model", "agree-no-taxonomy"],
 )
