@@ -615,3 +615,30 @@ def test_no_example_in_the_docs_reads_data_from_the_clone():
         if "examples/data" in line or "birds.json" in line and "examples/speciarl" not in line
     ]
     assert found == []  # rewardkit.data.path("animals.json"), "$(rewardkit data animals.json)"
+
+
+def test_agree_without_matplotlib_writes_the_report_and_names_the_extra(
+    tmp_path, monkeypatch, capsys
+):
+    rows = "".join(json.dumps({"a": v, "b": v}) + "\n" for v in ["generic", "wrong"])
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    code, out, err = cli(
+        monkeypatch, capsys, ["agree", "--a", "a", "--b", "b", "--report", tmp_path], rows
+    )
+    assert code == 0 and json.loads(out)["rows"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agreement.json", "agreement.md"]
+    assert err == (
+        "rewardkit agree: no confusion.png: matplotlib is not installed: "
+        "pip install 'rewardkit-rl[demo]'\n"
+    )
+
+
+def test_the_demo_without_torch_is_one_line(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))  # the demo command sets the script's argv
+    monkeypatch.setattr(sys, "path", list(sys.path))  # and the script its folder on the path
+    code, out, err = cli(monkeypatch, capsys, ["demo", "--preset", "quick"])
+    assert (code, out) == (2, "")
+    assert (
+        err == "rewardkit demo: error: torch is not installed: pip install 'rewardkit-rl[torch]'\n"
+    )

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import CLIError, OptionError
+from ..extras import EXTRAS, install_hint
 from .args import chosen_options, positive_int
 from .command import Command, example
 from .io import (
@@ -123,8 +124,9 @@ def _save(report: Any, folder: str) -> None:
     try:
         save_heatmap(report, os.path.join(folder, "confusion.png"))
     except ImportError:
+        hint = install_hint(EXTRAS["matplotlib"])
         print(
-            "rewardkit agree: no matplotlib, no heatmap (pip install rewardkit-rl[demo])",
+            f"rewardkit agree: no confusion.png: matplotlib is not installed: {hint}",
             file=sys.stderr,
         )
 
