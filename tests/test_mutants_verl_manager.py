@@ -266,3 +266,29 @@ def test_the_ray_backend_makes_one_group_actor_and_calls_it(monkeypatch):
     ]  # fmt: skip
     assert calls[0] == ("actor 1", "u", 2, True, f"3:{DOG}")  # generic is rung 2
     assert calls[1][:4] == ("actor 1", "u", -1, False) and calls[1][4].startswith("4:")
+
+
+def test_special_tokens_inside_the_answer_are_skipped():
+    # Decoded with them, the answer would hold a chat-control marker (refused: no answer).
+    tok = tokenizer()
+    data = samples(tok, ["<answer> dog <|im_end|> </answer>"], ["samoyed"], uids=["u"])
+    (out,) = score(manager(1), data)
+    assert (out["reward_score"], out["reward_extra_info"]["verdict"]) == (1.0, "generic")
+
+
+def test_a_required_card_is_checked_against_the_reward_the_options_make(tmp_path):
+    from rewardkit.redteam import CardError
+
+    rows = [{"label": "samoyed"}, {"label": "american robin"}]
+    card = rk.redteam(
+        rk.LadderReward("taxonomy", "speciarl", taxonomy=str(ANIMALS)), rows, group_size=4
+    )
+    assert card.status == "pass"
+    (tmp_path / "card.json").write_text(card.to_json())
+    assert manager(require_card=str(tmp_path / "card.json")).group_size == 4
+    with pytest.raises(CardError) as e:
+        manager(require_card=str(tmp_path / "none.json"))
+    assert str(e.value) == f"require_card: no robustness card at {tmp_path / 'none.json'}"
+    with pytest.raises(CardError) as e:
+        manager(require_card=str(tmp_path / "card.json"), rule="exact")
+    assert "was made for another reward: the rule differs" in str(e.value)
