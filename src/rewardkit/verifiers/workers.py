@@ -20,7 +20,6 @@ daemonic process (Ray workers, ``multiprocessing`` pool members) alike.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
 import select
@@ -204,8 +203,11 @@ class WorkerPool:
             self._idle = []
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # interpreter shutdown
+        # Not contextlib.suppress: at interpreter shutdown module globals may already be None.
+        try:  # noqa: SIM105
             self.close()
+        except Exception:  # noqa: S110 - nothing is left to report to
+            pass
 
 
 def _serve(target: str, warm_up: str) -> None:

@@ -1,0 +1,75 @@
+"""The offline arithmetic and code worlds (examples/math_world): the quick run of the math world
+warm-starts a policy that knows the values but writes them in the wrong form, and GRPO with
+SpeciaRL moves its greedy answers up the ladder; the code world's programs reach the rungs they
+are meant to."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("math_verify", reason="the math extra (pip install 'rewardkit-rl[math]')")
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "math_world"
+sys.path.insert(0, str(EXAMPLE))
+
+import run_worlds  # noqa: E402
+from worlds import BROKEN, CASES, SOLUTIONS, ArithmeticWorld, CodeWorld  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def test_the_arithmetic_world_is_gsm8k_style_with_one_token_answers():
+    world = ArithmeticWorld()
+    problems = world.problems()
+    assert len(problems) == 26  # 16 sums and 10 differences of 1..4
+    assert problems[0].prompt == ("Li has 1 pens and buys 1 more . How many pens does Li have ?")
+    assert sorted({p.label for p in problems}, key=int) == [str(n) for n in range(9)]
+    vocabulary = world.vocabulary()
+    assert all(p.label in vocabulary and f"{p.label}.0" in vocabulary for p in problems)
+
+
+def test_the_quick_math_run_moves_the_greedy_answers_up_the_ladder(tmp_path):
+    results = run_worlds.run("math", "quick", 0, tmp_path)
+    mix = results["greedy_rung_mix"]
+    # The warm start knows most values but writes them as decimals.
+    assert mix["before"] == {
+        "no_final_answer": 0.0,
+        "wrong": 0.1923,
+        "right_value_wrong_form": 0.8077,
+        "correct": 0.0,
+        "no_answer": 0.0,
+    }
+    assert mix["after"]["correct"] > mix["before"]["correct"]
+    assert mix["after"]["right_value_wrong_form"] < mix["before"]["right_value_wrong_form"]
+    assert [s["step"] for s in results["training"]] == [1, 2, 3, 4]
+    for step in results["training"]:  # every sampled answer placed on a rung
+        shares = [v for k, v in step.items() if k.startswith("rung/")]
+        assert len(shares) == 4 and sum(shares) == pytest.approx(1.0)
+    assert json.loads((tmp_path / "results.json").read_text()) == results
+
+
+@pytest.mark.skipif(not os.access("/usr/bin/bwrap", os.X_OK), reason="bubblewrap")
+def test_the_code_worlds_programs_reach_their_rungs():
+    from rewardkit.verifiers.code import CodeJudge
+
+    world = CodeWorld()
+    problems = {p.key: p for p in world.problems()}
+    judge = CodeJudge(workers=2)
+    sums = problems["sum"].label
+    pairs = [(problems[t].label, program) for t, program in SOLUTIONS.items()]
+    pairs += [(sums, f"print({a + b})") for a, b in CASES[:1]]
+    pairs += [(sums, program) for program in BROKEN]
+    assert judge.judge(pairs) == [
+        *["passes_all"] * 4,
+        "passes_some",  # print(5): right on the first sum only
+        "runtime_error_or_timeout",
+        "syntax_error",
+        "wrong_output",
+    ]
+    assert all(program in world.vocabulary() for _, program in pairs)
