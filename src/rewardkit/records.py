@@ -14,7 +14,7 @@ Member(reward=1.0, partial=False, flat=False)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -264,8 +264,7 @@ class Member(NamedTuple):
         return [cls(float(v), partial, flat) for v in values.tolist()]
 
 
-@dataclass(frozen=True)
-class SampleResult:
+class SampleResult(NamedTuple):
     """One sample's result as every trainer and the JSON API receive it: its ``reward`` (NaN
     where unscored), ``outcome`` (the verdict, or why there is none), whether its answer was
     ``correct`` and ``found``, ``group`` - its group's :class:`Member` answer, ``None`` for a
@@ -296,49 +295,54 @@ class SampleResult:
         if groups is not None:
             rewards = [m.reward for m in groups]
         values = np.asarray(rewards, dtype=np.float64).tolist()
-        rows = zip(values, judged.outcomes, judged.correct.tolist(), judged.found.tolist())
         members: Iterable[Member | None] = groups if groups is not None else [None] * len(values)
-        why = zip(judged.verdicts, judged.errors)
-        return [
-            cls(r, o, bool(c), bool(f), m, v, e)
-            for (r, o, c, f), m, (v, e) in zip(rows, members, why)
-        ]
+        columns = (judged.outcomes, judged.correct.tolist(), judged.found.tolist())
+        rows = zip(values, *columns, members, judged.verdicts, judged.errors)
+        return list(map(cls._make, rows))
 
     @property
     def unscored(self) -> bool:
         return self.reward != self.reward
 
     def score(self, unscored: float) -> float:
-        return float(unscored) if self.unscored else self.reward
+        return float(unscored) if self.reward != self.reward else self.reward
 
     def to_verl(self, unscored: float) -> dict[str, Any]:
         """verl's result dict: ``score`` and what verl logs beside it (with the group's
         ``partial_group`` and ``zero_variance_group`` when there is a group)."""
+        missing = self.reward != self.reward
         out: dict[str, Any] = {
-            "score": self.score(unscored),
+            "score": float(unscored) if missing else self.reward,
             "verdict": self.outcome,
             "correct": float(self.correct),
             "no_answer": float(not self.found),
-            "unscored": float(self.unscored),
+            "unscored": float(missing),
         }
         if self.group is not None:
             out["partial_group"] = float(self.group.partial)
             out["zero_variance_group"] = float(self.group.flat)
         return out
 
-    def to_openrlhf(self, unscored: float) -> dict[str, Any]:
-        """One sample of OpenRLHF's reply: ``reward``, ``score`` (clipped to [0, 1]) and the
-        ``extra_logs`` values (``zero_variance_group`` only when there is a group)."""
-        value = self.score(unscored)
+    @staticmethod
+    def to_openrlhf(
+        results: Sequence[SampleResult], unscored: float, grouped: bool
+    ) -> dict[str, Any]:
+        """OpenRLHF's reply for the samples of one call, as lists: ``rewards`` (``unscored``
+        where there is no verdict), ``scores`` (clipped to [0, 1]) and ``extra_logs``
+        (``zero_variance_group`` when the samples are ``grouped``)."""
+        rewards, _, correct, found, groups, *_ = zip(*results) if results else [()] * 7
+        missing = [r != r for r in rewards]
+        values = [float(unscored) if m else r for r, m in zip(rewards, missing)]
         logs = {
-            "correct": float(self.correct),
-            "no_answer": float(not self.found),
-            "unscored": float(self.unscored),
-            "partial_group": float(self.group.partial) if self.group is not None else 0.0,
+            "correct": [float(c) for c in correct],
+            "no_answer": [float(not f) for f in found],
+            "unscored": [float(m) for m in missing],
+            "partial_group": [0.0 if g is None else float(g.partial) for g in groups],
         }
-        if self.group is not None:
-            logs["zero_variance_group"] = float(self.group.flat)
-        return {"reward": value, "score": min(max(value, 0.0), 1.0), "extra_logs": logs}
+        if grouped:
+            logs["zero_variance_group"] = [0.0 if g is None else float(g.flat) for g in groups]
+        scores = [min(max(v, 0.0), 1.0) for v in values]
+        return {"rewards": values, "scores": scores, "extra_logs": logs}
 
     def to_json(self) -> dict[str, Any]:
         """rewardkit's JSON API: ``reward`` (``None`` where unscored), ``verdict`` (a slug or

@@ -269,18 +269,9 @@ async def _all(members: Iterable[Coroutine[Any, Any, Any]]) -> list:
 def openrlhf_reply(
     results: Sequence[SampleResult], unscored: float, grouped: bool
 ) -> dict[str, Any]:
-    """OpenRLHF's reward reply, as lists: ``rewards`` (``unscored`` where there is no
-    verdict), ``scores`` (clipped to [0, 1]) and ``extra_logs`` (``zero_variance_group`` when
-    the samples are ``grouped``). The reward file and ``rewardkit serve`` both answer with it."""
-    rows = [r.to_openrlhf(unscored) for r in results]
-    names = ["correct", "no_answer", "unscored", "partial_group"]
-    if grouped:
-        names.append("zero_variance_group")
-    return {
-        "rewards": [row["reward"] for row in rows],
-        "scores": [row["score"] for row in rows],
-        "extra_logs": {name: [row["extra_logs"][name] for row in rows] for name in names},
-    }
+    """OpenRLHF's reward reply (:meth:`~rewardkit.records.SampleResult.to_openrlhf`); the
+    reward file and ``rewardkit serve`` both answer with it."""
+    return SampleResult.to_openrlhf(results, unscored, grouped)
 
 
 def json_reply(results: Sequence[SampleResult]) -> dict[str, list]:

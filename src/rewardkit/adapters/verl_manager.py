@@ -44,7 +44,6 @@ file path (``module.path=/path/to/verl_manager.py``), which executes it outside 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from typing import Any
 
@@ -144,7 +143,7 @@ class RewardkitRewardManager(RewardManagerBase):
         judged = await self.reward.ajudge_completions([response], [truth], lengths=[length])
         (result,) = await self.rendezvous.results(judged, [uid], [self._identity(item, response)])
         if result.group is None:  # no group needed: verl still logs one, whole and flat
-            result = dataclasses.replace(result, group=Member(result.reward, False, True))
+            result = result._replace(group=Member(result.reward, False, True))
         info = result.to_verl(self.unscored)
         return {"reward_score": info.pop("score"), "reward_extra_info": info}
 
