@@ -3,6 +3,7 @@ merge, a plugin's ladder carried down the pipe, options a run ignores said once,
 whose counts add up, a progress bar of rewardkit's own."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -207,3 +208,14 @@ def test_the_judge_summary_adds_up_with_failures_and_a_stopped_run_claims_nothin
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and err.startswith("rewardkit judge: error: openai judge at ")
     assert "failures" not in err and "judged" not in err
+
+
+def test_redteam_draws_the_same_progress_bar(monkeypatch, capsys):
+    from rewardkit.data import path
+
+    args = ["redteam", "--taxonomy", ANIMALS, "-g", "8", "-i", path("redteam.jsonl")]
+    code, out, err = cli(monkeypatch, capsys, [*args, "--progress"])
+    assert code == 0 and json.loads(out)["status"] == "pass"
+    done = re.findall(r"^rewardkit redteam: (\d+)/(\d+) pairs \(100%\)$", err, re.M)
+    assert len(done) == 1 and done[0][0] == done[0][1]
+    assert "pairs (" not in cli(monkeypatch, capsys, args)[2]  # no terminal, no --progress

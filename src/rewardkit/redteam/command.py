@@ -30,6 +30,7 @@ from ..cli.args import (
 )
 from ..cli.command import Command, example
 from ..cli.io import read_rows
+from ..cli.progress import Progress, wanted
 from ..errors import CLIError
 
 __all__ = ["COMMAND", "add_arguments", "run"]
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace):
         attacks = the_plan.attacks()
         yield json.dumps({"rows": the_plan.rows, "attacks": attacks, "calls": len(the_plan.pairs)})
         return
-    records, counts = _judge(the_plan)
+    records, counts = _judge(the_plan, wanted(args))
     card = make_card(
         the_plan, records, counts, rule, args.group_size, args.max_fpr, args.min_honest
     )
@@ -152,12 +153,12 @@ def run(args: argparse.Namespace):
     _verdict(card)
 
 
-def _judge(the_plan: Any) -> tuple[list, dict]:
+def _judge(the_plan: Any, show: bool) -> tuple[list, dict]:
     from ..judges.llm import JudgeError
     from .runner import judge_plan
 
-    bar = _bar(len(the_plan.pairs))
-    progress = None if bar is None else lambda done, _: bar.update(done - bar.n)
+    bar = _bar(len(the_plan.pairs), show)
+    progress = None if bar is None else lambda done, _: bar.update(done - bar.done)
     try:
         return judge_plan(the_plan, progress)
     except JudgeError as e:
@@ -167,15 +168,11 @@ def _judge(the_plan: Any) -> tuple[list, dict]:
             bar.close()
 
 
-def _bar(total: int) -> Any:
-    """A progress bar on a terminal (tqdm, when installed)."""
-    if not sys.stderr.isatty():
+def _bar(total: int, show: bool) -> Any:
+    """The command line's progress bar, on a terminal or with ``--progress``."""
+    if not show:
         return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc="red team", unit="pair", file=sys.stderr)
+    return Progress(total, "rewardkit redteam", "pairs")
 
 
 def _verdict(card: Any) -> None:
