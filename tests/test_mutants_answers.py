@@ -120,6 +120,16 @@ def test_authors_mode_in_a_batch_penalises_only_blank_answers():
     )
     assert extract_answers(completions) == ([None, None, "dog", None], [False, False, True, False])
     assert extract_answers(["<final>x</final>"], tag="final", mode="authors") == (["x"], [True])
+    # The batch reads each answer in its mode: the first tag (inside think) or the last outside.
+    thought = "<think>a <answer>dog</answer>, no</think> <answer>spitz</answer>"
+    assert extract_answers([thought], mode="authors") == (["dog"], [True])
+    assert extract_answers([thought]) == (["spitz"], [True])
+
+
+def test_a_tag_of_its_own_is_read_in_any_case():
+    # A tag this process has not read before: its patterns are compiled here.
+    assert extract_answer("<RESULT> 42 </result>", tag="result") == Answer("42", True)
+    assert extract_answer("<result> 42 </RESULT>", tag="result") == Answer("42", True)
 
 
 def test_an_unknown_mode_is_refused_by_name():
