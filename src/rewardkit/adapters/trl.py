@@ -59,6 +59,9 @@ class TRLReward:
     ``question_key`` column, or else the prompt's text. On its first call it writes the
     reward's :class:`~rewardkit.spec.RewardSpec` to ``reward_spec.json`` in ``args.output_dir``.
     ``require_card``: a robustness card (``rewardkit redteam``) this reward must have passed.
+    ``monitor``: a :class:`rewardkit.monitor.Monitor` watching rank 0's groups each step (its
+    figures logged as ``<name>/audit/...``, ``<name>/window/...``; the completions table gets
+    an ``audit_verdict`` column; its records go to ``args.output_dir``).
 
     The call is synchronous on purpose: a cross-process gather must run on the trainer's
     main thread (TRL runs async reward functions on a side thread, where an NCCL collective
@@ -75,6 +78,7 @@ class TRLReward:
         question_key: str = "question",
         name: str | None = None,
         require_card: str | os.PathLike | None = None,
+        monitor: Any = None,
     ) -> None:
         if require_card is not None:  # a robustness card made for this reward, which passed
             from ..redteam.gate import check_card
@@ -94,6 +98,10 @@ class TRLReward:
         self.output_dir = getattr(args, "output_dir", None) if args is not None else None
         self._spec_written = False
         self.__name__ = name or reward.name
+        self.monitor = monitor if _world()[0] == 0 else None  # rank 0 watches its groups
+        self._steps = 0
+        if self.monitor is not None and self.output_dir is not None:
+            self.monitor.attach(self.output_dir)
 
     def __repr__(self) -> str:
         return f"TRLReward({self.reward!r}, group_sizes={self.group_sizes})"
@@ -124,7 +132,34 @@ class TRLReward:
         judged = self.reward.judge_completions(completions, labels, questions, lengths=lengths)
         rewards = self._rewards(judged, [_prompt_key(p, y) for p, y in zip(prompts, labels)])
         self._log(judged, rewards, kwargs.get("log_metric"), kwargs.get("log_extra"))
+        if self.monitor is not None:
+            rewards = self._watch(judged, labels, rewards, questions, kwargs)
         return to_list(rewards)
+
+    def _watch(self, judged, labels, rewards, questions, kwargs) -> np.ndarray:
+        """The monitor's step: an alarm under ``stop`` from the step before raises here, at
+        the boundary; its figures and each row's audit verdict are logged."""
+        monitor = self.monitor
+        assert monitor is not None
+        monitor.check()
+        state = kwargs.get("trainer_state")
+        self._steps = int(getattr(state, "global_step", self._steps)) + 1
+        size = self._local_group_size(len(judged))
+        if size is None:  # this process holds no whole group: nothing to audit
+            return rewards
+        rewards, figures = monitor.step(
+            self._steps, judged, list(labels), rewards, size, questions=questions
+        )
+        log_metric, log_extra = kwargs.get("log_metric"), kwargs.get("log_extra")
+        if log_metric is not None:
+            for key, value in figures.items():
+                if key.startswith(("audit/", "window/", "reward/")) and value is not None:
+                    log_metric(f"{self.__name__}/{key}", float(value))
+        if log_extra is not None:
+            log_extra(
+                "audit_verdict", [monitor.audited_rows.get(i, "") for i in range(len(judged))]
+            )
+        return rewards
 
     def _write_spec(self) -> None:
         """``reward_spec.json`` in the trainer's output folder (rank 0), so the reward can be

@@ -139,6 +139,8 @@ class Monitor:
         self._batches: deque[dict[str, float]] = deque(maxlen=window)
         self._baseline: list[dict[str, float]] = []
         self._rows: deque[AuditRecord] = deque()
+        #: The last step's audited rows: row -> the audit verdict, "" for none, or "pending".
+        self.audited_rows: dict[int, str] = {}
         if self.log is not None:
             self.log.settings(self.settings())
 
@@ -198,13 +200,21 @@ class Monitor:
             "reward/train": _nanmean(rewards),
             **self._batch(judged, rewards, group_size, metrics),
         }
+        self.audited_rows = {}
         if self.audit is not None:
             job = self.audit.sample(step, judged, labels, rewards, group_size, questions)
+            now: list[AuditRecord] = []
             if self.filtering and job is not None:  # after an alarm: audit now, filter now
-                done += self.audit.run(job)
+                now = self.audit.run(job)
             else:
                 self.audit.submit(job)
-                done += self.audit.collect() if not self.audit.background else []
+                now = self.audit.collect() if not self.audit.background else []
+            done += now
+            if job is not None:
+                rows = [g * group_size + i for g in job.groups for i in range(group_size)]
+                self.audited_rows = dict.fromkeys(rows, "pending")
+                mine = [r for r in now if r.step == step]
+                self.audited_rows.update((i, r.audit_verdict or "") for i, r in zip(rows, mine))
             self._remember(done)
             if self.filtering:
                 rewards, share = self._filter(judged, labels, rewards, group_size, questions)
