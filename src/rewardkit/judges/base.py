@@ -174,15 +174,26 @@ def guarded(
     """``judge(pairs)`` for the pairs whose prediction the ladder's answer guard admits; the
     others are never sent and get a ``no valid answer`` record saying why (for judges that put
     the prediction into a model's prompt)."""
-    check = ladder.guard.check
-    refused = {i: why for i, p in enumerate(pairs) if (why := check(p[1])) is not None}
+    refused = refusals(ladder, pairs)
     if not refused:
         return judge(list(pairs))
     admitted = [p for i, p in enumerate(pairs) if i not in refused]
-    sent = iter(judge(admitted) if admitted else [])
+    return merged(refused, judge(admitted) if admitted else [], len(pairs))
+
+
+def refusals(ladder: Ladder, pairs: Sequence[tuple[str, ...]]) -> dict[int, str]:
+    """Why the ladder's answer guard refuses a pair's prediction, by the pair's index."""
+    check = ladder.guard.check
+    return {i: why for i, p in enumerate(pairs) if (why := check(p[1])) is not None}
+
+
+def merged(refused: dict[int, str], sent: list[Judgement], n: int) -> list[Judgement]:
+    """The ``n`` records of a batch: ``no valid answer`` where the guard refused the pair, the
+    records of the pairs sent in their order elsewhere."""
+    records = iter(sent)
     return [
-        Judgement(None, error=f"no valid answer: {refused[i]}") if i in refused else next(sent)
-        for i in range(len(pairs))
+        Judgement(None, error=f"no valid answer: {refused[i]}") if i in refused else next(records)
+        for i in range(n)
     ]
 
 

@@ -1,8 +1,9 @@
-"""One LLM judge call: the transport protocol, the per-endpoint limit, retries with jittered
-backoff, the probe that stops a batch at a dead endpoint, and the failure-rate limit.
+"""One LLM judge call's policy: the per-endpoint limit, retries with jittered backoff, the
+probe that stops a batch at a dead endpoint, and the failure-rate limit.
 
 :class:`PairCalls` is the part of :class:`~rewardkit.judges.llm.LLMJudge` that judges one pair;
-the batch, the cache and the identity are in :mod:`rewardkit.judges.llm`.
+the transport protocol is in :mod:`rewardkit.judges.transport`, the batch, the cache and the
+identity in :mod:`rewardkit.judges.llm`.
 """
 
 from __future__ import annotations
@@ -10,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import weakref
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from ..errors import JudgeConfigError, JudgeError, JudgeFailureRateError, TransportError
-from ..ladders import Ladder
 from ..records import Judgement, LLMStats
 from ..replies import Reading
 from ..urls import redact_url
-from .prompt import PromptTemplate
+from .loops import PerLoop
+from .prompted import PromptedJudge
+from .transport import Reply, Transport
+
+__all__ = ["PairCalls", "Reply", "Transport"]
 
 log = logging.getLogger(__name__)
 
@@ -44,36 +46,8 @@ def _failure_note(cause: str, count: int) -> str:
     return ""
 
 
-@dataclass
-class Reply:
-    text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-
-
-class Transport(Protocol):
-    name: str
-    model: str
-    endpoint: str  # the concurrency limit is per endpoint
-
-    def identity(self) -> dict[str, Any]: ...
-
-    async def complete(
-        self,
-        messages: list[dict],
-        ladder: Ladder,
-        timeout: float,
-        choices: list[str] | None = None,
-    ) -> Reply:
-        """One call; ``choices`` are the labels the prompt asks for (default the slugs)."""
-        ...
-
-    async def aclose(self) -> None: ...
-
-
 # One semaphore per (event loop, endpoint): every judge in a process shares an endpoint's limit.
-_LIMITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LIMITS: PerLoop[dict[str, asyncio.Semaphore]] = PerLoop(dict)
 
 _PROBE_FAILURES = 3  # failed first pairs (no call succeeded yet) that stop a batch
 # The failure-rate limit looks at the batch, or at the last _RATE_WINDOW calls when the batch is
@@ -93,7 +67,7 @@ def _shown(endpoint: str) -> str:
 
 
 def _limit(endpoint: str, concurrency: int) -> asyncio.Semaphore:
-    per_loop = _LIMITS.setdefault(asyncio.get_running_loop(), {})
+    per_loop = _LIMITS.get()
     if endpoint not in per_loop:
         per_loop[endpoint] = asyncio.Semaphore(concurrency)
     return per_loop[endpoint]
@@ -112,15 +86,10 @@ class _Batch:
     stopped: bool = False  # a configuration error ended the batch
 
 
-class PairCalls:
+class PairCalls(PromptedJudge):
     """Judging one pair through ``transport``: the calls, their retries and their failures."""
 
-    name: str
     transport: Transport
-    ladder: Ladder
-    prompt: PromptTemplate
-    choices: list[str]
-    thinking: bool
     concurrency: int
     timeout: float
     retries: int
@@ -128,7 +97,6 @@ class PairCalls:
     max_backoff: float
     on_failure: str
     max_failure_rate: float | None
-    reply_chars: int
     stats: LLMStats
     _random: random.Random
     _healthy: bool  # a call has succeeded: no more probing one at a time
@@ -158,8 +126,8 @@ class PairCalls:
         """The ladder's reading of a reply; a long reply is read on a worker thread, so a
         server's event loop never stalls on it."""
         if len(text) <= _READ_ON_LOOP:
-            return self.ladder.reading(text, thinking=self.thinking)
-        return await asyncio.to_thread(self.ladder.reading, text, thinking=self.thinking)
+            return self.reading(text)
+        return await asyncio.to_thread(self.reading, text)
 
     def _probe_failed(self, cause: str, connected: bool, batch: _Batch) -> None:
         endpoint = _shown(self.transport.endpoint)
@@ -188,7 +156,7 @@ class PairCalls:
         """Call with retries: (record, failure cause or None, whether any try reached the
         server)."""
         prediction = pair[1]
-        messages = self.prompt.render(self.ladder, *pair)
+        messages = self.messages(pair)
         limit = _limit(self.transport.endpoint, self.concurrency)
         cause, detail, reply_text = "unknown", "", None
         connected = False
@@ -207,7 +175,7 @@ class PairCalls:
                 async with limit:
                     self.stats.calls += 1
                     reply = await asyncio.wait_for(
-                        self.transport.complete(messages, self.ladder, self.timeout, self.choices),
+                        self.transport.complete(messages, self.constraint, self.timeout),
                         self.timeout,
                     )
             except (asyncio.TimeoutError, TimeoutError):

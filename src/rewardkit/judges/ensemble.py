@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from dataclasses import replace
 from .base import Judge, Judgement
 
 __all__ = ["MajorityJudge", "NoisyJudge"]
+
+_EACH = itertools.count()  # NoisyJudge's keys: one per completion
 
 
 class MajorityJudge(Judge):
@@ -56,7 +59,8 @@ class MajorityJudge(Judge):
 class NoisyJudge(Judge):
     """Moves a ``rate`` fraction of verdicts one step up or down (at random, with ``seed``),
     staying on the ladder; missing verdicts stay missing. Each completion is flipped on its
-    own, after the inner judge's de-duplication.
+    own, after the inner judge's de-duplication (its ``stats`` count every completion as a
+    judgement of its own).
 
     ``scheme="paper"`` (default) is the SpeciaRL authors' noise ablation: steps are between
     *tiers* - rungs of equal score merged (More specific counts as Specific), so on the SpeciaRL
@@ -103,14 +107,17 @@ class NoisyJudge(Judge):
             out.append(r)
         return out
 
-    def judge_records(self, pairs):
+    def key(self, ground_truth: str, prediction: str, *question: str) -> int:
+        return next(_EACH)  # every completion is flipped on its own: no two are one judgement
+
+    def judge_unique_records(self, pairs):
         return self._flip(self.inner.judge_records(pairs))
 
-    async def ajudge_records(self, pairs):
+    async def ajudge_unique_records(self, pairs):
         return self._flip(await self.inner.ajudge_records(pairs))
 
-    def judge(self, pairs):
-        return [r.verdict for r in self.judge_records(pairs)]
+    def judge_unique(self, pairs):
+        return [r.verdict for r in self.judge_unique_records(pairs)]
 
-    async def ajudge(self, pairs):
-        return [r.verdict for r in await self.ajudge_records(pairs)]
+    async def ajudge_unique(self, pairs):
+        return [r.verdict for r in await self.ajudge_unique_records(pairs)]

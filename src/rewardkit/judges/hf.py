@@ -16,13 +16,14 @@ import numpy as np
 
 from ..extras import require
 from ..ladders import SPECIARL, Ladder
-from .base import Judge, Judgement, check_ladder, guarded
-from .prompt import PromptTemplate, get_prompt
+from .base import Judgement
+from .prompt import PromptTemplate
+from .prompted import PromptedJudge
 
 __all__ = ["HFJudge"]
 
 
-class HFJudge(Judge):
+class HFJudge(PromptedJudge):
     """``model``: a causal LM or a path/hub id loaded with ``AutoModelForCausalLM`` (offline
     use needs a local path); ``tokenizer`` defaults to the model's. ``prompt`` as for
     :class:`~rewardkit.judges.llm.LLMJudge`; the prediction reaches the model as written."""
@@ -37,8 +38,7 @@ class HFJudge(Judge):
         device: str | None = None,
         prompt: PromptTemplate | str | None = None,
     ) -> None:
-        super().__init__()
-        ladder = check_ladder(ladder)
+        super().__init__(ladder, prompt)
         require("torch", what="the hf judge")
         require("transformers", what="the hf judge")
         import torch
@@ -51,10 +51,7 @@ class HFJudge(Judge):
             raise ValueError("give the tokenizer with a model object")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device).eval()
-        self.tokenizer, self.ladder, self.batch_size = tokenizer, ladder, batch_size
-        self.prompt = get_prompt(prompt)
-        self.choices = self.prompt.choices(ladder)
-        self.uses_question = self.prompt.uses_question
+        self.tokenizer, self.batch_size = tokenizer, batch_size
         self.name = f"hf:{getattr(model.config, '_name_or_path', '') or type(model).__name__}"
         self._labels = [
             tokenizer(" " + s, add_special_tokens=False)["input_ids"] for s in self.choices
@@ -62,12 +59,8 @@ class HFJudge(Judge):
         if any(not ids for ids in self._labels):
             raise ValueError("a rung label tokenizes to nothing")
 
-    def key(self, ground_truth: str, prediction: str, *question: str):
-        canonical = self.ladder.canonical
-        return (canonical(ground_truth), canonical(prediction), *question)
-
     def _prompt(self, *pair: str) -> list[int]:
-        messages = self.prompt.render(self.ladder, *pair)
+        messages = self.messages(pair)
         if getattr(self.tokenizer, "chat_template", None):
             text = self.tokenizer.apply_chat_template(
                 messages, tokenize=False, add_generation_prompt=True
@@ -113,13 +106,6 @@ class HFJudge(Judge):
         p = np.exp(ll)
         return p / p.sum(axis=1, keepdims=True)
 
-    def judge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
-        """Verdicts of the pairs the ladder's answer guard admits; the rest are not scored."""
-        return guarded(self.ladder, pairs, self._best)
-
-    def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
-        return [r.verdict for r in self.judge_unique_records(pairs)]
-
-    def _best(self, pairs: list[tuple[str, ...]]) -> list[Judgement]:
+    def judge_admitted(self, pairs: list[tuple[str, ...]]) -> list[Judgement]:
         best = self.log_likelihoods(pairs).argmax(axis=1)
         return [Judgement(self.ladder.slugs[j]) for j in best]

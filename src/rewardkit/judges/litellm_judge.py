@@ -27,7 +27,8 @@ from typing import Any
 from ..extras import require
 from ..ladders import SPECIARL, Ladder
 from ..urls import redact, redact_url
-from .llm import LLMJudge, Reply, TransportError
+from .llm import LLMJudge, TransportError
+from .transport import Constraint, Reply
 
 __all__ = ["LiteLLMTransport", "litellm_judge", "endpoint_settings"]
 
@@ -131,14 +132,7 @@ class LiteLLMTransport:
             "kwargs": {k: v for k, v in sorted(self.completion_kwargs.items()) if not _secret(k)},
         }
 
-    def kwargs(
-        self,
-        messages: list[dict],
-        ladder: Ladder,
-        timeout: float,
-        choices: list[str] | None = None,
-    ) -> dict:
-        choices = choices or ladder.choices
+    def kwargs(self, messages: list[dict], constraint: Constraint, timeout: float) -> dict:
         if endpoint_settings(self.model, api_base=self.api_base) != self.settings:
             raise TransportError(
                 "LiteLLM's endpoint settings changed since the judge was built (litellm.api_base "
@@ -161,33 +155,20 @@ class LiteLLMTransport:
         if self.constraint == "choice":
             kw["extra_body"] = {
                 **(kw.get("extra_body") or {}),
-                "structured_outputs": {"choice": choices},
+                "structured_outputs": {"choice": constraint.choices},
             }
         elif self.constraint == "json_schema":
-            kw["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": "verdict",
-                    "schema": ladder.json_schema(choices),
-                    "strict": True,
-                },
-            }
+            kw["response_format"] = constraint.response_format()
             kw["max_tokens"] = max(self.max_tokens, 32)
         if self.mock_response is not None:
             kw["mock_response"] = self.mock_response
         return kw
 
-    async def complete(
-        self,
-        messages: list[dict],
-        ladder: Ladder,
-        timeout: float,
-        choices: list[str] | None = None,
-    ) -> Reply:
+    async def complete(self, messages: list[dict], constraint: Constraint, timeout: float) -> Reply:
         litellm = _litellm()
         self._check_provider(litellm)
         try:
-            response = await litellm.acompletion(**self.kwargs(messages, ladder, timeout, choices))
+            response = await litellm.acompletion(**self.kwargs(messages, constraint, timeout))
         except litellm.Timeout as e:
             raise TimeoutError(str(e)) from None
         except (

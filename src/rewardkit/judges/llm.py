@@ -38,7 +38,6 @@ import hashlib
 import json
 import os
 import random
-import weakref
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -51,10 +50,12 @@ from ..errors import (  # noqa: F401 - re-exported
 )
 from ..ladders import SPECIARL, Ladder
 from ..records import Judgement, LLMStats
-from .base import Judge, check_ladder
+from .base import check_ladder, merged, refusals
 from .cache import VerdictStore, open_store
-from .calls import _RATE_WINDOW, PairCalls, Reply, Transport, _Batch
-from .prompt import PromptTemplate, get_prompt
+from .calls import _RATE_WINDOW, PairCalls, _Batch
+from .loops import PerLoop
+from .prompt import PromptTemplate
+from .transport import Constraint, Reply, Transport
 
 __all__ = [
     "LLMJudge",
@@ -64,6 +65,7 @@ __all__ = [
     "JudgeFailureRateError",
     "TransportError",
     "Reply",
+    "Constraint",
     "Transport",
 ]
 
@@ -82,7 +84,7 @@ def _settle(inflight: dict, key: Any, outcome: Judgement | BaseException) -> Non
         future.set_result(outcome)
 
 
-class LLMJudge(PairCalls, Judge):
+class LLMJudge(PairCalls):
     """A judge that asks an LLM through ``transport``; see the module docstring.
 
     ``prompt``: a :class:`~rewardkit.judges.prompt.PromptTemplate`, a registered prompt name
@@ -109,7 +111,6 @@ class LLMJudge(PairCalls, Judge):
         reply_chars: int = 1000,
         thinking: bool | None = None,
     ) -> None:
-        super().__init__()
         ladder = check_ladder(ladder)
         if concurrency < 1 or retries < 0 or timeout <= 0:
             raise ValueError("concurrency >= 1, retries >= 0 and timeout > 0 are required")
@@ -120,16 +121,8 @@ class LLMJudge(PairCalls, Judge):
             )
         if max_failure_rate is not None and not 0.0 <= max_failure_rate <= 1.0:
             raise ValueError(f"max_failure_rate must be in [0, 1] or None, got {max_failure_rate}")
+        super().__init__(ladder, prompt, thinking=thinking)
         self.transport = transport
-        self.ladder = ladder
-        self.prompt = get_prompt(prompt)
-        if thinking is not None and not isinstance(thinking, bool):
-            raise TypeError(f"thinking must be true or false, got {thinking!r}")
-        #: The judge model thinks in a ``<think>`` block before its verdict (else any think
-        #: tag in a reply is a failure); by default the prompt template's ``thinking``.
-        self.thinking = self.prompt.thinking if thinking is None else thinking
-        self.uses_question = self.prompt.uses_question
-        self.choices = self.prompt.choices(ladder)  # checked now: each reads back as its rung
         self.name = transport.name
         self.concurrency, self.timeout, self.retries = concurrency, timeout, retries
         self.backoff, self.max_backoff = backoff, max_backoff
@@ -143,19 +136,9 @@ class LLMJudge(PairCalls, Judge):
         self._random = random.Random(seed)
         self._healthy = False  # a call has succeeded: no more probing one at a time
         self._recent: deque[str | None] = deque(maxlen=_RATE_WINDOW)
-        self._batches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> count
-        self._inflight: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> futures
+        self._batches: PerLoop[list[int]] = PerLoop(list)  # one entry per batch on a loop
+        self._inflight: PerLoop[dict] = PerLoop(dict)  # key -> future of a pair being judged
         self.identity = self._identity()
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_batches"] = state["_inflight"] = None  # per event loop: made anew
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._batches = weakref.WeakKeyDictionary()
-        self._inflight = weakref.WeakKeyDictionary()
 
     def _identity(self) -> str:
         """What verdicts are cached under: a hash of everything that can change a verdict -
@@ -188,10 +171,6 @@ class LLMJudge(PairCalls, Judge):
             self.cache.accept(identity, ladder.slugs)
         return identity
 
-    def key(self, ground_truth: str, prediction: str, *question: str):
-        canonical = self.ladder.canonical
-        return (canonical(ground_truth), canonical(prediction), *question)
-
     # -- sync entry points ---------------------------------------------------------------------
 
     def judge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
@@ -205,12 +184,6 @@ class LLMJudge(PairCalls, Judge):
         with ThreadPoolExecutor(1) as pool:
             return pool.submit(asyncio.run, self.ajudge_unique_records(pairs)).result()
 
-    def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
-        return [r.verdict for r in self.judge_unique_records(pairs)]
-
-    async def ajudge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
-        return [r.verdict for r in await self.ajudge_unique_records(pairs)]
-
     # -- the batch -----------------------------------------------------------------------------
 
     async def ajudge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
@@ -221,16 +194,12 @@ class LLMJudge(PairCalls, Judge):
 
     async def _records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
         """Judge ``pairs``; predictions the ladder's answer guard refuses are never sent."""
-        check = self.ladder.guard.check
-        refused = {i: why for i, p in enumerate(pairs) if (why := check(p[1])) is not None}
+        refused = refusals(self.ladder, pairs)
         if not refused:
             return await self._sent(pairs)
         self.stats.refused += len(refused)
-        sent = iter(await self._sent([p for i, p in enumerate(pairs) if i not in refused]))
-        return [
-            Judgement(None, error=f"no valid answer: {refused[i]}") if i in refused else next(sent)
-            for i in range(len(pairs))
-        ]
+        sent = await self._sent([p for i, p in enumerate(pairs) if i not in refused])
+        return merged(refused, sent, len(pairs))
 
     async def _sent(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
         keys = [self.key(*p) for p in pairs]
@@ -242,7 +211,7 @@ class LLMJudge(PairCalls, Judge):
         loop = asyncio.get_running_loop()
         # A pair another batch on this loop is judging right now is awaited, not judged again
         # (verl's manager judges each sample in its own task, all at once).
-        inflight = self._inflight.setdefault(loop, {})
+        inflight = self._inflight.get()
         todo, shared = [], {}
         for i, k in enumerate(keys):
             if k in cached:
@@ -293,8 +262,8 @@ class LLMJudge(PairCalls, Judge):
         out: list[Judgement | None],
         inflight: dict,
     ) -> None:
-        loop = asyncio.get_running_loop()
-        self._batches[loop] = self._batches.get(loop, 0) + 1
+        running = self._batches.get()
+        running.append(1)
         batch = _Batch(asyncio.Lock())
         unwritten: list[tuple] = []
         failed: list = []  # keys judged without a verdict: their leases are given up
@@ -319,8 +288,8 @@ class LLMJudge(PairCalls, Judge):
             await self._flush(unwritten)  # what was paid for is kept, whatever happened
             if self.cache is not None and failed:
                 await self.cache.release(self.identity, failed)
-            self._batches[loop] -= 1
-            if not self._batches[loop]:  # the last batch on this loop closes its connections
+            running.pop()
+            if not running:  # the last batch on this loop closes its connections
                 await self.transport.aclose()
         self._check_failure_rate(outcomes)
 

@@ -26,7 +26,6 @@ import email.utils
 import json
 import os
 import time
-import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,7 +33,9 @@ from ..extras import require
 from ..ladders import SPECIARL, Ladder
 from ..records import EndpointStats
 from ..urls import redact, redact_url
-from .llm import LLMJudge, Reply, TransportError
+from .llm import LLMJudge, TransportError
+from .loops import PerLoop
+from .transport import Constraint, Reply
 
 __all__ = ["OpenAITransport", "openai_judge", "read_reply"]
 
@@ -93,16 +94,7 @@ class OpenAITransport:
         self.max_reply_bytes = max_reply_bytes
         # One client session per event loop: a judge may be called from several threads at
         # once (OpenRLHF's reward workers), each running its own loop.
-        self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_clients"] = None  # sessions belong to their event loops: made anew
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._clients = weakref.WeakKeyDictionary()
+        self._clients: PerLoop[Any] = PerLoop()
 
     def identity(self) -> dict[str, Any]:
         """Everything about the calls that can change a verdict (not the API key)."""
@@ -116,8 +108,7 @@ class OpenAITransport:
             "extra_body": self.extra_body,
         }
 
-    def body(self, messages: list[dict], ladder: Ladder, choices: list[str] | None = None) -> dict:
-        choices = choices or ladder.choices
+    def body(self, messages: list[dict], constraint: Constraint) -> dict:
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -126,16 +117,9 @@ class OpenAITransport:
             **self.extra_body,
         }
         if self.constraint == "choice":
-            body["structured_outputs"] = {"choice": choices}
+            body["structured_outputs"] = {"choice": constraint.choices}
         elif self.constraint == "json_schema":
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": "verdict",
-                    "schema": ladder.json_schema(choices),
-                    "strict": True,
-                },
-            }
+            body["response_format"] = constraint.response_format()
             body["max_tokens"] = max(self.max_tokens, 32)
         return body
 
@@ -148,19 +132,13 @@ class OpenAITransport:
             return min(self.endpoints, key=lambda e: self.endpoint_stats[e].down_until)
         return min(up, key=lambda e: self.endpoint_stats[e].in_flight)
 
-    async def complete(
-        self,
-        messages: list[dict],
-        ladder: Ladder,
-        timeout: float,
-        choices: list[str] | None = None,
-    ) -> Reply:
+    async def complete(self, messages: list[dict], constraint: Constraint, timeout: float) -> Reply:
         endpoint = self._pick()
         stats = self.endpoint_stats[endpoint]
         stats.calls += 1
         stats.in_flight += 1
         try:
-            reply = await self._complete(endpoint, messages, ladder, timeout, choices)
+            reply = await self._complete(endpoint, messages, constraint, timeout)
         except TransportError as e:
             stats.failures += 1
             if e.kind == "connection":
@@ -178,28 +156,23 @@ class OpenAITransport:
         return reply
 
     async def _complete(
-        self,
-        endpoint: str,
-        messages: list[dict],
-        ladder: Ladder,
-        timeout: float,
-        choices: list[str] | None,
+        self, endpoint: str, messages: list[dict], constraint: Constraint, timeout: float
     ) -> Reply:
         import aiohttp
 
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
+        client = self._clients.peek()
         if client is None:
             key = os.environ.get(self.api_key_env) if self.api_key_env else None
             headers = {"Authorization": f"Bearer {key}"} if key else {}
-            client = self._clients[loop] = aiohttp.ClientSession(
+            client = aiohttp.ClientSession(
                 headers=headers,
                 connector=aiohttp.TCPConnector(limit=0),
                 timeout=aiohttp.ClientTimeout(total=timeout),
             )
+            self._clients.set(client)
         url = f"{endpoint}/chat/completions"
         try:
-            body = self.body(messages, ladder, choices)
+            body = self.body(messages, constraint)
             async with client.post(url, json=body) as response:
                 status = response.status
                 retry_after = _retry_after(response.headers.get("Retry-After"))
@@ -231,7 +204,7 @@ class OpenAITransport:
     async def aclose(self) -> None:
         """Close this event loop's session (the judge calls it when its last batch on the
         loop ends)."""
-        client = self._clients.pop(asyncio.get_running_loop(), None)
+        client = self._clients.pop()
         if client is not None:
             await client.close()
 

@@ -12,13 +12,13 @@ in input order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from ..extras import require
 from ..ladders import SPECIARL, Ladder
-from .base import Judge, Judgement, check_ladder, guarded
-from .prompt import PromptTemplate, get_prompt
+from .base import Judgement
+from .prompt import PromptTemplate
+from .prompted import PromptedJudge
 
 __all__ = ["VLLMJudge", "sampling_params"]
 
@@ -47,7 +47,7 @@ def sampling_params(ladder: Ladder, max_tokens: int = 16, choices: list[str] | N
         )
 
 
-class VLLMJudge(Judge):
+class VLLMJudge(PromptedJudge):
     """``llm`` is a ``vllm.LLM`` (or a model name to build one with ``llm_options``). The
     prediction reaches the model as written (``prompt`` as for
     :class:`~rewardkit.judges.llm.LLMJudge`); a reply the ladder cannot read is a missing
@@ -63,42 +63,23 @@ class VLLMJudge(Judge):
         reply_chars: int = 1000,
         **llm_options: Any,
     ) -> None:
-        super().__init__()
-        ladder = check_ladder(ladder)
+        super().__init__(ladder, prompt)
         if isinstance(llm, str):
             require("vllm", what="the vllm judge")
             from vllm import LLM
 
             llm = LLM(model=llm, **llm_options)
-        self.llm, self.ladder = llm, ladder
-        self.prompt = get_prompt(prompt)
-        choices = self.prompt.choices(ladder)
-        self.params = params if params is not None else sampling_params(ladder, choices=choices)
-        self.uses_question = self.prompt.uses_question
+        self.llm = llm
+        if params is None:
+            params = sampling_params(self.ladder, choices=self.choices)
+        self.params = params
         self.name = "vllm"
         self.off_ladder = 0
         self.reply_chars = reply_chars
 
-    def key(self, ground_truth: str, prediction: str, *question: str):
-        canonical = self.ladder.canonical
-        return (canonical(ground_truth), canonical(prediction), *question)
-
-    def judge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
-        """Verdicts of the pairs the ladder's answer guard admits; the rest are never sent."""
-        return guarded(self.ladder, pairs, self._chat)
-
-    def _chat(self, pairs: list[tuple[str, ...]]) -> list[Judgement]:
-        conversations = [self.prompt.render(self.ladder, *pair) for pair in pairs]
+    def judge_admitted(self, pairs: list[tuple[str, ...]]) -> list[Judgement]:
+        conversations = [self.messages(pair) for pair in pairs]
         outputs = self.llm.chat(conversations, self.params, use_tqdm=False)
-        records = []
-        for out in outputs:
-            text = out.outputs[0].text
-            reading = self.ladder.reading(text, thinking=self.prompt.thinking)
-            verdict = reading.verdict
-            error = None if verdict is not None else f"off ladder ({reading.why}): {text[:80]!r}"
-            records.append(Judgement(verdict, text[: self.reply_chars], error))
+        records = [self.judgement(out.outputs[0].text) for out in outputs]
         self.off_ladder += sum(r.verdict is None for r in records)
         return records
-
-    def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
-        return [r.verdict for r in self.judge_unique_records(pairs)]
