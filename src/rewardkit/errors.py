@@ -59,7 +59,12 @@ class SpecError(RewardkitError, ValueError):
 
 class OptionError(RewardkitError, ValueError):
     """An option a judge or rule does not take, a required one not given, or a value of the
-    wrong type; the message names the option and the judge or rule."""
+    wrong type; the message names the option and the judge or rule. ``missing``: the name of
+    the required option not given, if that is the error."""
+
+    def __init__(self, message: str, *, missing: str | None = None) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 class TaxonomyError(RewardkitError, ValueError):

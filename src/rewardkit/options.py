@@ -262,7 +262,7 @@ class Options:
                 spelled = shown.get(option.name) or f"option {option.name!r}"
                 extra = f" or ${option.env}" if option.env else ""
                 help = f" ({option.help})" if option.help else ""
-                raise OptionError(f"{owner} needs {spelled}{extra}{help}")
+                raise OptionError(f"{owner} needs {spelled}{extra}{help}", missing=option.name)
             elif fill:
                 out[option.name] = option.default
         return out

@@ -87,7 +87,7 @@ def _run_judge(args, rows, name: str, side: int, shown: str) -> tuple[list, dict
         records = judge_with_progress(judge, pairs, wanted(args), f"rewardkit agree ({shown})")
         seconds = time.perf_counter() - start
     except OptionError as e:  # checked above: what the judge itself refuses as built
-        raise unbuildable(e, f"--option-{letter}") from None
+        raise unbuildable(e, args, judge_name, f"--option-{letter}") from None
     except (CacheError, JudgeError) as e:
         raise CLIError(f"judge {shown}: {e}") from None
     s = judge.stats

@@ -32,6 +32,7 @@ __all__ = [
     "rule_arguments",
     "rule_options",
     "chosen_options",
+    "spellings",
     "renamed",
     "rendezvous_arguments",
     "group_size_for",
@@ -256,10 +257,7 @@ def chosen_options(
     flag = flag or f"--{kind}-option"
     owner = f"{kind} {name!r}"
     added = set(getattr(args, f"{kind}_flags_added", ()))
-    shown = {
-        o.name: o.cli_flag if o.cli_flag and o.cli_flag in added else f"{flag} {o.name}=VALUE"
-        for o in declared
-    }
+    shown = spellings(args, kind, declared, flag)
     by_flag = {o.cli_flag: o for o in declared if o.cli_flag in added}
     given: dict[str, Any] = dict(base or {})
     prefix = f"{kind}_flag_"
@@ -279,6 +277,16 @@ def chosen_options(
         given[key] = declared[key].parse(text, owner, spelled) if ours else _option_value(text)
     declared.validate(given, owner, fill=False, shown=shown)
     return given
+
+
+def spellings(args: argparse.Namespace, kind: str, declared: Options, flag: str) -> dict[str, str]:
+    """How each declared option is given on this command line: its own flag where the command
+    added it, else ``FLAG NAME=VALUE`` (``flag``: ``--judge-option``, ``--option-a``, ...)."""
+    added = set(getattr(args, f"{kind}_flags_added", ()))
+    return {
+        o.name: o.cli_flag if o.cli_flag and o.cli_flag in added else f"{flag} {o.name}=VALUE"
+        for o in declared
+    }
 
 
 def rendezvous_arguments(p: argparse.ArgumentParser) -> None:

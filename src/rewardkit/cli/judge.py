@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 from ..errors import CLIError, OptionError
 from ..urls import redact_url
-from .args import judge_arguments, judge_options, load_spec
+from .args import judge_arguments, judge_options, load_spec, spellings
 from .command import Command, example
 from .io import dump, field, ignored, io_arguments, read_input
 from .progress import wanted
@@ -49,36 +48,43 @@ def build_judge(args: argparse.Namespace) -> Any:
     from ..errors import CacheError
     from ..plugins import get_judge
 
+    name = args.judge
     try:
         if args.spec:
             spec = load_spec(args.spec)
-            return get_judge(spec.judge, **spec.judge_kwargs())
-        return get_judge(args.judge, **judge_options(args))
+            name = spec.judge
+            return get_judge(name, **spec.judge_kwargs())
+        return get_judge(name, **judge_options(args))
     except CacheError as e:
         raise CLIError(str(e)) from None
     except OptionError as e:  # an option missing, one it does not take, a wrong value
-        raise unbuildable(e, "--judge-option") from None
+        raise unbuildable(e, args, name, "--judge-option") from None
 
 
-# Options a judge may need that have flags of their own (the rest: --judge-option).
-_FLAGS = {"taxonomy": "--taxonomy FILE", "model": "--model NAME", "api_base": "--api-base URL"}
+def unbuildable(error: Exception, args: argparse.Namespace, judge: str, flag: str) -> CLIError:
+    """The error for judge ``judge`` its options refused; where it misses an option it
+    declares, what to pass, as this command line takes it (its own flag, else ``flag``:
+    ``--judge-option`` or ``--option-a``).
 
-
-def unbuildable(error: Exception, option_flag: str) -> CLIError:
-    """The error for a judge its options refused, saying what to pass (``option_flag``: the
-    flag that passes any option, ``--judge-option`` or ``--option-a``).
-
-    >>> str(unbuildable(OptionError("judge 'taxonomy' needs option 'taxonomy' (a file)"), "-o"))
-    "judge 'taxonomy' needs option 'taxonomy' (a file); pass --taxonomy FILE"
+    >>> args = argparse.Namespace(judge_flags_added=("--taxonomy",))
+    >>> error = OptionError("judge 'taxonomy' needs option 'taxonomy' (a file)", missing="taxonomy")
+    >>> str(unbuildable(error, args, "taxonomy", "--judge-option"))
+    "judge 'taxonomy' needs option 'taxonomy' (a file); pass --taxonomy VALUE"
+    >>> str(unbuildable(error, argparse.Namespace(), "taxonomy", "--option-a"))
+    "judge 'taxonomy' needs option 'taxonomy' (a file); pass --option-a taxonomy=VALUE"
     """
-    text = str(error)
-    missing = re.search(r"needs option '(\w+)'", text) or re.search(
-        r"missing \d+ required (?:positional |keyword-only )?arguments?: '(\w+)'", text
-    )
-    if missing:
-        name = missing.group(1)
-        return CLIError(f"{text}; pass {_FLAGS.get(name, f'{option_flag} {name}=VALUE')}")
-    return CLIError(text)
+    from ..plugins import judge_options as declared
+
+    text, missing = str(error), getattr(error, "missing", None)
+    options = declared(judge) if missing is not None else None
+    if options is None or missing not in options:  # not this judge's (a judge it builds)
+        return CLIError(text)
+    shown = spellings(args, "judge", options, flag)[missing]
+    if shown in text:  # the message says it already
+        return CLIError(text)
+    if "=" not in shown and options[missing].types != (bool,):
+        shown += " VALUE"
+    return CLIError(f"{text}; pass {shown}")
 
 
 def _pairs(args, judge, rows, name) -> tuple[list[tuple], list[str | None]]:
