@@ -148,3 +148,19 @@ def test_the_command_line_takes_the_fallback_as_a_judge_option(server, tmp_path,
     verdicts = [json.loads(line)["verdict"] for line in out.splitlines()]
     assert verdicts == ["wrong", "correct"]
     assert len(server.requests) == 1
+
+
+def test_the_async_path_keeps_the_reasons(server):
+    import asyncio
+
+    server.replies = {WORDS: "I cannot decide."}
+    judge = judge_with(server)
+    try:
+        records = asyncio.run(judge.ajudge_records([("1/2", WORDS), ("(", "1")]))
+    finally:
+        judge.close()
+    assert [r.error for r in records] == [
+        "unscored: the fallback judge failed: off ladder (no VERDICT: <label> last line): "
+        "'I cannot decide.'",
+        "unscored: the ground truth '(' cannot be parsed",
+    ]

@@ -173,6 +173,11 @@ class CodeJudge(Judge):
     def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
         return [r.verdict for r in self.judge_unique_records(pairs)]
 
+    async def ajudge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
+        import asyncio  # the records, with their reasons, from a worker thread
+
+        return await asyncio.to_thread(self.judge_unique_records, pairs)
+
     def judge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
         out: list[Judgement | None] = [None] * len(pairs)
         jobs: list[tuple[int, str, list[dict], str]] = []

@@ -187,6 +187,11 @@ class MathJudge(Judge):
     def judge_unique(self, pairs: Sequence[tuple[str, ...]]) -> list[str | None]:
         return [r.verdict for r in self.judge_unique_records(pairs)]
 
+    async def ajudge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
+        import asyncio  # the records, with their reasons, from a worker thread
+
+        return await asyncio.to_thread(self.judge_unique_records, pairs)
+
     def judge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
         outcomes = self.pool.map([(truth, pred, self.form) for truth, pred, *_ in pairs])
         records = []
