@@ -139,7 +139,7 @@ class RewardServer:
             "/metrics": (("GET", self.metrics_page),),
         }
         self.metrics = Metrics(self.routes)
-        self._store_logged = self._judge_logged = -1e9
+        self._logged = {"judge": -1e9, "store": -1e9}  # when each kind of 503 was logged
 
     async def check(self) -> None:
         """Reach each shared Redis store once (groups, verdict cache); the first that cannot
@@ -240,19 +240,18 @@ class RewardServer:
         return response
 
     def _judge_down(self, e: BaseException) -> Any:
-        reason = redact(f"judge: {e}")
-        now = time.monotonic()
-        if now - self._judge_logged > 10.0:  # one line per 10 s, not one per request
-            self._judge_logged = now
-            log.warning("503 %s", reason)
-        return _error(503, reason)
+        return self._unavailable("judge", redact(f"judge: {e}"), "503 %s")
 
     def _store_down(self, e: BaseException) -> Any:
-        reason = redact(f"store unavailable: {e}")
+        return self._unavailable("store", redact(f"store unavailable: {e}"), "%s")
+
+    def _unavailable(self, what: str, reason: str, line: str) -> Any:
+        """503 with ``reason``, logged (``line``) once per 10 s for each ``what``, not once
+        per request."""
         now = time.monotonic()
-        if now - self._store_logged > 10.0:  # one line per 10 s, not one per request
-            self._store_logged = now
-            log.warning("%s", reason)
+        if now - self._logged[what] > 10.0:
+            self._logged[what] = now
+            log.warning(line, reason)
         return _error(503, reason)
 
     async def _body(self, request: Any) -> dict:
