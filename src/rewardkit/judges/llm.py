@@ -29,6 +29,10 @@ tokens; failures and retries are logged on the ``rewardkit.judges`` logger.
 The cache identity hashes everything that can change a verdict: transport, endpoint, model,
 sampling settings, constraint, extra request fields, the rendered prompt, the ladder's rungs
 and definitions, its canonicaliser and its parser.
+
+Three modules make the judge: the transport protocol (:mod:`rewardkit.judges.transport`), the
+call policy of one pair (:mod:`rewardkit.judges.calls`) and, here, the batch - the cache,
+pairs other batches or processes are judging, the identity.
 """
 
 from __future__ import annotations
