@@ -111,8 +111,18 @@ def _strict(ladder: Ladder) -> AnswerGuard:
     return ladder.guard.with_checks("all").for_labels(labels)
 
 
+_LAST: list = [None, None]  # the last batch checked and its checks (guard and attacks share)
+
+
 def _checks(judged: Judged) -> list[str | None]:
     """Per completion: the guard check refusing it (the ladder's or the strict one), or None."""
+    if _LAST[0] is judged:
+        return _LAST[1]
+    _LAST[0], _LAST[1] = judged, _checks_of(judged)
+    return _LAST[1]
+
+
+def _checks_of(judged: Judged) -> list[str | None]:
     strict = _strict(judged.ladder)
     seen: dict[str, str | None] = {}
     out = []
@@ -174,9 +184,12 @@ def attacks(judged: Judged, rewards: Any, group_size: int) -> dict[str, float]:
             by_check.setdefault(check, []).append(name)
     counts: dict[str, int] = {}
     matched = 0
+    seen: dict[str, str | None] = {}
     for answer, why in zip(_answers(judged), _checks(judged)):
         names = set(by_check.get(why, ())) if why is not None else set()
-        family = texts.get(_key(answer)) if len(answer) <= 200 else None
+        if answer not in seen:
+            seen[answer] = texts.get(_key(answer)) if len(answer) <= 200 else None
+        family = seen[answer]
         if family is not None:
             names.add(family)
         matched += bool(names)
