@@ -219,3 +219,18 @@ def test_redteam_draws_the_same_progress_bar(monkeypatch, capsys):
     done = re.findall(r"^rewardkit redteam: (\d+)/(\d+) pairs \(100%\)$", err, re.M)
     assert len(done) == 1 and done[0][0] == done[0][1]
     assert "pairs (" not in cli(monkeypatch, capsys, args)[2]  # no terminal, no --progress
+
+
+def test_a_rule_a_spec_overrides_is_said(tmp_path, monkeypatch, capsys):
+    import rewardkit as rk
+    from rewardkit.data import path
+
+    spec = tmp_path / "reward_spec.json"
+    reward = rk.LadderReward("taxonomy", "speciarl", taxonomy=path("animals.json"))
+    spec.write_text(reward.to_spec(group_size=2).to_json())
+    judged = "".join(json.dumps({"verdict": v}) + "\n" for v in ["generic", "less_specific"])
+    code, out, err = cli(monkeypatch, capsys, ["reward", "--spec", spec, "--rule", "exact"], judged)
+    assert code == 0
+    # speciarl's rewards (exact would give 0.0 to both)
+    assert [json.loads(line)["reward"] for line in out.splitlines()] == [0.0, 1.0]
+    assert err == f"rewardkit reward: --rule ignored: --spec {spec} names rule 'speciarl'\n"

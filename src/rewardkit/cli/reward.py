@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import CLIError
 from .args import group_size_for, load_spec, positive_int, rule_arguments, rule_options
 from .command import Command, example
-from .io import dump, io_arguments, read_input
+from .io import dump, ignored, io_arguments, read_input
 from .rows import ladder_name, verdicts
 
 __all__ = ["COMMAND", "add_arguments", "run"]
@@ -41,6 +41,8 @@ def _rule(args: argparse.Namespace) -> tuple[Any, Any]:
     options: dict[str, Any] = {}
     if args.spec:
         spec = load_spec(args.spec, check=False)  # the rule's options are checked as built
+        if args.rule and args.rule != spec.rule:
+            ignored("--rule", f"--spec {args.spec} names rule {spec.rule!r}", "reward")
         args.rule, options = spec.rule, dict(spec.rule_options)
         args.group_size = args.group_size or spec.group_size
         if spec.ladder:
