@@ -27,6 +27,7 @@ import argparse
 import copy
 import json
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -51,12 +52,12 @@ SCALE = dict(wrong=0, abstain=0, generic=0, less_specific=0.75, specific=1, more
 RUNS = {"honest": "warn", "hacked": "warn", "filtered": "filter"}
 PRESETS = {
     "full": dict(
-        sft_steps=300, rl_steps=40, prompts_per_step=16, generations=8, audit_rate=0.25,
-        window=5, baseline_steps=3, eval_n=400,
+        sft_steps=200, sft_batch=128, rl_steps=30, prompts_per_step=12, generations=8,
+        audit_rate=0.25, window=5, baseline_steps=3, eval_n=400,
     ),
     "quick": dict(
-        sft_steps=80, rl_steps=12, prompts_per_step=6, generations=8, audit_rate=0.5,
-        window=4, baseline_steps=2, eval_n=200,
+        sft_steps=60, sft_batch=32, rl_steps=8, prompts_per_step=4, generations=8,
+        audit_rate=0.5, window=4, baseline_steps=2, eval_n=200,
     ),
 }  # fmt: skip
 
@@ -86,11 +87,16 @@ class HoleJudge(rk.TaxonomyJudge):
         return ["specific" if self.hole(p[0], p[1]) else v for p, v in zip(pairs, verdicts)]
 
 
-def train(name, base, tokenizer, world, data, cfg, seed, out, policy):
+def train(name, base, tokenizer, world, data, cfg, seed, out, policy, inline=False):
     """One GRPO run; returns its history and the trained policy."""
     judge = rk.TaxonomyJudge(world.taxonomy) if name == "honest" else HoleJudge(world)
     reward = rk.LadderReward(judge, RULE, tag=None, rule_options={"scale": SCALE})
-    audit = Audit(rk.TaxonomyJudge(world.taxonomy), rate=cfg["audit_rate"], seed=seed)
+    audit = Audit(
+        rk.TaxonomyJudge(world.taxonomy),
+        rate=cfg["audit_rate"],
+        seed=seed,
+        background=not inline,
+    )
     monitor = Monitor(
         reward,
         audit=audit,
@@ -99,6 +105,7 @@ def train(name, base, tokenizer, world, data, cfg, seed, out, policy):
         baseline_steps=cfg["baseline_steps"],
     )
     model = copy.deepcopy(base)
+    shutil.rmtree(out / name, ignore_errors=True)  # a fresh run: its logs are appended to
     config = LoopConfig(
         num_generations=cfg["generations"],
         prompts_per_step=cfg["prompts_per_step"],
@@ -153,7 +160,9 @@ def divergence(history: list[dict]) -> int | None:
     return None
 
 
-def run(preset: str, seed: int, out: Path, runs: list[str] | None = None) -> dict:
+def run(
+    preset: str, seed: int, out: Path, runs: list[str] | None = None, inline: bool = False
+) -> dict:
     runs = list(RUNS) if runs is None else runs
     cfg = PRESETS[preset]
     started = time.perf_counter()
@@ -167,13 +176,15 @@ def run(preset: str, seed: int, out: Path, runs: list[str] | None = None) -> dic
     ]
     test = world.sample(cfg["eval_n"], random.Random(seed + 1), visible=0.5)
     base = rk.tiny.tiny_causal_lm(tokenizer, hidden=64, layers=2, seed=seed)
-    supervised_warm_start(base, tokenizer, world, random.Random(seed), cfg["sft_steps"])
+    supervised_warm_start(
+        base, tokenizer, world, random.Random(seed), cfg["sft_steps"], batch=cfg["sft_batch"]
+    )
     results: dict = {"preset": preset, "seed": seed, "config": cfg, "rule": RULE, "runs": {}}
     results["base"] = evaluate(base, tokenizer, world, test)
     histories = {}
     for name in runs:
         policy = RUNS[name]
-        history, model = train(name, base, tokenizer, world, data, cfg, seed, out, policy)
+        history, model = train(name, base, tokenizer, world, data, cfg, seed, out, policy, inline)
         histories[name] = history
         entry = figures(out / name, history)
         entry["eval"] = evaluate(model, tokenizer, world, test)
@@ -237,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/hacking-demo")
     parser.add_argument("--runs", default=",".join(RUNS), help="comma-separated runs (all three)")
+    parser.add_argument(
+        "--audit-inline",
+        action="store_true",
+        help="audit in the training thread (tests: the same run every time, whatever the load)",
+    )
     args = parser.parse_args(argv)
     runs = args.runs.split(",")
     if not runs or any(r not in RUNS for r in runs):
@@ -244,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    results = run(args.preset, args.seed, out, runs)
+    results = run(args.preset, args.seed, out, runs, args.audit_inline)
     (out / "results.json").write_text(json.dumps(results, indent=1))
     text = table(results)
     (out / "results.md").write_text(text + "\n")
