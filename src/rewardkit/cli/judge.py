@@ -76,9 +76,9 @@ def unbuildable(error: Exception, args: argparse.Namespace, judge: str, flag: st
     from ..plugins import judge_options as declared
 
     text, missing = str(error), getattr(error, "missing", None)
-    options = declared(judge) if missing is not None else None
-    if options is None or missing not in options:  # not this judge's (a judge it builds)
-        return CLIError(text)
+    options = declared(judge) if isinstance(missing, str) else None
+    if not isinstance(missing, str) or options is None or missing not in options:
+        return CLIError(text)  # not this judge's (a judge it builds)
     shown = spellings(args, "judge", options, flag)[missing]
     if shown in text:  # the message says it already
         return CLIError(text)
