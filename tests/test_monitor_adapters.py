@@ -96,6 +96,49 @@ def test_own_loop_writes_the_monitor_records_beside_the_reward_spec(tmp_path):
     assert (tmp_path / "reward_spec.json").exists() and len(run["steps"]) == 3
     audited = run["audits"]
     assert audited and all(a["train_verdict"] == a["audit_verdict"] for a in audited)
-    assert sum(1 for _ in open(tmp_path / "metrics.jsonl")) == 4
-    last = json.loads(open(tmp_path / "metrics.jsonl").read().splitlines()[-1])
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 4  # the config, then 3 steps
+    last = json.loads(lines[-1])
     assert last["audit/sampled"] == monitor.audit.counts["rows"] and "mix/generic" in last
+
+
+def test_serve_audits_v1_reward_and_shows_audit_counters_on_metrics():
+    import asyncio
+
+    import aiohttp
+    from aiohttp import web
+
+    from rewardkit.serve import RewardServer
+
+    reward = rk.LadderReward(TableJudge({("bird", "h"): "specific"}), "graded", tag=None)
+    audit = Audit(TableJudge(AUDIT), rate=1.0, background=False)
+    monitor = Monitor(reward, audit=audit, alarms=Alarms(policy="filter", min_rows=8))
+    server = RewardServer(reward, group_size=G, monitor=monitor)
+
+    async def main():
+        runner = web.AppRunner(server.app())
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        body = {"completions": ["h"] * 8, "labels": ["bird"] * 8}
+        try:
+            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+                replies = []
+                for _ in range(2):
+                    async with http.post("/v1/reward", json=body) as r:
+                        replies.append((await r.json())["rewards"])
+                async with http.get("/metrics") as r:
+                    page = await r.text()
+        finally:
+            await runner.cleanup()
+        return replies, page
+
+    replies, page = asyncio.run(main())
+    assert replies == [[1.0] * 8, [0.5] * 8]  # the alarm at request 1, the filter from 2 on
+    lines = page.splitlines()
+    assert 'rewardkit_audit_total{count="judged"} 16' in lines
+    assert 'rewardkit_audit_total{count="flagged"} 16' in lines
+    assert 'rewardkit_monitor_alarms_total{alarm="gap"} 1' in lines
+    assert 'rewardkit_monitor_window{figure="gap"} 0.5' in lines
+    assert "rewardkit_requests_total" in page  # the server's own page comes first

@@ -112,11 +112,13 @@ class RewardServer:
         read_timeout: float = 30.0,
         max_pairs: int = 4096,
         require_card: str | None = None,
+        monitor: Any = None,
     ) -> None:
         if require_card is not None:  # a robustness card made for this reward, which passed
             from .redteam.gate import check_card
 
             check_card(require_card, reward)
+        self.monitor, self.batches = monitor, 0  # a rewardkit.monitor.Monitor on /v1/reward
         # In this process, or with ``groups`` (a redis:// URL) shared by every replica.
         self.rendezvous = open_rendezvous(reward, group_size, groups or "asyncio", timeout=timeout)
         if read_timeout <= 0:
@@ -315,6 +317,9 @@ class RewardServer:
             return web.json_response({"rewards": [], "verdicts": [], "errors": []})
         judged = await self.reward.ajudge_completions(completions, labels, questions)
         rewards = self.reward.rewards(judged, size)
+        if self.monitor is not None:  # each request a step; the audit runs in the background
+            self.batches += 1
+            rewards, _ = self.monitor.step(self.batches, judged, labels, rewards, size)
         # As /v1/judge answers: a verdict or null, and why there is none (after 0.1.0; it
         # was "no_answer" or "unscored" in place of the verdict - docs/serve.md).
         return web.json_response(json_reply(SampleResult.all(judged, rewards)))
@@ -328,6 +333,8 @@ class RewardServer:
         from aiohttp import web
 
         text = self.metrics.text(self.reward.judge, self.rendezvous.stats(), redact)
+        if self.monitor is not None:
+            text += "\n".join(self.monitor.prometheus()) + "\n"
         return web.Response(text=text, content_type="text/plain")
 
 

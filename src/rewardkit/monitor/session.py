@@ -141,6 +141,8 @@ class Monitor:
         self._rows: deque[AuditRecord] = deque()
         #: The last step's audited rows: row -> the audit verdict, "" for none, or "pending".
         self.audited_rows: dict[int, str] = {}
+        self.flagged_rows = 0  # audited completions flagged over the run
+        self.last: dict[str, Any] = {}  # the last step's figures
         if self.log is not None:
             self.log.settings(self.settings())
 
@@ -227,7 +229,36 @@ class Monitor:
         if self.log is not None:
             self.log.audits(done)
             self.log.step(figures, [a for a in self.fired if a.step == step])
+        self.last = figures
         return rewards, figures
+
+    def prometheus(self) -> list[str]:
+        """The audit's counters, the alarms fired and the last window's figures as
+        Prometheus text lines (``rewardkit serve``'s ``/metrics``)."""
+        lines = []
+        if self.audit is not None:
+            lines.append("# TYPE rewardkit_audit_total counter")
+            counts = {**self.audit.counts, "flagged": self.flagged_rows}
+            for key, n in sorted(counts.items()):
+                lines.append(f'rewardkit_audit_total{{count="{key}"}} {n}')
+            lines += [
+                "# TYPE rewardkit_audit_pending gauge",
+                f"rewardkit_audit_pending {self.audit.pending}",
+            ]
+        lines.append("# TYPE rewardkit_monitor_alarms_total counter")
+        fired: dict[str, int] = {}
+        for alarm in self.fired:
+            fired[alarm.name] = fired.get(alarm.name, 0) + 1
+        for name in ("gap", "kappa", "mix_drift", "length_drift"):
+            lines.append(f'rewardkit_monitor_alarms_total{{alarm="{name}"}} {fired.get(name, 0)}')
+        window = {
+            k[7:]: v for k, v in self.last.items() if k.startswith("window/") and v is not None
+        }
+        if window:
+            lines.append("# TYPE rewardkit_monitor_window gauge")
+            for key, value in sorted(window.items()):
+                lines.append(f'rewardkit_monitor_window{{figure="{key}"}} {float(value):g}')
+        return lines
 
     def _batch(self, judged, rewards, group_size, metrics) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -248,6 +279,7 @@ class Monitor:
 
     def _remember(self, records: list[AuditRecord]) -> None:
         self._rows.extend(records)
+        self.flagged_rows += sum(r.flagged for r in records)
         for r in records:
             if r.prediction is not None and r.audit_verdict is not None:
                 self.audited[r.label, r.prediction] = self.reward.ladder.index(r.audit_verdict)
