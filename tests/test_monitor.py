@@ -11,11 +11,17 @@ import pytest
 
 import rewardkit as rk
 from rewardkit.errors import RewardHackingAlarm
-from rewardkit.monitor import Alarms, Audit, LabelJudge, Monitor, audit_stats, read_run
+from rewardkit.monitor import Alarms, Audit, LabelJudge, Monitor, audit_stats, disable, read_run
 from rewardkit.monitor import monitors as m
 from rewardkit.records import Judged, Judgement
 
 G = 4  # completions per group
+
+
+@pytest.fixture(autouse=True)
+def _monitors_unregistered():
+    yield
+    disable()  # the monitors a test opened leave no plugin registered for the tests after it
 
 
 class TableJudge(rk.Judge):
@@ -322,8 +328,10 @@ def test_run_records_are_written_beside_the_run_and_read_back(tmp_path):
     r = reward()
     monitor = monitor_for(r)
     monitor.attach(tmp_path)
+    assert "collapse" in rk.plugins.metrics()  # an open monitor's monitors are registered
     run(monitor, r, [["x", "h"] * 8] * 3)
     monitor.close()
+    assert "collapse" not in rk.plugins.metrics()  # the last one closed takes them away
     run_log = read_run(tmp_path)
     assert (
         run_log["settings"]["alarms"]["gap"] == 0.1 and run_log["settings"]["audit"]["rate"] == 1.0

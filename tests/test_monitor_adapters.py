@@ -9,12 +9,18 @@ import pytest
 import rewardkit as rk
 from rewardkit.adapters.trl import TRLReward
 from rewardkit.errors import RewardHackingAlarm
-from rewardkit.monitor import Alarms, Audit, Monitor, read_run
+from rewardkit.monitor import Alarms, Audit, Monitor, disable, read_run
 
 from .conftest import ANIMALS
 from .test_monitor import AUDIT, TableJudge
 
 G = 4
+
+
+@pytest.fixture(autouse=True)
+def _monitors_unregistered():
+    yield
+    disable()  # the monitors a test opened leave no plugin registered for the tests after it
 
 
 def trl_call(fn, completions, labels, step):

@@ -6,9 +6,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from rewardkit.monitor import disable
+
 from .test_monitor import G, monitor_for, reward, run
 
 EXE = str(Path(sys.executable).parent / "rewardkit")
+
+
+@pytest.fixture(autouse=True)
+def _monitors_unregistered():
+    yield
+    disable()  # the monitors a test opened leave no plugin registered for the tests after it
 
 
 def cli(*args, env=None):

@@ -232,17 +232,30 @@ PLUGIN = _Plugin()
 PLUGIN_NAME = "rewardkit.monitor"
 
 
+_USERS = [0]  # monitors that enabled the plugin and have not released it
+
+
 def enable() -> None:
-    """Register the monitors (once): every adapter then logs them with its metrics."""
+    """Register the monitors (once): every adapter then logs them with its metrics. Each call
+    holds them registered until a matching :func:`release`."""
     from ..plugins import pm
 
+    _USERS[0] += 1
     if pm.get_plugin(PLUGIN_NAME) is None:
         pm.register(PLUGIN, name=PLUGIN_NAME)
 
 
+def release() -> None:
+    """Give back one :func:`enable`; the last one unregisters the monitors."""
+    _USERS[0] = max(0, _USERS[0] - 1)
+    if not _USERS[0]:
+        disable()
+
+
 def disable() -> None:
-    """Unregister the monitors."""
+    """Unregister the monitors now."""
     from ..plugins import pm
 
+    _USERS[0] = 0
     if pm.get_plugin(PLUGIN_NAME) is not None:
         pm.unregister(name=PLUGIN_NAME)

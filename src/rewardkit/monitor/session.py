@@ -47,7 +47,7 @@ from ..pipeline import LadderReward
 from ..records import Judged
 from .alarms import Alarm, Alarms
 from .audit import Audit, AuditRecord
-from .monitors import MONITORS, enable
+from .monitors import MONITORS, enable, release
 from .runlog import RunLog
 
 __all__ = ["Monitor"]
@@ -125,6 +125,7 @@ class Monitor:
                 f"window and baseline_steps must be >= 1, got {window}, {baseline_steps}"
             )
         enable()
+        self._closed = False
         self.reward, self.audit = reward, audit
         self.alarms = alarms if alarms is not None else Alarms()
         self.window, self.baseline_steps, self.examples = window, baseline_steps, examples
@@ -380,7 +381,11 @@ class Monitor:
             )
 
     def close(self) -> None:
-        """Finish the queued audits and write what came back."""
+        """Finish the queued audits and write what came back; the per-batch monitors stay
+        registered while another monitor is open."""
+        if not self._closed:
+            self._closed = True
+            release()
         if self.audit is None:
             return
         self.audit.close()
