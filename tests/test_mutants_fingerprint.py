@@ -263,6 +263,16 @@ def test_a_method_the_parser_reaches_through_self_is_part_of_it(kind):
     assert hash_of(Parser.parse, owner=Parser) == base
 
 
+class UpperClean(Parser):
+    def clean(self, text):
+        return text.upper()
+
+
+def test_two_subclasses_differing_only_in_a_method_body_differ():
+    # The same classes above Parser, the same names: only what clean() does tells them apart.
+    assert hash_of(Parser.parse, owner=OtherClean) != hash_of(Parser.parse, owner=UpperClean)
+
+
 def test_methods_reached_through_self_are_read_leniently():
     assert hash_of(Parser.parse, owner=HoldsALock)
 
