@@ -212,3 +212,24 @@ def test_trl_groups_split_across_processes_carry_texts_and_lengths(monkeypatch):
     got = reward(["p"] * 6, texts, label=["samoyed"] * 6, completion_ids=ids)
     assert got == [1.0, -1.0, 0.625, -1.0, 1.0, -1.0]
     assert sent[0][3] == tuple(texts) and sent[0][4].tolist() == lengths
+
+
+def test_a_sum_splits_into_its_verdict_terms_and_the_terms_each_completion_earns_alone():
+    from rewardkit.shaping import reads_completions, split_per_sample
+
+    rule = rk.SpeciaRL() + 0.5 * rk.ThinkAnswerFormat() + rk.SoftOverlong(l_max=8, l_cache=4)
+    group, own = split_per_sample(rule)
+    assert [(r.name, w) for r, w in group.terms] == [("speciarl", 1.0)]
+    assert [(r.name, w) for r, w in own.terms] == [
+        ("think_answer_format", 0.5),
+        ("soft_overlong", 1.0),
+    ]
+    plain = rk.SpeciaRL() + 0.5 * rk.Exact()
+    assert split_per_sample(plain) == (plain, None)
+    assert not reads_completions(plain) and reads_completions(rule)
+    for unsplittable in (
+        rk.GroupNormalised([(rk.SpeciaRL(), 1.0), (rk.ThinkAnswerFormat(), 0.5)]),
+        rk.ThinkAnswerFormat(),  # nothing of it is read from verdicts
+    ):
+        with pytest.raises(ValueError, match="reads the completions' text within a group"):
+            split_per_sample(unsplittable)

@@ -438,6 +438,29 @@ def test_a_sum_with_shaping_terms_through_the_openrlhf_reward_and_asyncio_groups
     assert asyncio.run(members()) == pytest.approx(want, rel=0, abs=1e-12)
 
 
+def test_a_sum_with_shaping_terms_through_redis_groups(redis_server):
+    """Two replicas' members meet in Redis with their verdicts only; each adds its own terms."""
+    import asyncio
+
+    from rewardkit.rendezvous import open_rendezvous
+
+    _, labels, completions = ADAPTER_CASES["code"]
+    reward = rk.LadderReward("code", COMPOSITE, workers=2, timeout=5)
+    want = reward(completions, labels, group_size=4)
+    replicas = [open_rendezvous(reward, 4, redis_server.url, timeout=60) for _ in range(2)]
+
+    async def members():
+        singles = [reward.judge_completions([c], [y]) for c, y in zip(completions, labels)]
+        calls = [replicas[i % 2].results(j, [f"g{i // 4}"]) for i, j in enumerate(singles)]
+        try:
+            return [r.reward for (r,) in await asyncio.gather(*calls)]
+        finally:
+            for replica in replicas:
+                await replica.aclose()
+
+    assert asyncio.run(members()) == pytest.approx(want, rel=0, abs=1e-12)
+
+
 def test_token_lengths_reach_the_length_term_in_verls_manager():
     import asyncio
 
