@@ -368,3 +368,65 @@ def test_the_record_of_what_cannot_be_walked_strictly():
     assert walker.function(again, False) == ["again", f"{MODULE}.canon"]
     cell = _Walker("f", "tests", None).function(_make_unfinished(), False)
     assert cell[4] == [["later", "<empty>"]]
+
+
+# -- bound builtins, partials and classmethods holding what cannot be named ----------------------
+
+REFUSAL = "{} holds a {}, which a cache identity cannot name; use a named module-level function of simple values"  # noqa: E501
+
+
+def plain(text, key=None):
+    return text
+
+
+@pytest.mark.parametrize(
+    "fn, held",
+    [
+        (threading.Lock().acquire, "lock (its object)"),  # a builtin bound to an object
+        (functools.partial(plain, threading.Lock()), "lock (an argument)"),
+        (functools.partial(plain, key=threading.Lock()), "lock (key)"),
+    ],
+)
+def test_what_a_bound_builtin_or_a_partial_holds_is_refused_by_name(fn, held):
+    with pytest.raises(ValueError) as e:
+        fingerprint(fn, what="the canonicaliser")
+    assert str(e.value) == REFUSAL.format("the canonicaliser", held)
+
+
+def test_a_partials_keyword_values_are_part_of_it():
+    one, two = functools.partial(plain, key=1), functools.partial(plain, key=2)
+    assert hash_of(one) != hash_of(two)
+    assert hash_of(one) == hash_of(functools.partial(plain, key=1))
+
+
+class Maker:
+    SUFFIX = ""
+
+    @classmethod
+    def make(cls, text):
+        return text + cls.SUFFIX
+
+
+class DotMaker(Maker):
+    SUFFIX = "."
+
+
+def test_a_classmethod_is_its_function_bound_to_its_class():
+    assert fingerprint(Maker.make).startswith(f"{MODULE}.Maker.make@")
+    assert hash_of(Maker.make) == hash_of(Maker.make)
+    assert hash_of(DotMaker.make) != hash_of(Maker.make)  # the same function, another class
+
+
+def test_a_classmethod_of_a_local_class_is_refused_inside_a_partial():
+    class Local:
+        @classmethod
+        def make(cls, text):
+            return text
+
+    with pytest.raises(ValueError) as e:
+        fingerprint(functools.partial(Local.make))
+    assert str(e.value) == (
+        "function test_a_classmethod_of_a_local_class_is_refused_inside_a_partial.<locals>."
+        "Local.make is defined inside another function: define it by name at module level, so "
+        "that a cache identity can name it and it pickles"
+    )
