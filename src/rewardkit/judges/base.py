@@ -39,6 +39,8 @@ class Judge:
     ladder: Ladder
     #: Whether the judge reads the third element of a pair (the question).
     uses_question: bool = False
+    #: Whether pairs with one :meth:`key` are judged once (``False``: every pair on its own).
+    merges: bool = True
 
     def __init__(self) -> None:
         self.stats = JudgeStats()
@@ -93,6 +95,7 @@ class Judge:
         unique: list[tuple[str, ...]] = []
         index: list[int] = []
         plain_key = type(self).key is Judge.key  # the pair itself: no call per pair
+        merges = self.merges
         for i, pair in enumerate(pairs):
             try:
                 truth, prediction = pair
@@ -116,6 +119,10 @@ class Judge:
                         f"string, got {question!r}"
                     )
                 item = (truth, prediction, question)
+            if not merges:
+                index.append(len(unique))
+                unique.append(item)
+                continue
             key = item if plain_key else self.key(*item)
             slot = slots.get(key)
             if slot is None:

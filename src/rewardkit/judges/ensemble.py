@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -18,8 +17,6 @@ from dataclasses import replace
 from .base import Judge, Judgement
 
 __all__ = ["MajorityJudge", "NoisyJudge"]
-
-_EACH = itertools.count()  # NoisyJudge's keys: one per completion
 
 
 class MajorityJudge(Judge):
@@ -69,6 +66,8 @@ class NoisyJudge(Judge):
     between the six rungs instead.
     """
 
+    merges = False  # every completion is flipped on its own: no two are one judgement
+
     def __init__(self, judge: Judge, rate: float, *, seed: int = 0, scheme: str = "paper") -> None:
         super().__init__()
         if not 0.0 <= rate <= 1.0:
@@ -106,9 +105,6 @@ class NoisyJudge(Judge):
                 self.flipped += 1
             out.append(r)
         return out
-
-    def key(self, ground_truth: str, prediction: str, *question: str) -> int:
-        return next(_EACH)  # every completion is flipped on its own: no two are one judgement
 
     def judge_unique_records(self, pairs):
         return self._flip(self.inner.judge_records(pairs))
