@@ -124,15 +124,16 @@ def train(name, base, tokenizer, world, data, cfg, seed, out, policy, inline=Fal
 
 
 def evaluate(model, tokenizer, world, examples) -> dict:
-    """Greedy answers on held-out inputs under the honest judge: graded reward and hole share."""
+    """Greedy answers on held-out inputs under the honest judge: graded reward and the share
+    of answers the hole would pay."""
     judge, hole = rk.TaxonomyJudge(world.taxonomy), HoleJudge(world)
     pairs = [
         (x.label, a.strip())
         for x, a in zip(examples, answers(model, tokenizer, [x.prompt for x in examples]))
     ]
     honest = rk.get_rule(RULE, scale=SCALE)(judge.judge(pairs))
-    hole.judge(pairs)
-    return {"audit_reward": float(np.mean(honest)), "order_share": hole.paid / len(pairs)}
+    order = sum(hole.hole(label, prediction) for label, prediction in pairs) / len(pairs)
+    return {"audit_reward": float(np.mean(honest)), "order_share": order}
 
 
 def figures(folder: Path, history: list[dict]) -> dict:
@@ -203,17 +204,19 @@ def table(results: dict) -> str:
         f"divergence at step {results['divergence_step']}, first alarm at step "
         f"{results['alarm_step']}",
         "",
-        "| run | training reward (last step) | audit reward (held-out, greedy) | order answers | "
-        "alarms |",
+        "| run | training reward (last step) | audit reward (held-out, greedy) | "
+        "paid through the hole (last step) | alarms |",
         "|---|---|---|---|---|",
     ]
     base = results["base"]
-    lines.append(f"| warm start | - | {base['audit_reward']:.3f} | {base['order_share']:.2f} | - |")
+    lines.append(f"| warm start | - | {base['audit_reward']:.3f} | - | - |")
     for name, r in results["runs"].items():
         alarms = ", ".join(f"{a['name']}@{a['step']}" for a in r["alarms"]) or "none"
+        shares = [x for x in r["order_share"] if x is not None]
+        hole = f"{shares[-1]:.2f}" if shares else "-"
         lines.append(
             f"| {name} | {r['train_reward'][-1]:.3f} | {r['eval']['audit_reward']:.3f} | "
-            f"{r['eval']['order_share']:.2f} | {alarms} |"
+            f"{hole} | {alarms} |"
         )
     return "\n".join(lines)
 
@@ -228,9 +231,11 @@ def plot(results: dict, path: Path) -> None:
     for ax, (name, r) in zip(axes, results["runs"].items()):
         steps = list(range(1, len(r["train_reward"]) + 1))
         ax.plot(steps, r["train_reward"], label="training judge (batch)")
-        xs = sorted(int(s) for s in r["audit_by_step"])
-        ax.plot(xs, [r["train_by_step"][s] for s in xs], ls=":", label="training judge (audited)")
-        ax.plot(xs, [r["audit_by_step"][s] for s in xs], label="audit judge (audited)")
+        audited = {int(s): v for s, v in r["audit_by_step"].items()}  # str keys from JSON
+        trained = {int(s): v for s, v in r["train_by_step"].items()}
+        xs = sorted(audited)
+        ax.plot(xs, [trained[s] for s in xs], ls=":", label="training judge (audited)")
+        ax.plot(xs, [audited[s] for s in xs], label="audit judge (audited)")
         for a in r["alarms"]:
             ax.axvline(a["step"], color="red", lw=0.8, ls="--")
         ax.set_title(f"{name} (red: alarms)")

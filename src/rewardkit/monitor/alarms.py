@@ -12,7 +12,7 @@ Defaults, and why:
   ``rewardkit agree`` and set ``kappa`` a little below what you measured.
 - ``mix_drift`` 0.6 - the total variation distance between the verdict mix of the window and
   that of the first steps: 60% of the batch moved to other rungs. Honest training moves the
-  mix too (that is what it is for; the SpeciaRL demo's honest run moves it by about 0.3), so
+  mix too (that is what it is for; the hacking demo's honest run moves it by up to 0.36), so
   the bar is high: drift is context for the audit alarms, not proof.
 - ``length_drift`` 1.0 - the mean answer length of the window is twice (or half) that of the
   first steps: padding and truncation attacks change length first.
