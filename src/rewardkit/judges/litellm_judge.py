@@ -28,6 +28,7 @@ from ..extras import require
 from ..ladders import SPECIARL, Ladder
 from ..urls import redact, redact_url
 from .llm import LLMJudge, TransportError
+from .llm_options import CONSTRAINTS
 from .transport import Constraint, Reply
 
 __all__ = ["LiteLLMTransport", "litellm_judge", "endpoint_settings"]
@@ -108,7 +109,7 @@ class LiteLLMTransport:
         require("litellm", what="the litellm judge")
         if constraint is None:
             constraint = "choice" if model.startswith("hosted_vllm/") else "json_schema"
-        if constraint not in ("choice", "json_schema", "none"):
+        if constraint not in CONSTRAINTS:
             raise ValueError(f"constraint must be choice, json_schema or none, got {constraint!r}")
         self.model, self.api_base, self.constraint = model, api_base, constraint
         # Read once: the identity names the server, and calls check it has not moved.

@@ -34,6 +34,7 @@ from ..ladders import SPECIARL, Ladder
 from ..records import EndpointStats
 from ..urls import redact, redact_url
 from .llm import LLMJudge, TransportError
+from .llm_options import CONSTRAINTS
 from .loops import PerLoop
 from .transport import Constraint, Reply
 
@@ -67,7 +68,7 @@ class OpenAITransport:
         eject_for: float = 10.0,
     ) -> None:
         require("aiohttp", what="the openai judge")
-        if constraint not in ("choice", "json_schema", "none"):
+        if constraint not in CONSTRAINTS:
             raise ValueError(f"constraint must be choice, json_schema or none, got {constraint!r}")
         bases = api_base.split(",") if isinstance(api_base, str) else list(api_base)
         bases = [b.strip().rstrip("/") for b in bases if isinstance(b, str) and b.strip()]
