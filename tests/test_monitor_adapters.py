@@ -148,3 +148,20 @@ def test_serve_audits_v1_reward_and_shows_audit_counters_on_metrics():
     assert 'rewardkit_monitor_alarms_total{alarm="gap"} 1' in lines
     assert 'rewardkit_monitor_window{figure="gap"} 0.5' in lines
     assert "rewardkit_requests_total" in page  # the server's own page comes first
+
+
+def test_rewardkit_serve_audit_spec_audits_and_shows_it_on_metrics(tmp_path):
+    from .test_serve import Server
+
+    spec = tmp_path / "audit_spec.json"
+    rk.RewardSpec(judge="taxonomy", judge_options={"taxonomy": str(ANIMALS)}).save(spec)
+    server = Server("-g", "2", "--audit-spec", str(spec), "--audit-rate", "1")
+    try:
+        body = {"completions": ["<answer>dog</answer>"] * 2, "labels": ["samoyed"] * 2}
+        status, reply = server.post("/v1/reward", body)
+        assert status == 200 and reply["verdicts"] == ["generic", "generic"]
+        page = server.get("/metrics").splitlines()
+    finally:
+        assert server.stop() == 0
+    assert 'rewardkit_audit_total{count="rows"} 2' in page  # both rows drawn at rate 1
+    assert 'rewardkit_monitor_alarms_total{alarm="gap"} 0' in page

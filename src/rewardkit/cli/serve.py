@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 from ..errors import CLIError, RewardkitError
 from .args import (
@@ -24,6 +25,7 @@ from .args import (
 from .command import Command, example
 
 __all__ = ["COMMAND", "add_arguments", "run"]
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rule", default="speciarl", help="registered reward rule")
@@ -58,6 +60,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds a client may take to send a request's headers, and then its body; "
         "slower connections are closed (default 30)",
     )
+    p.add_argument(
+        "--audit-spec",
+        help="a reward_spec.json whose judge audits --audit-rate of /v1/reward's groups; "
+        "/metrics shows the audit and its alarms (docs/monitor.md)",
+    )
+    p.add_argument(
+        "--audit-rate", type=float, default=0.02, help="share of groups audited (default 0.02)"
+    )
+    p.add_argument(
+        "--alarm-policy",
+        choices=("warn", "filter"),
+        default="warn",
+        help="on an audit alarm: log it (warn), or pay flagged answers the audit reward",
+    )
     rendezvous_arguments(p)
     judge_arguments(p)
     rule_arguments(p)
@@ -87,6 +103,18 @@ def _token(args: argparse.Namespace) -> str | None:
             args.host,
         )
     return token
+
+
+def _monitor(args: argparse.Namespace, reward: Any) -> Any:
+    """The monitor of ``--audit-spec``, or None."""
+    if not args.audit_spec:
+        return None
+    from ..monitor import Alarms, Audit, Monitor
+    from ..pipeline import LadderReward
+
+    judge = LadderReward.from_spec(load_spec(args.audit_spec)).judge
+    audit = Audit(judge, rate=args.audit_rate)
+    return Monitor(reward, audit=audit, alarms=Alarms(policy=args.alarm_policy))
 
 
 def run(args: argparse.Namespace) -> Iterator[str]:
@@ -124,6 +152,7 @@ def run(args: argparse.Namespace) -> Iterator[str]:
             read_timeout=args.read_timeout,
             max_pairs=args.max_pairs,
             require_card=args.require_card,
+            monitor=_monitor(args, reward),
         )
 
         def ready(port: int) -> None:
