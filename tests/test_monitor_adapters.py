@@ -165,3 +165,37 @@ def test_rewardkit_serve_audit_spec_audits_and_shows_it_on_metrics(tmp_path):
         assert server.stop() == 0
     assert 'rewardkit_audit_total{count="rows"} 2' in page  # both rows drawn at rate 1
     assert 'rewardkit_monitor_alarms_total{alarm="gap"} 0' in page
+
+
+class PaysEverything(rk.TaxonomyJudge):
+    """A training judge with the widest hole: every answer is Specific."""
+
+    def judge_unique(self, pairs):
+        return ["specific"] * len(pairs)
+
+
+def test_own_loop_stop_policy_ends_the_run_after_the_step_is_written(tmp_path):
+    from rewardkit.loop import GRPOLoop, LoopConfig
+    from rewardkit.tiny import tiny_causal_lm, word_tokenizer
+
+    taxonomy = rk.Taxonomy.load(ANIMALS)
+    tokenizer = word_tokenizer(["classify", *taxonomy.names])
+    model = tiny_causal_lm(tokenizer, seed=0)
+    reward = rk.LadderReward(PaysEverything(taxonomy), "graded", tag=None)
+    audit = Audit(rk.TaxonomyJudge(taxonomy), rate=1.0, background=False)
+    monitor = Monitor(reward, audit=audit, alarms=Alarms(policy="stop", min_rows=8))
+    data = [{"prompt": f"classify {x}", "label": x} for x in ["samoyed", "spitz", "dog", "cat"]]
+    config = LoopConfig(
+        num_generations=4, prompts_per_step=4, max_steps=5, max_new_tokens=1,
+        output_dir=str(tmp_path), progress=False,
+    )  # fmt: skip
+    loop = GRPOLoop(model, tokenizer, reward, data, config, monitor=monitor)
+    # Most one-token completions of the untrained model hold no answer: the audited rows with
+    # both verdicts reach min_rows at step 3.
+    with pytest.raises(RewardHackingAlarm, match="step 3: gap 0.255 above 0.1 over 13 audited"):
+        loop.train()
+    assert loop.step_index == 3  # stopped at the step boundary of the alarm
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 4 and json.loads(lines[3])["step"] == 3  # the step was written first
+    steps = read_run(tmp_path)["steps"]
+    assert [[a["name"] for a in s["alarms"]] for s in steps] == [[], [], ["gap", "kappa"]]
