@@ -48,6 +48,11 @@ def test_skeleton(text, seen):
         (".", None),
         ("x" * 64, "x" * 64),
         ("x" * 65, None),
+        ("x" * 64 + " *.", "x" * 64),  # what is left after the period: 64 characters
+        ('""', None),  # a pair of quotes around nothing
+        ("''", None),
+        ("XrayX", "xrayx"),  # only quotes are taken off both ends, and X is no emphasis
+        ("**Specific** .", "specific"),  # emphasis before the period's space
     ],
 )
 def test_label_key(text, key):
