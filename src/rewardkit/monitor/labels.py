@@ -14,13 +14,13 @@ out of the audit's figures rather than counted as a disagreement.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 
 from ..judges.base import Judge
 from ..ladders import Ladder
 from ..records import Judgement
+from .runlog import json_objects
 
 __all__ = ["LabelJudge"]
 
@@ -35,29 +35,18 @@ class LabelJudge(Judge):
         self.ladder = ladder
         self.path = str(path)
         self.table: dict[tuple[str, str], str] = {}
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}, line {number}: not JSON ({e.msg})") from None
-                if not isinstance(row, dict):
-                    raise ValueError(f"{path}, line {number}: expected an object")
-                label, prediction, verdict = (
-                    row.get(k) for k in ("label", "prediction", "verdict")
+        for number, row in json_objects(path):
+            label, prediction, verdict = (row.get(k) for k in ("label", "prediction", "verdict"))
+            if not (isinstance(label, str) and isinstance(prediction, str)):
+                raise ValueError(
+                    f"{path}, line {number}: needs string fields label, prediction, verdict"
                 )
-                if not (isinstance(label, str) and isinstance(prediction, str)):
-                    raise ValueError(
-                        f"{path}, line {number}: needs string fields label, prediction, verdict"
-                    )
-                if not isinstance(verdict, str) or verdict not in ladder.slugs:
-                    raise ValueError(
-                        f"{path}, line {number}: verdict {verdict!r} is not a rung of "
-                        f"{ladder.name} ({', '.join(ladder.slugs)})"
-                    )
-                self.table[label, prediction] = verdict
+            if not isinstance(verdict, str) or verdict not in ladder.slugs:
+                raise ValueError(
+                    f"{path}, line {number}: verdict {verdict!r} is not a rung of "
+                    f"{ladder.name} ({', '.join(ladder.slugs)})"
+                )
+            self.table[label, prediction] = verdict
 
     def judge_unique_records(self, pairs: Sequence[tuple[str, ...]]) -> list[Judgement]:
         out = []

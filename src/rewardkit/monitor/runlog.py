@@ -22,11 +22,11 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunLog", "read_run", "AUDIT_FILE", "MONITOR_FILE"]
+__all__ = ["RunLog", "read_run", "json_objects", "AUDIT_FILE", "MONITOR_FILE"]
 
 AUDIT_FILE = "audit.jsonl"
 MONITOR_FILE = "monitor.jsonl"
@@ -84,18 +84,25 @@ def read_run(folder: str | os.PathLike) -> dict[str, Any]:
         path = folder / name
         if not path.exists():
             continue
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}, line {number}: not JSON ({e.msg})") from None
-                if not isinstance(row, dict):
-                    raise ValueError(f"{path}, line {number}: expected a JSON object")
-                if key == "steps" and "monitor" in row and "step" not in row:
-                    out["settings"] = row["monitor"]
-                else:
-                    out[key].append(row)
+        for _, row in json_objects(path):
+            if key == "steps" and "monitor" in row and "step" not in row:
+                out["settings"] = row["monitor"]
+            else:
+                out[key].append(row)
     return out
+
+
+def json_objects(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each JSON object of a JSON Lines file with its line number (blank lines skipped); a
+    line that is not a JSON object is a ``ValueError`` naming the file and line."""
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}, line {number}: not JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}, line {number}: expected a JSON object")
+            yield number, row
