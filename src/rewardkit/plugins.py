@@ -202,8 +202,11 @@ def _collect() -> dict[str, Any]:
 
     failed: set[str] = set()
     for kind, hook in _KINDS.items():
-        # Each implementation on its own, so the registry knows which plugin added what.
-        for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+        # Each implementation on its own, so the registry knows which plugin added what;
+        # rewardkit's own first, then plugins in the order they were registered (listings and
+        # help texts the same whenever a plugin was registered).
+        impls = getattr(pm.hook, hook).get_hookimpls()
+        for impl in sorted(impls, key=lambda i: i.plugin_name != "rewardkit.builtins"):
             if impl.plugin_name in failed:
                 continue
             try:
