@@ -26,7 +26,7 @@ from .io import (
 )
 from .judge import judge_with_progress, unbuildable
 from .progress import wanted
-from .rows import ladder_name, verdict_column
+from .rows import ladder_argument, ladder_name, verdict_column
 
 __all__ = ["COMMAND", "add_arguments", "run"]
 
@@ -46,9 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--option-b", action="append", metavar="KEY=VALUE", help="option for judge B")
     p.add_argument("--taxonomy", help="taxonomy file for a taxonomy judge")
     p.add_argument("--cache", help="sqlite verdict cache shared by LLM judges")
-    p.add_argument(
-        "--ladder", help="ladder of the verdicts (default: the rows' ladder field, else speciarl)"
-    )
+    ladder_argument(p)
     p.add_argument(
         "--group-size", "-g", type=positive_int, help="consecutive rows per group: reward effects"
     )

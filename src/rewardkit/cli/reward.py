@@ -10,7 +10,7 @@ from ..errors import CLIError
 from .args import group_size_for, load_spec, positive_int, rule_arguments, rule_options
 from .command import Command, example
 from .io import dump, ignored, io_arguments, read_input
-from .rows import ladder_name, verdicts
+from .rows import ladder_argument, ladder_name, verdicts
 
 __all__ = ["COMMAND", "add_arguments", "run"]
 
@@ -25,9 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="completions per group: each run of G consecutive rows (needed by group rules; "
         "default 1 for static rules)",
     )
-    p.add_argument(
-        "--ladder", help="ladder of the verdicts (default: the rows' ladder field, else speciarl)"
-    )
+    ladder_argument(p)
     io_arguments(p)
     rule_arguments(p)  # --no-answer, --unscored and every other option a rule declares
 

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from ..errors import CLIError
 from .io import field, found_flags
 
-__all__ = ["verdicts", "verdict_column", "ladder_name", "LADDER_FIELD"]
+__all__ = ["verdicts", "verdict_column", "ladder_argument", "ladder_name", "LADDER_FIELD"]
 
 #: The field ``rewardkit judge`` adds to each row when its ladder is not the default one, so
 #: ``reward``, ``score`` and ``agree`` down a pipe read the verdicts on it without --ladder.
 LADDER_FIELD = "ladder"
 DEFAULT_LADDER = "speciarl"
+
+
+def ladder_argument(p: argparse.ArgumentParser) -> None:
+    """``--ladder``, read by :func:`ladder_name`."""
+    p.add_argument(
+        "--ladder", help="ladder of the verdicts (default: the rows' ladder field, else speciarl)"
+    )
 
 
 def ladder_name(given: str | None, rows: list, name: str) -> str:

@@ -9,15 +9,13 @@ from ..errors import CLIError
 from .args import positive_int
 from .command import Command, example
 from .io import dump, io_arguments, read_input
-from .rows import ladder_name, verdicts
+from .rows import ladder_argument, ladder_name, verdicts
 
 __all__ = ["COMMAND", "add_arguments", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--ladder", help="ladder of the verdicts (default: the rows' ladder field, else speciarl)"
-    )
+    ladder_argument(p)
     p.add_argument(
         "--group-size",
         "-g",
