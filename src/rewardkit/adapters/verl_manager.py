@@ -23,6 +23,12 @@ with the sample; the identity is that value plus a digest of the response, so th
 whose ``priority`` column repeats within a prompt cannot merge different rollouts. A sample
 whose reward call is cancelled before its group is done leaves the group.
 
+Without that column (``group_member: none``) every call is a new member, and nothing tells a
+padding copy from a rollout with the same text: a copy that reaches the group after its group
+completed is answered at once, but one that overtakes the group's last sample (the copy's
+chunk scored before that sample's) is counted in its place, and that sample is then a late
+member (``partial_group`` = 1, rewarded against the group plus itself).
+
 Configure with (either path works)::
 
     reward.reward_manager.source=importlib
