@@ -42,6 +42,9 @@ class RendezvousReward:
     ``max_threads`` widens the event loop's thread pool when the file is loaded inside
     OpenRLHF's engine, so calls waiting for siblings never starve the siblings of threads.
     ``require_card``: a robustness card (``rewardkit redteam``) the reward must have passed.
+    ``monitor``: a :class:`rewardkit.monitor.Monitor` (``warn`` or ``stop``) watching the
+    groups as they complete, ``monitor_groups`` whole groups a step; its figures go to
+    ``extra_logs`` with every sample (docs/monitor.md).
     """
 
     def __init__(
@@ -53,6 +56,8 @@ class RendezvousReward:
         unscored: float = 0.0,
         max_threads: int = 1024,
         require_card: str | None = None,
+        monitor: Any = None,
+        monitor_groups: int = 8,
     ) -> None:
         if require_card is not None:  # a robustness card made for this reward, which passed
             from ..redteam.gate import check_card
@@ -65,16 +70,30 @@ class RendezvousReward:
         self.unscored = float(unscored)
         self.max_threads = max_threads
         self.groups = self.rendezvous.groups
+        self.watch = None
+        if monitor is not None:
+            from ..monitor.watch import GroupWatch
+
+            self.watch = GroupWatch(monitor, group_size, monitor_groups)
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> RendezvousReward:
         """Build from what a generated reward file carries: ``{"reward": <RewardSpec>,
-        "timeout": ..., "unscored": ...}`` (the group size is the spec's)."""
+        "timeout": ..., "unscored": ..., "monitor": {"audit_spec": ..., ...}}`` (the group size
+        is the spec's; ``monitor``: :func:`rewardkit.monitor.watch.monitor_from_options`)."""
         options = dict(spec)
         reward_spec = RewardSpec.from_dict(options.pop("reward"))
         if reward_spec.group_size is None:
             raise ValueError("the reward spec of an OpenRLHF reward file needs a group_size")
-        return cls(LadderReward.from_spec(reward_spec), reward_spec.group_size, **options)
+        reward = LadderReward.from_spec(reward_spec)
+        watched = dict(options.pop("monitor", None) or {})
+        if watched:
+            from ..monitor.watch import monitor_from_options
+
+            groups = int(watched.pop("monitor_groups", 8))
+            monitor = monitor_from_options(reward, watched, one_sample=True)
+            options.update(monitor=monitor, monitor_groups=groups)
+        return cls(reward, reward_spec.group_size, **options)
 
     def widen_thread_pool(self) -> None:
         """Give the running event loop (OpenRLHF's engine) a large default thread pool."""
@@ -104,6 +123,17 @@ class RendezvousReward:
         # OpenRLHF's call carries no identity: each sample is a new member (docs/serve.md).
         results = self.rendezvous.results_blocking(judged, list(zip(prompts, labels)))
         reply = openrlhf_reply(results, self.unscored, self.rendezvous.grouped)
+        if self.watch is not None:  # the last monitor step's figures, with every sample
+            figures = self.watch.add(
+                list(zip(prompts, labels)),
+                judged,
+                list(labels),
+                [r.reward for r in results],
+                questions=list(prompts),
+                partial=[r.group is not None and r.group.partial for r in results],
+            )
+            n = len(results)
+            reply["extra_logs"].update({k: [v] * n for k, v in figures.items() if v == v})
 
         def tensor(values: list[float]) -> Any:
             return torch.tensor(values, dtype=torch.float32)
@@ -155,10 +185,13 @@ def write_reward_file(
     timeout: float = 120.0,
     unscored: float = 0.0,
     require_card: str | Path | None = None,
+    monitor: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write an OpenRLHF reward file (its folder is made if missing); the judge and rule are
     checked by building them first, and ``require_card`` (a robustness card the reward must
-    have passed) now and when OpenRLHF loads the file.
+    have passed) now and when OpenRLHF loads the file. ``monitor``: the reward monitor's
+    options (``audit_spec``, ``audit_rate``, ``alarm_policy``, ``monitor_dir``,
+    ``monitor_groups``; docs/monitor.md), its paths made absolute.
 
     >>> write_reward_file("runs/reward.py", group_size=10,
     ...                   judge_options={"taxonomy": "examples/data/animals.json"})
@@ -187,7 +220,19 @@ def write_reward_file(
     }
     if require_card is not None:  # checked now and when OpenRLHF loads the file
         spec["require_card"] = str(Path(require_card).resolve())
-    RendezvousReward.from_spec(spec)  # fail now, not inside the trainer
+    if monitor:
+        spec["monitor"] = dict(monitor)
+        for key in ("audit_spec", "monitor_dir"):
+            if isinstance(monitor.get(key), (str, Path)):
+                spec["monitor"][key] = str(Path(monitor[key]).resolve())
+    # Fail now, not inside the trainer (the monitor's records are the trainer's to write).
+    check = {
+        **spec,
+        "monitor": {k: v for k, v in spec.get("monitor", {}).items() if k != "monitor_dir"},
+    }
+    checked = RendezvousReward.from_spec(check)
+    if checked.watch is not None:
+        checked.watch.monitor.close()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(

@@ -16,6 +16,12 @@ Options come as verl's ``custom_reward_function.reward_kwargs``: ``judge`` (defa
 the reward given for a missing verdict, default 0.0, reported in the ``unscored`` field),
 and the judge's own options (``taxonomy: /path/tax.json``). Each result is a dict with
 ``score`` plus ``verdict``, ``correct``, ``no_answer`` and ``unscored``, which verl logs.
+
+The reward monitor (docs/monitor.md) watches :func:`compute_score_batch`'s batches, each a
+step, with ``audit_spec`` (a reward spec file whose judge audits), ``audit_rate`` (0.02),
+``alarm_policy`` (``warn``, ``stop``, ``filter``) and ``monitor_dir`` (``audit.jsonl``,
+``monitor.jsonl``); its figures (``audit/...``, ``window/...``, ``monitor/alarms``) come with
+every sample's result, the same for the whole batch.
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ from ..spec import RewardSpec
 
 __all__ = ["compute_score", "compute_score_batch"]
 
-_OWN = ("unscored",)  # this adapter's own options; the rest make the RewardSpec
+# This adapter's own options (the monitor's too); the rest make the RewardSpec.
+_OWN = ("unscored", "audit_spec", "audit_rate", "alarm_policy", "monitor_dir", "monitor_groups")
 # Keyword arguments verl itself may pass to compute_score; not judge options.
 _VERL_EXTRA = frozenset({"reward_router_address", "reward_model_tokenizer"})
 
@@ -49,6 +56,32 @@ def _build(kwargs: dict) -> LadderReward:
     return _reward(json.dumps(options, sort_keys=True, default=str))
 
 
+@lru_cache(maxsize=16)
+def _monitored(options: str) -> Any:
+    """The monitor of these options (None without ``audit_spec``), one per run's options."""
+    from ..monitor.watch import monitor_from_options
+
+    kwargs = json.loads(options)
+    return monitor_from_options(_build(kwargs), kwargs)
+
+
+def _watch(kwargs: dict, judged, truths: list[str], rewards, group_size: int):
+    """The monitor's step on one batch of whole groups: the rewards to use (changed only by
+    the ``filter`` policy) and the figures verl logs with every sample (none unmonitored)."""
+    if not kwargs.get("audit_spec"):
+        return rewards, {}
+    from ..monitor.watch import logged
+
+    options = {k: v for k, v in kwargs.items() if k not in _VERL_EXTRA}
+    monitor = _monitored(json.dumps(options, sort_keys=True, default=str))
+    monitor.check()  # a stop alarm of the step before raises at this boundary
+    step = int(monitor.last.get("step", 0)) + 1
+    rewards, figures = monitor.step(step, judged, truths, rewards, group_size)
+    logs = logged(monitor, figures, every=True)
+    logs["audit/filtered"] = float(figures.get("audit/filtered", 0.0))
+    return rewards, logs
+
+
 def _results(judged, rewards: np.ndarray, unscored: float) -> list[dict]:
     """One dict per completion: ``score`` (``unscored`` where the reward is NaN) and what verl
     logs beside it (:meth:`~rewardkit.records.SampleResult.to_verl`)."""
@@ -60,6 +93,11 @@ def compute_score(
 ) -> dict:
     """One sample's reward under a static rule."""
     unscored = float(kwargs.get("unscored", 0.0))
+    if kwargs.get("audit_spec"):
+        raise ValueError(
+            "audit_spec: the reward monitor audits whole groups; one sample has none. Use "
+            "rewardkit.adapters.verl.compute_score_batch with verl's batch reward manager"
+        )
     reward = _build(kwargs)
     if reward.rule.group_relative:
         raise ValueError(
@@ -97,4 +135,5 @@ def compute_score_batch(
     unscored = float(kwargs.get("unscored", 0.0))
     reward = _build(kwargs)
     judged = reward.judge_completions(list(solution_strs), truths)
-    return _results(judged, reward.rewards(judged, group_size), unscored)
+    rewards, logs = _watch(kwargs, judged, truths, reward.rewards(judged, group_size), group_size)
+    return [{**r, **logs} for r in _results(judged, rewards, unscored)]

@@ -44,6 +44,14 @@ inside Ray, else ``local``), ``group_actor`` (the actor's name; default
 to send no identity) and ``require_card`` (a robustness card from ``rewardkit redteam`` that
 this reward must have passed, or the manager refuses to start).
 
+The reward monitor (docs/monitor.md): ``audit_spec`` (a reward spec file whose judge audits),
+``audit_rate`` (0.02), ``alarm_policy`` (``warn`` or ``stop``: the rewards are given before a
+group is watched, so no ``filter``), ``monitor_dir`` and ``monitor_groups`` (whole groups per
+monitor step, default 8). Each manager watches the groups whose samples it judged itself
+(:class:`rewardkit.monitor.watch.GroupWatch`): every group with ``reward.num_workers=1``, only
+the groups that happened to reach one worker whole otherwise. Its figures come in every
+sample's ``reward_extra_info`` (always the same keys, NaN where undefined).
+
 Importing this module imports verl. Its imports are absolute so verl can also load it by
 file path (``module.path=/path/to/verl_manager.py``), which executes it outside its package.
 """
@@ -71,6 +79,11 @@ _OWN = (
     "group_ttl",
     "group_member",
     "require_card",
+    "audit_spec",
+    "audit_rate",
+    "alarm_policy",
+    "monitor_dir",
+    "monitor_groups",
 )
 
 
@@ -137,6 +150,17 @@ class RewardkitRewardManager(RewardManagerBase):
             **({"ttl": self.actor_ttl} if ray else {}),
         )
         self.groups = self.rendezvous.groups
+        self.watch = self._watch(own)
+
+    def _watch(self, own: dict) -> Any:
+        """The reward monitor of ``audit_spec`` (docs/monitor.md), or None: it watches the
+        groups whose samples this manager judged, ``monitor_groups`` whole groups a step."""
+        from rewardkit.monitor.watch import GroupWatch, monitor_from_options
+
+        monitor = monitor_from_options(self.reward, own, one_sample=True)
+        if monitor is None:
+            return None
+        return GroupWatch(monitor, self.group_size, int(own.get("monitor_groups") or 8))
 
     async def run_single(self, data) -> dict:
         item = data[-1:][0]
@@ -147,10 +171,23 @@ class RewardkitRewardManager(RewardManagerBase):
         truth = item.non_tensor_batch["reward_model"]["ground_truth"]
         uid = str(item.non_tensor_batch.get("uid", id(item)))
         judged = await self.reward.ajudge_completions([response], [truth], lengths=[length])
-        (result,) = await self.rendezvous.results(judged, [uid], [self._identity(item, response)])
+        identity = self._identity(item, response)
+        (result,) = await self.rendezvous.results(judged, [uid], [identity])
         if result.group is None:  # no group needed: verl still logs one, whole and flat
             result = result._replace(group=Member(result.reward, False, True))
         info = result.to_verl(self.unscored)
+        if self.watch is not None:  # the same keys for every sample, as verl needs
+            group = result.group
+            info.update(
+                self.watch.add(
+                    [uid],
+                    judged,
+                    [truth],
+                    [result.reward],
+                    members=[identity],
+                    partial=[group is not None and group.partial],
+                )
+            )
         return {"reward_score": info.pop("score"), "reward_extra_info": info}
 
     @property
