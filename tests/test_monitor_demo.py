@@ -18,7 +18,7 @@ def test_quick_demo_fires_the_alarm_and_the_filter_holds(tmp_path):
          "--audit-inline", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=1200,  # guards a hang; the quick mode takes under a minute of CPU
+        timeout=1200,  # guards a hang; the quick mode takes about 15 s on one thread
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
