@@ -29,12 +29,6 @@ completed is answered at once, but one that overtakes the group's last sample (t
 chunk scored before that sample's) is counted in its place, and that sample is then a late
 member (``partial_group`` = 1, rewarded against the group plus itself).
 
-Without that column (``group_member: none``) every call is a new member, and nothing tells a
-padding copy from a rollout with the same text: a copy that reaches the group after its group
-completed is answered at once, but one that overtakes the group's last sample (the copy's
-chunk scored before that sample's) is counted in its place, and that sample is then a late
-member (``partial_group`` = 1, rewarded against the group plus itself).
-
 Configure with (either path works)::
 
     reward.reward_manager.source=importlib
