@@ -172,3 +172,38 @@ def test_openrlhf_reward_file_logs_the_monitor_in_extra_logs(tmp_path, specs):
     assert all(float(x["monitor/left_out"][0]) == 0.0 for x in logs if "monitor/left_out" in x)
     run = read_run(tmp_path / "run")
     assert len(run["steps"]) == 4
+
+
+def test_group_watch_keeps_a_retried_sample_once_and_leaves_partial_groups_out():
+    from rewardkit.monitor import Audit, Monitor
+    from rewardkit.monitor.watch import GroupWatch
+
+    taxonomy = rk.Taxonomy.load(ANIMALS)
+    reward = rk.LadderReward(rk.TaxonomyJudge(taxonomy), "graded", tag=None)
+    audit = Audit(rk.TaxonomyJudge(taxonomy), rate=1.0, background=False)
+    watch = GroupWatch(Monitor(reward, audit=audit), group_size=2, groups_per_step=1)
+
+    def add(key, answer, member, partial=False):
+        judged = reward.judge_completions([answer], ["samoyed"])
+        return watch.add([key], judged, ["samoyed"], [1.0], members=[member], partial=[partial])
+
+    add("a", "dog", "m1")
+    assert add("a", "dog", "m1")["monitor/steps"] == 0.0  # the same member again: kept once
+    assert add("a", "spitz", "m2")["monitor/steps"] == 1.0  # whole: a step
+    assert add("a", "spitz", "m2")["monitor/steps"] == 1.0  # a copy after the group was whole
+    add("b", "dog", "m1")
+    figures = add("b", "cat", "m2", partial=True)  # rewarded without its group: not watched
+    assert figures["monitor/steps"] == 1.0 and watch.left_out == 2
+    assert watch.monitor.last["audit/rows"] == 2  # the one step audited group a's two samples
+    watch.monitor.close()
+
+
+def test_group_watch_refuses_the_filter_policy():
+    from rewardkit.monitor import Alarms, Monitor
+    from rewardkit.monitor.watch import GroupWatch
+
+    reward = rk.LadderReward("taxonomy", "graded", taxonomy=ANIMALS)
+    monitor = Monitor(reward, alarms=Alarms(policy="filter"))
+    with pytest.raises(ValueError, match="filter needs each group's answers"):
+        GroupWatch(monitor, group_size=2)
+    monitor.close()

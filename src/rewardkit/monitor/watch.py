@@ -145,6 +145,7 @@ class GroupWatch:
         self._lock = threading.Lock()
         self._open: dict[Hashable, list[_Row]] = {}
         self._ready: list[list[_Row]] = []
+        self._done: dict[Hashable, None] = {}  # keys of the last groups made whole
         self.steps = 0
         self.left_out = 0  # samples of groups not watched: partial, or pushed out
         self.figures: dict[str, float] = {
@@ -166,7 +167,8 @@ class GroupWatch:
         """Add the samples of one call - each under its group key, with its label and the
         reward its group gave it - and return the figures to log (the last step's). A sample
         of a ``partial`` group leaves its group unwatched; a ``member`` seen twice in a group
-        (a retried call) is kept once. Raises a ``stop`` alarm fired before this call."""
+        (a retried call) is kept once, and a sample of a group already whole is a copy.
+        Raises a ``stop`` alarm fired before this call."""
         self.monitor.check()
         rows = _rows(judged, labels, rewards, questions, members)
         with self._lock:
@@ -181,6 +183,8 @@ class GroupWatch:
             return dict(self.figures)
 
     def _place(self, key: Hashable, row: _Row, partial: bool) -> None:
+        if key in self._done:  # a copy of a sample of a whole group (verl's padding, a retry)
+            return
         if partial:
             self.left_out += 1 + len(self._open.pop(key, []))
             return
@@ -190,6 +194,9 @@ class GroupWatch:
         group.append(row)
         if len(group) == self.group_size:
             self._ready.append(self._open.pop(key))
+            self._done[key] = None
+            if len(self._done) > self.max_open:
+                del self._done[next(iter(self._done))]
         elif len(self._open) > self.max_open:  # groups that will never be whole
             oldest = next(iter(self._open))
             self.left_out += len(self._open.pop(oldest))
