@@ -207,3 +207,29 @@ def test_group_watch_refuses_the_filter_policy():
     with pytest.raises(ValueError, match="filter needs each group's answers"):
         GroupWatch(monitor, group_size=2)
     monitor.close()
+
+
+def test_rewardkit_openrlhf_reward_writes_the_monitor_into_the_file(tmp_path, specs, capsys):
+    import ast
+
+    from rewardkit.cli import main
+
+    hole, audit = specs
+    args = ["openrlhf-reward", "-o", str(tmp_path / "r.py"), "-g", "4", "--taxonomy", str(hole)]
+    watched = ["--audit-spec", str(audit), "--audit-rate", "0.5", "--alarm-policy", "stop"]
+    assert main([*args, *watched, "--monitor-dir", str(tmp_path / "run")]) == 0
+    line = next(x for x in (tmp_path / "r.py").read_text().splitlines() if x.startswith("SPEC ="))
+    spec = json.loads(ast.literal_eval(line[len("SPEC = json.loads(") : -1]))
+    assert spec["monitor"] == {
+        "audit_spec": str(audit), "audit_rate": 0.5, "alarm_policy": "stop",
+        "monitor_dir": str(tmp_path / "run"), "monitor_groups": 8,
+    }  # fmt: skip
+    assert not (tmp_path / "run").exists()  # the trainer's run writes the records, not this
+    capsys.readouterr()
+    assert main([*args, "--audit-spec", str(tmp_path / "missing.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        f"rewardkit openrlhf-reward: error: --audit-spec {tmp_path / 'missing.json'}: "
+    )
+    with pytest.raises(SystemExit):  # filter needs the group before it is rewarded
+        main([*args, "--audit-spec", str(audit), "--alarm-policy", "filter"])

@@ -28,6 +28,7 @@ __all__ = [
     "number",
     "key_values",
     "judge_arguments",
+    "audit_arguments",
     "judge_options",
     "rule_arguments",
     "rule_options",
@@ -306,6 +307,31 @@ def rendezvous_arguments(p: argparse.ArgumentParser) -> None:
         help="the reward the trainer gets for an unscored sample (default 0; counted as unscored)",
     )
     p.add_argument("--require-card", help="refuse to start unless this robustness card passed")
+
+
+def audit_arguments(p: argparse.ArgumentParser, policies: tuple[str, ...], watched: str) -> None:
+    """The reward monitor's options (docs/monitor.md): the audit judge's spec, its rate and
+    the alarm policy (those ``policies`` the command can apply); ``watched``: what is audited."""
+    p.add_argument(
+        "--audit-spec",
+        help=f"a reward_spec.json whose judge audits --audit-rate of {watched} (docs/monitor.md)",
+    )
+    p.add_argument(
+        "--audit-rate", type=float, default=0.02, help="share of groups audited (default 0.02)"
+    )
+    p.add_argument(
+        "--alarm-policy",
+        choices=policies,
+        default="warn",
+        help="on an audit alarm: " + ", ".join(_POLICIES[x] for x in policies),
+    )
+
+
+_POLICIES = {
+    "warn": "log it (warn)",
+    "stop": "stop training at the next call (stop)",
+    "filter": "pay flagged answers the audit reward (filter)",
+}
 
 
 def group_size_for(rule: Any, name: str, size: int | None) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import CLIError, RewardkitError
 from .args import (
+    audit_arguments,
     group_size_for,
     judge_arguments,
     judge_options,
@@ -60,20 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds a client may take to send a request's headers, and then its body; "
         "slower connections are closed (default 30)",
     )
-    p.add_argument(
-        "--audit-spec",
-        help="a reward_spec.json whose judge audits --audit-rate of /v1/reward's groups; "
-        "/metrics shows the audit and its alarms (docs/monitor.md)",
-    )
-    p.add_argument(
-        "--audit-rate", type=float, default=0.02, help="share of groups audited (default 0.02)"
-    )
-    p.add_argument(
-        "--alarm-policy",
-        choices=("warn", "filter"),
-        default="warn",
-        help="on an audit alarm: log it (warn), or pay flagged answers the audit reward",
-    )
+    audit_arguments(p, ("warn", "filter"), "/v1/reward's groups; /metrics shows its alarms")
     rendezvous_arguments(p)
     judge_arguments(p)
     rule_arguments(p)
