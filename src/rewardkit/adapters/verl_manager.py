@@ -50,7 +50,8 @@ group is watched, so no ``filter``), ``monitor_dir`` and ``monitor_groups`` (who
 monitor step, default 8). Each manager watches the groups whose samples it judged itself
 (:class:`rewardkit.monitor.watch.GroupWatch`): every group with ``reward.num_workers=1``, only
 the groups that happened to reach one worker whole otherwise. Its figures come in every
-sample's ``reward_extra_info`` (always the same keys, NaN where undefined).
+sample's ``reward_extra_info`` (always the same keys, NaN where undefined). Under Ray each
+worker writes its records to ``<monitor_dir>/worker-<pid>``.
 
 Importing this module imports verl. Its imports are absolute so verl can also load it by
 file path (``module.path=/path/to/verl_manager.py``), which executes it outside its package.
@@ -59,6 +60,7 @@ file path (``module.path=/path/to/verl_manager.py``), which executes it outside 
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
@@ -157,6 +159,8 @@ class RewardkitRewardManager(RewardManagerBase):
         groups whose samples this manager judged, ``monitor_groups`` whole groups a step."""
         from rewardkit.monitor.watch import GroupWatch, monitor_from_options
 
+        if own.get("monitor_dir") and self.backend == "ray":  # one folder per worker process
+            own = {**own, "monitor_dir": os.path.join(own["monitor_dir"], f"worker-{os.getpid()}")}
         monitor = monitor_from_options(self.reward, own, one_sample=True)
         if monitor is None:
             return None
