@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rewardkit.ladders import BINARY, MISSING, SPECIARL
-from rewardkit.records import Batch, Judged, Judgement, Member
+from rewardkit.records import Batch, Judged, Judgement, Member, SampleResult
 
 FOUND2 = np.ones(2, bool)
 
@@ -167,3 +167,9 @@ def test_a_members_result():
     assert Member.of([None], 0, False).flat is True
     assert Member.of([2, 1], -1, True) == Member(1.0, True, False)
     assert type(Member.of([2, 1], 0, False).reward) is float
+
+
+def test_a_samples_score_for_a_trainer_that_cannot_skip_it():
+    unscored = SampleResult(math.nan, "judge_error", False, True, error="timeout")
+    assert unscored.score(-0.5) == -0.5 and type(unscored.score(1)) is float
+    assert SampleResult(0.25, "generic", True, True, verdict="generic").score(-0.5) == 0.25
