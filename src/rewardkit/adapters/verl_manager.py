@@ -47,11 +47,11 @@ this reward must have passed, or the manager refuses to start).
 The reward monitor (docs/monitor.md): ``audit_spec`` (a reward spec file whose judge audits),
 ``audit_rate`` (0.02), ``alarm_policy`` (``warn`` or ``stop``: the rewards are given before a
 group is watched, so no ``filter``), ``monitor_dir`` and ``monitor_groups`` (whole groups per
-monitor step, default 8). Each manager watches the groups whose samples it judged itself
-(:class:`rewardkit.monitor.watch.GroupWatch`): every group with ``reward.num_workers=1``, only
-the groups that happened to reach one worker whole otherwise. Its figures come in every
-sample's ``reward_extra_info`` (always the same keys, NaN where undefined). Under Ray each
-worker writes its records to ``<monitor_dir>/worker-<pid>``.
+monitor step, default 8). Each rewarded sample goes to the run's one monitor, which assembles
+the groups by ``uid`` (:class:`rewardkit.monitor.watch.GroupWatch`): under Ray a named monitor
+actor every worker reaches (:mod:`rewardkit.adapters.ray_monitor`; one more round trip per
+sample), else in the process. Its figures come in every sample's ``reward_extra_info`` (always
+the same keys, NaN where undefined).
 
 Importing this module imports verl. Its imports are absolute so verl can also load it by
 file path (``module.path=/path/to/verl_manager.py``), which executes it outside its package.
@@ -60,7 +60,7 @@ file path (``module.path=/path/to/verl_manager.py``), which executes it outside 
 from __future__ import annotations
 
 import hashlib
-import os
+import json
 from typing import Any
 
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
@@ -152,19 +152,43 @@ class RewardkitRewardManager(RewardManagerBase):
             **({"ttl": self.actor_ttl} if ray else {}),
         )
         self.groups = self.rendezvous.groups
-        self.watch = self._watch(own)
+        self.watch = self._watch(own, spec)
+        self._monitor: Any = None  # the run's monitor actor, under Ray, once a sample came
 
-    def _watch(self, own: dict) -> Any:
-        """The reward monitor of ``audit_spec`` (docs/monitor.md), or None: it watches the
-        groups whose samples this manager judged, ``monitor_groups`` whole groups a step."""
-        from rewardkit.monitor.watch import GroupWatch, monitor_from_options
+    def _watch(self, own: dict, spec: RewardSpec) -> Any:
+        """The reward monitor of ``audit_spec`` (docs/monitor.md), or None: in-process, a
+        :class:`~rewardkit.monitor.watch.GroupWatch`; under Ray, the arguments of the run's
+        one monitor actor (made on the first call), which every worker's samples reach."""
+        from rewardkit.monitor.watch import MONITOR_OPTIONS, GroupWatch, monitor_from_options
 
-        if own.get("monitor_dir") and self.backend == "ray":  # one folder per worker process
-            own = {**own, "monitor_dir": os.path.join(own["monitor_dir"], f"worker-{os.getpid()}")}
-        monitor = monitor_from_options(self.reward, own, one_sample=True)
-        if monitor is None:
-            return None
-        return GroupWatch(monitor, self.group_size, int(own.get("monitor_groups") or 8))
+        groups = int(own.get("monitor_groups") or 8)
+        if self.backend != "ray":
+            monitor = monitor_from_options(self.reward, own, one_sample=True)
+            return None if monitor is None else GroupWatch(monitor, self.group_size, groups)
+        if not own.get("audit_spec"):
+            return monitor_from_options(self.reward, own)  # None, or a stray option refused
+        if own.get("alarm_policy") == "filter":
+            monitor_from_options(self.reward, own, one_sample=True)  # refuses it, by name
+        RewardSpec.load(str(own["audit_spec"]))  # fail in the worker, not in the actor
+        options = {k: own[k] for k in MONITOR_OPTIONS if own.get(k) is not None}
+        args = (spec.to_dict(), options, self.group_size, groups)
+        tag = hashlib.sha256(json.dumps(args, sort_keys=True, default=str).encode()).hexdigest()
+        return (f"{self.actor_name}-monitor-{tag[:12]}", *args)
+
+    async def _watched(self, uid, judged, truth, result, identity) -> dict:
+        """The monitor's figures for one rewarded sample (a stop alarm raises here)."""
+        partial = result.group is not None and result.group.partial
+        if self.backend != "ray":
+            return self.watch.add(
+                [uid], judged, [truth], [result.reward], members=[identity], partial=[partial]
+            )
+        from rewardkit.adapters import ray_monitor
+
+        if self._monitor is None:
+            self._monitor = ray_monitor.monitor_actor(*self.watch)
+        return await ray_monitor.remote_watch(
+            self._monitor, uid, judged, truth, result.reward, identity, partial
+        )
 
     async def run_single(self, data) -> dict:
         item = data[-1:][0]
@@ -181,17 +205,7 @@ class RewardkitRewardManager(RewardManagerBase):
             result = result._replace(group=Member(result.reward, False, True))
         info = result.to_verl(self.unscored)
         if self.watch is not None:  # the same keys for every sample, as verl needs
-            group = result.group
-            info.update(
-                self.watch.add(
-                    [uid],
-                    judged,
-                    [truth],
-                    [result.reward],
-                    members=[identity],
-                    partial=[group is not None and group.partial],
-                )
-            )
+            info.update(await self._watched(uid, judged, truth, result, identity))
         return {"reward_score": info.pop("score"), "reward_extra_info": info}
 
     @property
