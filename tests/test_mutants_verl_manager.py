@@ -292,3 +292,12 @@ def test_a_required_card_is_checked_against_the_reward_the_options_make(tmp_path
     with pytest.raises(CardError) as e:
         manager(require_card=str(tmp_path / "card.json"), rule="exact")
     assert "was made for another reward: the rule differs" in str(e.value)
+
+
+def test_the_response_length_in_tokens_reaches_a_rule_that_reads_it():
+    # Three tokens on DAPO's ramp from 2 to 4: -0.5 (counted in characters, 22, it would be -1).
+    tok = tokenizer()
+    data = samples(tok, ["<answer> dog </answer>"], ["samoyed"], uids=["u"])
+    m = manager(1, rule="soft_overlong", rule_options={"l_max": 4, "l_cache": 2})
+    (out,) = score(m, data)
+    assert out["reward_score"] == -0.5
