@@ -233,3 +233,25 @@ def test_rewardkit_openrlhf_reward_writes_the_monitor_into_the_file(tmp_path, sp
     )
     with pytest.raises(SystemExit):  # filter needs the group before it is rewarded
         main([*args, "--audit-spec", str(audit), "--alarm-policy", "filter"])
+
+
+def test_a_monitor_built_from_options_writes_its_queued_audits_when_the_process_ends(
+    tmp_path, specs
+):
+    import subprocess
+    import sys
+
+    hole, audit = specs
+    code = f"""
+import rewardkit as rk
+from rewardkit.monitor.watch import monitor_from_options
+reward = rk.LadderReward("taxonomy", "graded", taxonomy={str(hole)!r})
+monitor = monitor_from_options(
+    reward, {{"audit_spec": {str(audit)!r}, "audit_rate": 1.0, "monitor_dir": {str(tmp_path)!r}}}
+)
+judged = reward.judge_completions(["doggo"] * 4, ["samoyed"] * 4)
+monitor.step(1, judged, ["samoyed"] * 4, reward.rewards(judged, 4), 4)
+"""  # one step; its audit is queued for the background thread, never collected by a step
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(read_run(tmp_path)["audits"]) == 4

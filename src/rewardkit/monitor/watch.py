@@ -17,6 +17,7 @@ Adapters take the monitor's options as ``audit_spec`` (a reward spec whose judge
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import threading
@@ -77,9 +78,19 @@ def monitor_from_options(
             "rewards one sample at a time: use warn or stop"
         )
     audit = Audit(LadderReward.from_spec(spec).judge, rate=float(options.get("audit_rate", 0.02)))
-    return Monitor(
+    monitor = Monitor(
         reward, audit=audit, alarms=Alarms(policy=policy), run_dir=options.get("monitor_dir")
     )
+    # The trainer never closes it: the audits still queued are written when the process ends.
+    atexit.register(_close, monitor)
+    return monitor
+
+
+def _close(monitor: Any) -> None:
+    try:
+        monitor.close()
+    except Exception as e:  # at exit: the run's folder may be gone
+        log.warning("reward monitor: the last audits were not written: %s", e)
 
 
 def logged(monitor: Any, figures: Mapping[str, Any], every: bool = False) -> dict[str, float]:
