@@ -73,6 +73,30 @@ def test_grpo_trainer_runs_with_the_reward_and_logs_metrics(tmp_path, vision):
     assert rebuilt(calls[0]["completions"], calls[0]["labels"], 2) == calls[0]["rewards"]
 
 
+def test_grpo_trainer_runs_with_a_monitor_auditing_every_group(tmp_path):
+    """The monitor through GRPOTrainer's own reward path: its figures in TRL's log history and
+    the run's audit records beside reward_spec.json. The audit judge is the training judge, so
+    the audit agrees row for row and no alarm fires; the rewards are untouched under warn."""
+    from rewardkit.monitor import read_run
+
+    calls = run(tmp_path, 4, 2, "--scripted", "--monitor")[0]
+    assert len(calls) == 2
+    for call in calls:
+        assert call["rewards"] == reference(call["completions"], call["labels"], 2)
+    history = json.loads((tmp_path / "log_history.json").read_text())
+    steps = [h for h in history if "speciarl_taxonomy/audit/rows" in h]
+    assert len(steps) == 2, history
+    assert [h["speciarl_taxonomy/audit/rows"] for h in steps] == [4.0, 4.0]
+    assert all(h["speciarl_taxonomy/audit/gap"] == 0.0 for h in steps)
+    recorded = read_run(tmp_path / "trainer")
+    assert len(recorded["audits"]) == 8  # two steps of 4 completions, every one audited
+    assert [s["step"] for s in recorded["steps"]] == [1, 2]
+    audits = recorded["audits"]
+    assert [a["train_verdict"] for a in audits] == [a["audit_verdict"] for a in audits]
+    assert not any(a["flagged"] for a in audits)
+    assert [s["alarms"] for s in recorded["steps"]] == [[], []]
+
+
 @pytest.mark.parametrize("batch, group", [(3, 2), (2, 4)])
 def test_groups_split_across_two_processes_get_single_process_rewards(tmp_path, batch, group):
     """Chosen answers (``--scripted``): a straddling group's members rewarded on their own

@@ -1,7 +1,7 @@
 """A GRPOTrainer run with a rewardkit reward, for the tests (one process or under torchrun).
 
 Each process records what its reward function saw and returned to OUT/rank<r>.json.
-usage: python trl_worker.py OUT BATCH G [--vision] [--scripted]
+usage: python trl_worker.py OUT BATCH G [--vision] [--scripted] [--monitor]
 With --vision the policy is a tiny Qwen2.5-VL and the prompts are chat messages with an image.
 With --scripted the reward sees chosen answers instead of the policy's: the last member of each
 group names its label, the others say "animal" - so a group split across processes and
@@ -56,7 +56,9 @@ def scripted(completions, labels, group):
     ]
 
 
-def main(out: str, batch: int, group: int, vision: bool, script: bool = False) -> None:
+def main(
+    out: str, batch: int, group: int, vision: bool, script: bool = False, watch: bool = False
+) -> None:
     taxonomy = rk.Taxonomy.load(TAXONOMY)
     tokenizer = word_tokenizer(["classify", *taxonomy.names], vision=vision)
     labels = ["samoyed", "spitz", "dog", "golden retriever", "warbler", "cat"] * 2
@@ -87,12 +89,15 @@ def main(out: str, batch: int, group: int, vision: bool, script: bool = False) -
         seed=0,
         temperature=1.5,
     )
-    reward = Recording(
-        rk.LadderReward("taxonomy", "speciarl", taxonomy=TAXONOMY, tag=None),
-        args,
-        out=out,
-        scripted=script,
-    )
+    ladder_reward = rk.LadderReward("taxonomy", "speciarl", taxonomy=TAXONOMY, tag=None)
+    monitor = None
+    if watch:
+        from rewardkit.monitor import Alarms, Audit, Monitor
+
+        auditor = rk.get_judge("taxonomy", taxonomy=TAXONOMY)
+        audit = Audit(auditor, rate=1.0, seed=0, background=False)
+        monitor = Monitor(ladder_reward, audit=audit, alarms=Alarms(policy="warn"), window=2)
+    reward = Recording(ladder_reward, args, out=out, scripted=script, monitor=monitor)
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[reward],
@@ -114,7 +119,7 @@ def main(out: str, batch: int, group: int, vision: bool, script: bool = False) -
 if __name__ == "__main__":
     main(
         sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), "--vision" in sys.argv,
-        "--scripted" in sys.argv,
+        "--scripted" in sys.argv, "--monitor" in sys.argv,
     )
     # Everything is written. Leave now: under torchrun a worker sometimes hung in interpreter
     # shutdown (joining a native thread) after training had finished.
