@@ -301,3 +301,122 @@ def test_the_response_length_in_tokens_reaches_a_rule_that_reads_it():
     m = manager(1, rule="soft_overlong", rule_options={"l_max": 4, "l_cache": 2})
     (out,) = score(m, data)
     assert out["reward_score"] == -0.5
+
+
+# -- the reward monitor --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def _monitors_unregistered():
+    yield
+    from rewardkit.monitor import disable
+
+    disable()  # the monitors a test opened leave no plugin registered for the tests after it
+
+
+def audit_spec(tmp_path):
+    path = tmp_path / "audit_spec.json"
+    rk.RewardSpec(judge="taxonomy", judge_options={"taxonomy": str(ANIMALS)}).save(path)
+    return str(path)
+
+
+@pytest.mark.usefixtures("_monitors_unregistered")
+def test_in_process_the_monitor_watches_groups_of_the_managers_size(tmp_path):
+    m = manager(3, audit_spec=audit_spec(tmp_path), audit_rate=1.0)
+    assert (m.watch.group_size, m.watch.groups_per_step) == (3, 8)  # monitor_groups' default
+    assert m.watch.monitor.alarms.policy == "warn" and m._monitor is None
+    m.watch.monitor.close()
+    m = manager(3, audit_spec=audit_spec(tmp_path), monitor_groups=2)
+    assert m.watch.groups_per_step == 2
+    m.watch.monitor.close()
+    assert manager(3).watch is None
+
+
+@pytest.mark.usefixtures("_monitors_unregistered")
+def test_in_process_a_sample_reaches_the_watch_with_its_group_and_identity(tmp_path):
+    m = manager(2, rule="graded", audit_spec=audit_spec(tmp_path), audit_rate=1.0,
+                monitor_groups=1)  # fmt: skip
+    seen = []
+    add = m.watch.add
+
+    def watched(uids, judged, truths, rewards, members, partial):
+        seen.append((uids, judged.answers, truths, rewards, members, partial))
+        return add(uids, judged, truths, rewards, members=members, partial=partial)
+
+    m.watch.add = watched
+    tok = tokenizer()
+    data = samples(tok, ["<answer> dog </answer>"] * 2, ["samoyed"] * 2, uids=["u", "u"],
+                   priority=[3, 4])  # fmt: skip
+    out = score(m, data, [0])
+    assert seen == [(["u"], ["dog"], ["samoyed"], [out[0]["reward_score"]], [f"3:{DOG}"], [False])]
+    assert out[0]["reward_extra_info"]["monitor/steps"] == 0.0  # the group is not whole yet
+    out = score(m, data, [1])
+    assert out[0]["reward_extra_info"]["monitor/steps"] == 1.0
+    m.watch.monitor.close()
+
+
+@pytest.mark.usefixtures("_monitors_unregistered")
+def test_under_ray_the_watch_is_the_monitor_actors_name_and_arguments(tmp_path):
+    import hashlib
+    import json
+
+    spec = audit_spec(tmp_path)
+    m = manager(2, group_backend="ray", group_actor="g", audit_spec=spec, audit_rate=0.5,
+                alarm_policy="stop", monitor_groups=3)  # fmt: skip
+    options = {"audit_spec": spec, "audit_rate": 0.5, "alarm_policy": "stop", "monitor_groups": 3}
+    given = {"taxonomy": str(ANIMALS), "group_backend": "ray", "group_actor": "g", **options}
+    reward_spec, _ = rk.RewardSpec.from_options(given, own=verl_manager._OWN)
+    name, *rest = m.watch
+    args = (reward_spec.to_dict(), options, 2, 3)
+    assert tuple(rest) == args
+    tag = hashlib.sha256(json.dumps(args, sort_keys=True, default=str).encode()).hexdigest()
+    assert name == f"g-monitor-{tag[:12]}"
+    assert m._monitor is None  # made on the first sample, not before
+    assert manager(2, group_backend="ray").watch is None  # no audit_spec: no monitor
+
+
+def test_under_ray_monitor_options_are_checked_in_the_worker(tmp_path):
+    with pytest.raises(ValueError, match="audit_rate given without audit_spec"):
+        manager(2, group_backend="ray", audit_rate=0.5)
+    with pytest.raises(ValueError, match="alarm_policy filter needs each group's answers"):
+        manager(2, group_backend="ray", audit_spec=audit_spec(tmp_path), alarm_policy="filter")
+    with pytest.raises(rk.SpecError, match="cannot read reward spec .*missing.json"):
+        manager(2, group_backend="ray", audit_spec=str(tmp_path / "missing.json"))
+
+
+@pytest.mark.usefixtures("_monitors_unregistered")
+def test_under_ray_samples_reach_one_monitor_actor(monkeypatch, tmp_path):
+    ray_groups = pytest.importorskip("rewardkit.adapters.ray_groups")
+    ray_monitor = pytest.importorskip("rewardkit.adapters.ray_monitor")
+    made, calls = [], []
+
+    async def remote_reward(actor, uid, code, found, ident):
+        return Member(0.5, uid == "p", False)
+
+    def monitor_actor(*args):
+        made.append(args)
+        return f"monitor {len(made)}"
+
+    async def remote_watch(handle, *args):
+        calls.append((handle, *args))
+        return {"monitor/steps": float(len(calls))}
+
+    monkeypatch.setattr(ray_groups, "group_actor", lambda name, **options: "groups")
+    monkeypatch.setattr(ray_groups, "remote_reward", remote_reward)
+    monkeypatch.setattr(ray_monitor, "monitor_actor", monitor_actor)
+    monkeypatch.setattr(ray_monitor, "remote_watch", remote_watch)
+    m = manager(2, group_backend="ray", group_actor="g", audit_spec=audit_spec(tmp_path))
+    tok = tokenizer()
+    data = samples(tok, ["<answer> dog </answer>"] * 3, ["samoyed", "samoyed", "cat"],
+                   uids=["u", "p", "u"], priority=[3, 4, 5])  # fmt: skip
+    out = score(m, data)
+    assert made == [m.watch] and m._monitor == "monitor 1"
+    assert [o["reward_extra_info"]["monitor/steps"] for o in out] == [1.0, 2.0, 3.0]
+    assert [o["reward_score"] for o in out] == [0.5, 0.5, 0.5]
+    assert [c[:2] for c in calls] == [("monitor 1", "u"), ("monitor 1", "p"), ("monitor 1", "u")]
+    assert [c[2].answers for c in calls] == [["dog"]] * 3
+    assert [c[3:] for c in calls] == [
+        ("samoyed", 0.5, f"3:{DOG}", False),
+        ("samoyed", 0.5, f"4:{DOG}", True),
+        ("cat", 0.5, f"5:{DOG}", False),
+    ]
