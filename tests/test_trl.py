@@ -1,5 +1,6 @@
 """rewardkit's reward inside a real TRL GRPOTrainer: text, vision-language, and 2 processes."""
 
+import contextlib
 import json
 import os
 import signal
@@ -17,6 +18,15 @@ from .conftest import ANIMALS  # noqa: E402
 
 WORKER = Path(__file__).with_name("trl_worker.py")
 BIN = Path(sys.executable).parent
+
+
+def _kill(pid, out):
+    """The launcher's process group and every worker (torchrun starts each in a session of its
+    own, so only its pid file names it): nothing is left holding the output pipes."""
+    pids = [int(p.read_text()) for p in Path(out).glob("pid*") if p.read_text().isdigit()]
+    for kill, target in [(os.killpg, pid), *((os.kill, p) for p in pids)]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            kill(target, signal.SIGKILL)
 
 
 def reference(completions, labels, group):
@@ -44,8 +54,8 @@ def run(out, batch, group, *extra, nproc=1):
     try:
         _, stderr = proc.communicate(timeout=240)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        _, stderr = proc.communicate()
+        _kill(proc.pid, out)
+        _, stderr = proc.communicate(timeout=60)
         raise AssertionError(f"timed out after 240 s:\n{stderr[-3000:]}") from None
     assert proc.returncode == 0, stderr[-3000:]
     return [json.loads((out / f"rank{r}.json").read_text()) for r in range(nproc)]

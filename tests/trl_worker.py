@@ -59,6 +59,9 @@ def scripted(completions, labels, group):
 def main(
     out: str, batch: int, group: int, vision: bool, script: bool = False, watch: bool = False
 ) -> None:
+    # torchrun starts each worker in a session of its own: the test kills them by these files.
+    with open(os.path.join(out, f"pid{os.environ.get('RANK', 0)}"), "w") as f:
+        f.write(str(os.getpid()))
     taxonomy = rk.Taxonomy.load(TAXONOMY)
     tokenizer = word_tokenizer(["classify", *taxonomy.names], vision=vision)
     labels = ["samoyed", "spitz", "dog", "golden retriever", "warbler", "cat"] * 2
@@ -111,9 +114,10 @@ def main(
             json.dump(trainer.state.log_history, f)
     import torch.distributed as dist
 
-    if dist.is_initialized():  # a clean exit: gloo's threads otherwise abort at shutdown
+    if dist.is_initialized():  # every rank's files are written before any rank leaves
         dist.barrier()
-        dist.destroy_process_group()
+    # No destroy_process_group: a rank left alone in it (its peer already gone) waited in
+    # gloo for ever; the process leaves with os._exit below, before gloo's threads can abort.
 
 
 if __name__ == "__main__":
