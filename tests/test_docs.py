@@ -9,9 +9,9 @@ the checkout. ```sh blocks (installs, make) are not run.
 """
 
 import contextlib
+import importlib.util
 import io
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,23 +20,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def _check_readme():
+    """tools/check_readme.py (what ``make package`` runs on the installed wheel): the one
+    reading of code blocks and their stated output, shared with these tests."""
+    spec = importlib.util.spec_from_file_location("check_readme", ROOT / "tools/check_readme.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_TOOL = _check_readme()
+BLOCK, expectations = _TOOL.BLOCK, _TOOL.expectations
 
 
 def blocks(page: Path, lang: str) -> list[str]:
     return [code for kind, code in BLOCK.findall(page.read_text()) if kind == lang]
-
-
-def expectations(code: str) -> list[str]:
-    """The expected printed lines, in order."""
-    out, lines = [], code.splitlines()
-    for i, line in enumerate(lines):
-        inline = re.search(r"print\(.*\)\s*#\s*->\s?(.*)$", line)
-        if inline:
-            out.append(inline.group(1).rstrip())
-        elif re.match(r"\s*#\s*->", line) and i and "print(" in lines[i - 1]:
-            out.append(line.split("->", 1)[1].strip())
-    return out
 
 
 def test_every_page_has_examples():
