@@ -35,17 +35,16 @@ def pair_of(messages: list[dict]) -> tuple[str, str]:
     return truth, json.loads(prediction)
 
 
-class JudgeServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512
+class LoopbackServer(ThreadingHTTPServer):
+    """A test server on a random loopback port, served on a thread while in a ``with`` block;
+    ``faults`` queues what the next requests do wrong (``next_fault``)."""
 
-    def __init__(self, judge: TaxonomyJudge, *, delay: float = 0.0, slow: float = 2.0):
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.judge, self.delay, self.slow = judge, delay, slow
+    daemon_threads = True
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        super().__init__(("127.0.0.1", 0), handler)
         self.requests: list[dict] = []
-        self.headers_seen: list[dict] = []
         self.faults: list[str] = []
-        self.replies: dict[str, str] = {}
         self.lock = threading.Lock()
         # Polls for shutdown every 50 ms (not 0.5 s): each test closes its server at once.
         self.thread = threading.Thread(
@@ -53,8 +52,8 @@ class JudgeServer(ThreadingHTTPServer):
         )
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
 
     def __enter__(self):
         self.thread.start()
@@ -67,6 +66,20 @@ class JudgeServer(ThreadingHTTPServer):
     def next_fault(self) -> str | None:
         with self.lock:
             return self.faults.pop(0) if self.faults else None
+
+
+class JudgeServer(LoopbackServer):
+    request_queue_size = 512
+
+    def __init__(self, judge: TaxonomyJudge, *, delay: float = 0.0, slow: float = 2.0):
+        super().__init__(Handler)
+        self.judge, self.delay, self.slow = judge, delay, slow
+        self.headers_seen: list[dict] = []
+        self.replies: dict[str, str] = {}
+
+    @property
+    def url(self) -> str:
+        return f"{self.root}/v1"
 
 
 class Handler(BaseHTTPRequestHandler):

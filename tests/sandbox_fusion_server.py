@@ -15,45 +15,26 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from rewardkit.verifiers.sandbox import Limits, Sandbox
 
+from .judge_server import LoopbackServer
 
-class FusionServer(ThreadingHTTPServer):
-    daemon_threads = True
 
+class FusionServer(LoopbackServer):
     def __init__(self, *, timeout: float = 2.0, slow: float = 3.0, huge: int = 64 << 20):
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(Handler)
         self.slow, self.huge = slow, huge
         # One sandbox for every request (as root its slots are distinct uids, which runs at once
         # must not share): its own time limit, as the real service applies its own limits.
         self.sandbox = Sandbox(limits=Limits(timeout=timeout, cpu=int(timeout)), slots=8)
-        self.requests: list[dict] = []
-        self.faults: list[str] = []
         self.in_flight = self.peak = 0  # requests being answered, and the most at once
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(
-            target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.shutdown()
-        self.server_close()
-
-    def next_fault(self) -> str | None:
-        with self.lock:
-            return self.faults.pop(0) if self.faults else None
+        return self.root
 
 
 def answer_for(sandbox: Sandbox, request: dict) -> dict:
