@@ -14,13 +14,13 @@ from rewardkit.tiny import word_tokenizer
 
 from .conftest import ANIMALS
 from .test_verl import data_proto
+from .test_verl_ray import reward_loop_config
 
 ray = pytest.importorskip("ray")  # installed by make test; verl needs it
 GROUP, WORKERS = 4, 4
 
 
 def test_every_group_streamed_to_random_workers_is_watched(tmp_path):
-    from omegaconf import OmegaConf
     from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 
     taxonomy = rk.Taxonomy.load(ANIMALS)
@@ -32,29 +32,7 @@ def test_every_group_streamed_to_random_workers_is_watched(tmp_path):
         "taxonomy": str(ANIMALS), "rule": "graded", "timeout": 60.0, "audit_spec": str(audit),
         "audit_rate": 1.0, "monitor_dir": str(tmp_path / "run"), "monitor_groups": 2,
     }  # fmt: skip
-    config = OmegaConf.create(
-        {
-            "actor_rollout_ref": {
-                "model": {
-                    "path": str(tmp_path / "tokenizer"),
-                    "tokenizer_path": str(tmp_path / "tokenizer"),
-                },
-                "rollout": {"n": GROUP},
-            },
-            "reward": {
-                "num_workers": WORKERS,
-                "reward_model": {"enable": False},
-                "custom_reward_function": {"path": None, "name": None},
-                "reward_manager": {
-                    "source": "importlib",
-                    "name": "RewardkitRewardManager",
-                    "module": {"path": "pkg://rewardkit.adapters.verl_manager"},
-                },
-                "reward_kwargs": kwargs,
-            },
-            "trainer": {"project_name": "test", "experiment_name": f"run{random.random()}"},
-        }
-    )
+    config = reward_loop_config(tmp_path / "tokenizer", kwargs, WORKERS)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         actor = ray.remote(RewardLoopWorker)

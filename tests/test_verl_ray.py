@@ -26,24 +26,20 @@ GROUP = 4
 WORKERS = 4
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    from omegaconf import OmegaConf
-    from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 
-    taxonomy = rk.Taxonomy.load(ANIMALS)
-    tokenizer = word_tokenizer(["classify", *taxonomy.names])
-    path = tmp_path_factory.mktemp("tokenizer")
-    tokenizer.save_pretrained(path)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    config = OmegaConf.create(
+def reward_loop_config(tokenizer, reward_kwargs, workers=WORKERS):
+    """verl's config for its reward loop workers with rewardkit's manager (importlib source)
+    taking ``reward_kwargs``; ``tokenizer``: the folder of a saved tokenizer."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.create(
         {
             "actor_rollout_ref": {
-                "model": {"path": str(path), "tokenizer_path": str(path)},
+                "model": {"path": str(tokenizer), "tokenizer_path": str(tokenizer)},
                 "rollout": {"n": GROUP},
             },
             "reward": {
-                "num_workers": WORKERS,
+                "num_workers": workers,
                 "reward_model": {"enable": False},
                 "custom_reward_function": {"path": None, "name": None},
                 "reward_manager": {
@@ -51,11 +47,24 @@ def cluster(tmp_path_factory):
                     "name": "RewardkitRewardManager",
                     "module": {"path": "pkg://rewardkit.adapters.verl_manager"},
                 },
-                "reward_kwargs": {"taxonomy": str(ANIMALS), "rule": "speciarl", "timeout": TIMEOUT},
+                "reward_kwargs": reward_kwargs,
             },
             "trainer": {"project_name": "test", "experiment_name": f"run{random.random()}"},
         }
     )
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
+
+    taxonomy = rk.Taxonomy.load(ANIMALS)
+    tokenizer = word_tokenizer(["classify", *taxonomy.names])
+    path = tmp_path_factory.mktemp("tokenizer")
+    tokenizer.save_pretrained(path)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    kwargs = {"taxonomy": str(ANIMALS), "rule": "speciarl", "timeout": TIMEOUT}
+    config = reward_loop_config(path, kwargs)
     actor = ray.remote(RewardLoopWorker)
     # One worker more than the batches use: the last is killed by a test.
     workers = [
