@@ -37,14 +37,13 @@ def test_the_arithmetic_world_is_gsm8k_style_with_one_token_answers():
 def test_the_quick_math_run_moves_the_greedy_answers_up_the_ladder(tmp_path):
     results = run_worlds.run("math", "quick", 0, tmp_path)
     mix = results["greedy_rung_mix"]
-    # The warm start knows most values but writes them as decimals.
-    assert mix["before"] == {
-        "no_final_answer": 0.0,
-        "wrong": 0.1923,
-        "right_value_wrong_form": 0.8077,
-        "correct": 0.0,
-        "no_answer": 0.0,
-    }
+    # The warm start knows most values but writes them as decimals. The exact shares depend
+    # on the numerics of torch and transformers (0.81 of the greedy answers in decimal form
+    # with one release, all of them with the next), so the test holds the world's promise.
+    before = mix["before"]
+    assert before["right_value_wrong_form"] >= 0.6
+    assert before["correct"] == before["no_final_answer"] == before["no_answer"] == 0.0
+    assert sum(before.values()) == pytest.approx(1.0)
     assert mix["after"]["correct"] > mix["before"]["correct"]
     assert mix["after"]["right_value_wrong_form"] < mix["before"]["right_value_wrong_form"]
     assert [s["step"] for s in results["training"]] == [1, 2, 3, 4]
