@@ -8,6 +8,7 @@ Nothing sleeps to synchronise: tests poll Redis for the state they need, under d
 only guard hangs (each says which hang)."""
 
 import asyncio
+import logging
 import time
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 
 import rewardkit as rk
 from rewardkit.errors import StoreUnavailable
+from rewardkit.groups import digest
 from rewardkit.redis_groups import RedisGroups, _Lease, _sha, redact
 from rewardkit.rules import Batch
 
@@ -123,9 +125,10 @@ def test_two_replicas_racing_to_close_one_closer(redis_server):
 
 
 @pytest.mark.parametrize("how", ["completing member", "timed-out member"])
-def test_a_dead_closer_is_taken_over(redis_server, how):
+def test_a_dead_closer_is_taken_over(redis_server, how, caplog):
     """The replica that closed the group (its last member, or the first to time out) dies
     before publishing: the close lock expires and a waiting member publishes instead."""
+    caplog.set_level(logging.WARNING, "rewardkit.redis_groups")
 
     async def main():
         a, b = replicas(redis_server.url, close_ttl=1.0)  # timeout 30 s: never reached
@@ -155,6 +158,8 @@ def test_a_dead_closer_is_taken_over(redis_server, how):
     else:
         assert [(m.reward, m.partial) for m in got] == [(0.0, True), (1.0, True)]
     assert takeovers == 1 and elapsed < GUARD / 2
+    said = [r.getMessage() for r in caplog.records if r.name == "rewardkit.redis_groups"]
+    assert said == [f"group {digest('p')}: closer gone before publishing; taken over"]
 
 
 async def _is(value, expected):
