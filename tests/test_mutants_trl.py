@@ -276,6 +276,7 @@ def test_the_prompt_text_of_chat_prompts():
     prompt = [
         {"role": "system", "content": "s"},
         {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "t"}, "raw"]},
+        {"role": "user", "content": [{"type": "text", "text": 5}, {"type": "text", "text": None}]},
         "not a message",
         {"role": "user", "content": None},
         {"role": "user", "content": ""},
@@ -297,6 +298,8 @@ def test_the_group_key_is_a_stable_8_byte_digest():
     assert trl._prompt_key(image, "y") == trl._prompt_key(again, "y")
     assert trl._prompt_key(image, "y") != trl._prompt_key(other, "y")
     assert trl._prompt_key("p", "a") != trl._prompt_key("p", "b")
+    # A lone surrogate (a JSON dataset's "\\ud800") is a text like any other.
+    assert trl._prompt_key("\ud800", "y") != trl._prompt_key("\ud801", "y")
 
 
 # -- the spec file and the log -------------------------------------------------------------------
@@ -417,3 +420,121 @@ def test_a_required_card_is_checked_against_this_reward(tmp_path):
         TRLReward(rk.LadderReward("taxonomy", "exact", taxonomy=str(ANIMALS)), num_generations=4,
                   require_card=tmp_path / "card.json")  # fmt: skip
     assert "was made for another reward: the rule differs" in str(e.value)
+
+
+# -- the monitor, through the reward's own call ----------------------------------------------------
+
+
+class Says(Judge):
+    """One verdict for every answer; records the questions it was asked with."""
+
+    ladder = SPECIARL
+    uses_question = True
+
+    def __init__(self, verdict):
+        super().__init__()
+        self.name, self.verdict, self.seen = f"says_{verdict}", verdict, []
+
+    def judge_unique(self, pairs):
+        self.seen.extend(q for _, _, q in pairs)
+        return [self.verdict] * len(pairs)
+
+
+def monitored(tmp_path, policy="warn", rate=1.0):
+    """A reward whose judge pays every answer as specific (the hole), watched by a monitor
+    whose audit judge calls them generic; the static graded rule, so the gap shows."""
+    from rewardkit.monitor import Alarms, Audit, Monitor
+
+    train, auditor = rk.LadderReward(Says("specific"), "graded"), Says("generic")
+    audit = Audit(auditor, rate=rate, background=False)
+    monitor = Monitor(train, audit=audit, alarms=Alarms(min_rows=2, policy=policy))
+    args = SimpleNamespace(num_generations=2, output_dir=str(tmp_path))
+    return TRLReward(train, args, monitor=monitor), auditor
+
+
+def batch(**logs):
+    return dict(
+        prompts=["a", "a", "b", "b"],
+        completions=answers("dog", "spitz", "cat", "samoyed"),
+        label=["samoyed"] * 4,
+        question=["qa", "qa", "qb", "qb"],
+        **logs,
+    )
+
+
+FIGURES = ("audit/", "window/", "reward/")
+
+
+def logged_figures(r, metrics):
+    """The monitor's figures TRL was given: those under FIGURES with a value, as floats."""
+    expected = {
+        f"{r.__name__}/{k}": float(v)
+        for k, v in r.monitor.last.items()
+        if k.startswith(FIGURES) and v is not None
+    }
+    logged = {k: v for k, v in metrics.items() if k.split("/", 1)[1].startswith(FIGURES)}
+    assert logged == expected
+    return expected
+
+
+def test_the_monitor_watches_each_step_and_its_figures_are_logged(tmp_path):
+    r, auditor = monitored(tmp_path)
+    plain = TRLReward(rk.LadderReward(Says("specific"), "graded"), num_generations=2)
+    metrics, extra = {}, {}
+    out = r(**batch(log_metric=metrics.__setitem__, log_extra=extra.__setitem__))
+    assert out == plain(**batch()) == [1.0] * 4  # warn: the rewards stay
+    assert r.monitor.last["step"] == 1  # no trainer state: counted from 0
+    assert sorted(auditor.seen) == ["qa", "qa", "qb", "qb"]  # the question column reaches it
+    expected = logged_figures(r, metrics)
+    assert expected[f"{r.__name__}/reward/train"] == 1.0
+    assert expected[f"{r.__name__}/audit/gap"] == 0.5  # specific paid 1, generic 0.5
+    assert extra["audit_verdict"] == ["generic"] * 4
+    r(**batch(trainer_state=SimpleNamespace(global_step=6)))
+    assert r.monitor.last["step"] == 7  # TRL's step, from 0
+    r(**batch())
+    assert r.monitor.last["step"] == 8
+    steps = (tmp_path / "monitor.jsonl").read_text().splitlines()  # records in output_dir
+    assert [json.loads(line).get("step") for line in steps][-3:] == [1, 7, 8]
+
+
+def test_rows_left_unaudited_have_no_audit_verdict(tmp_path):
+    r, _ = monitored(tmp_path, rate=0.0)
+    metrics, extra = {}, {}
+    r(**batch(log_metric=metrics.__setitem__, log_extra=extra.__setitem__))
+    assert extra["audit_verdict"] == ["", "", "", ""]
+    assert r.monitor.last["audit/gap"] is None  # nothing audited: no gap, and none logged
+    assert f"{r.__name__}/audit/gap" not in logged_figures(r, metrics)
+
+
+def test_an_alarm_under_stop_ends_training_at_the_next_step(tmp_path):
+    from rewardkit.errors import RewardHackingAlarm
+
+    r, _ = monitored(tmp_path, policy="stop")
+    assert r(**batch()) == [1.0] * 4  # the alarm fires on this step, which is kept
+    with pytest.raises(RewardHackingAlarm, match="training stopped by the reward monitor: "):
+        r(**batch())
+
+
+def test_under_filter_the_filtered_rewards_are_the_ones_returned(tmp_path):
+    r, _ = monitored(tmp_path, policy="filter")
+    r(**batch())  # the alarm: from now on, flagged answers get the audit judge's rung
+    out = r(**batch())
+    assert out != [1.0] * 4 and r.monitor.last["reward/train"] == 1.0
+    assert sum(out) / len(out) == r.monitor.last["reward/used"]
+
+
+def test_rank_0_alone_watches_and_only_whole_local_groups(monkeypatch, tmp_path):
+    ranks = TwoRanks(monkeypatch)
+    built = {}
+
+    def call(rank):
+        r, _ = monitored(tmp_path / str(rank))
+        built[rank] = r
+        part = slice(3 * rank, 3 * rank + 3)  # groups of 2 over ranks of 3: none whole on 0
+        return r(PROMPTS[:6][part], COMPLETIONS[:6][part], label=["samoyed"] * 3)
+
+    ranks.run([lambda: call(0), lambda: call(1)])
+    assert built[1].monitor is None and built[0].monitor is not None
+    assert built[0].monitor.last == {}  # no whole group here: nothing watched
+    ranks.run([lambda: built[0](**batch()), lambda: built[1](**batch())])  # whole groups
+    assert built[0].monitor.last["step"] == 2  # the second step of training

@@ -88,14 +88,14 @@ class TRLReward:
             if args is None or not getattr(args, "num_generations", None):
                 raise ValueError("give the GRPOConfig (args=...) or num_generations=...")
             num_generations = int(args.num_generations)
-        eval_generations = getattr(args, "num_generations_eval", None) if args is not None else None
+        eval_generations = getattr(args, "num_generations_eval", None)  # None without args
         self.reward = reward
         self.group_sizes = [int(num_generations)]
         if eval_generations and int(eval_generations) != self.group_sizes[0]:
             self.group_sizes.append(int(eval_generations))
         self.label_key = label_key
         self.question_key = question_key
-        self.output_dir = getattr(args, "output_dir", None) if args is not None else None
+        self.output_dir = getattr(args, "output_dir", None)
         self._spec_written = False
         self.__name__ = name or reward.name
         self.monitor = monitor if _world()[0] == 0 else None  # rank 0 watches its groups
@@ -238,12 +238,14 @@ def _prompt_text(prompt: Any) -> str:
         if isinstance(content, str):
             parts.append(content)
         elif isinstance(content, list):
-            parts.extend(p.get("text", "") for p in content if isinstance(p, dict))
+            texts = (p.get("text") for p in content if isinstance(p, dict))
+            parts.extend(t for t in texts if isinstance(t, str))
     return "\n".join(p for p in parts if p)
 
 
 def _prompt_key(prompt: Any, label: Any) -> bytes:
     """A digest of a row's prompt text and label, the same in every process (``hash`` is
-    salted). Images and other objects inside chat prompts count by type only."""
+    salted). Images and other objects inside chat prompts count by type only; the JSON is
+    ASCII (a lone surrogate is escaped), so any text encodes."""
     text = json.dumps([prompt, label], default=lambda o: type(o).__name__, sort_keys=True)
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return hashlib.blake2b(text.encode(), digest_size=8).digest()
