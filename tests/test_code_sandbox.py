@@ -173,3 +173,69 @@ def test_the_code_ladder_admits_programs_longer_than_an_answer():
     program = "x = 1\n" * 1000  # 6,000 characters
     assert CODE.guard.check(program) is None
     assert CODE.guard.check("x" * 32769) == "answer over 32768 characters"
+
+
+ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="uids are dropped to only as root")
+
+
+@ROOT_ONLY
+def test_two_sandboxes_never_share_a_uid_nor_kill_each_others_programs():
+    """Each sandbox once started its slots at the same uid: when a short run in one ended, its
+    clean-up killed everything under that uid - a run of the other sandbox included."""
+    import threading
+
+    a, b = Sandbox(limits=LIMITS, slots=1), Sandbox(limits=LIMITS, slots=1)
+    slow = "import os, time\nprint(os.getuid(), flush=True)\ntime.sleep(1.0)\nprint('done')"
+    out = {}
+    started = threading.Thread(target=lambda: out.setdefault("slow", a.run(slow)))
+    started.start()
+    deadline = time.monotonic() + 30  # guards a run that never starts
+    while not _running_as_sandbox_uid() and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling /proc: the slow run is under way
+    quick = b.run("import os; print(os.getuid())")
+    started.join(30)
+    slow_uid, done = out["slow"].stdout.split()
+    assert (out["slow"].status, done) == ("ok", "done")  # not killed by the quick run's end
+    assert quick.status == "ok" and int(quick.stdout) != int(slow_uid)
+
+
+def _running_as_sandbox_uid() -> bool:
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if 61000 <= os.stat(f"/proc/{name}").st_uid < 61000 + 4096:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@ROOT_ONLY
+def test_a_uid_held_by_another_process_is_not_taken():
+    import subprocess
+    import sys
+
+    from rewardkit.verifiers.sandbox import _claimed_uid
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom rewardkit.verifiers.sandbox import _claimed_uid\n"
+            "with _claimed_uid(70000, 2) as uid:\n"
+            "    print(uid, flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        held = int(holder.stdout.readline())
+        with _claimed_uid(70000, 2) as mine:
+            assert {held, mine} == {70000, 70001}
+            full = pytest.raises(SandboxUnavailable, match="all 2 sandbox uids from 70000 on")
+            with full, _claimed_uid(70000, 2):
+                pass
+    finally:
+        holder.communicate("", timeout=30)
+    with _claimed_uid(70000, 2) as again, _claimed_uid(70000, 2) as other:  # the holder's gone
+        assert {again, other} == {70000, 70001}

@@ -5,8 +5,11 @@ Each run is one ``bwrap`` process (Debian's ``bubblewrap``, ``/usr/bin/bwrap``):
 ``/usr`` and the interpreter only (no ``/home``, ``/root``, ``/work``, no ``/etc`` but the
 loader cache), a private size-limited ``/tmp`` as working directory, and a small launcher that
 sets memory, CPU-time, process, file-size and open-file limits and - when rewardkit runs as
-root - drops to an unprivileged uid per slot before the program starts. A wall-clock timeout
-kills the whole sandbox. Output goes to files capped by the file-size limit.
+root - drops to an unprivileged uid before the program starts. That uid is the run's alone on
+this machine (no other run, :class:`Sandbox` or process holds it meanwhile: a lock file per uid),
+so what is left running under it can be killed after the run without touching anyone else's.
+A wall-clock timeout kills the whole sandbox. Output goes to files capped by the file-size
+limit.
 
 Without ``bwrap`` a :class:`Sandbox` refuses with :class:`SandboxUnavailable`, unless the user
 opts out explicitly with ``kind="none"`` (limits only, no isolation: trusted code only).
@@ -22,14 +25,17 @@ opts out explicitly with ``kind="none"`` (limits only, no isolation: trusted cod
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
-import queue
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import RewardkitError
@@ -39,7 +45,8 @@ __all__ = ["Execution", "Limits", "Sandbox", "SandboxUnavailable", "SYNTAX_ERROR
 #: The launcher's exit status for a program that does not compile.
 SYNTAX_ERROR = 86
 _LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher.py")
-_FIRST_UID = 61000  # unprivileged uids a root sandbox runs as, one per slot
+_FIRST_UID = 61000  # unprivileged uids a root sandbox runs as, one per run at a time
+_UIDS = 4096
 
 
 class SandboxUnavailable(RewardkitError, RuntimeError):
@@ -92,8 +99,8 @@ def _system_binds(python: str) -> list[str]:
 
 class Sandbox:
     """Runs Python programs under :class:`Limits`; ``kind`` is ``"bwrap"`` (default) or
-    ``"none"`` (no isolation, an explicit opt-out). ``slots`` bounds concurrent runs (each
-    slot has its own uid when running as root). Thread-safe."""
+    ``"none"`` (no isolation, an explicit opt-out). ``slots`` bounds concurrent runs (as root
+    each run has a uid of its own on this machine). Thread-safe."""
 
     def __init__(
         self,
@@ -110,9 +117,9 @@ class Sandbox:
         self.python = python or ("/usr/bin/python3" if os.path.exists("/usr/bin/python3") else "")
         if not self.python:
             raise SandboxUnavailable("no /usr/bin/python3 to run programs with: pass python=")
-        self._slots: queue.Queue[int] = queue.Queue()
-        for slot in range(slots):
-            self._slots.put(slot)
+        if slots < 1:
+            raise ValueError(f"slots must be >= 1, got {slots}")
+        self._slots = threading.BoundedSemaphore(slots)
         self.bwrap = None
         if kind == "bwrap":
             self.bwrap = bwrap or shutil.which("bwrap") or "/usr/bin/bwrap"
@@ -130,16 +137,16 @@ class Sandbox:
     def __repr__(self) -> str:
         return f"Sandbox({self.kind!r}, limits={self.limits})"
 
-    def _command(self, run_dir: str, slot: int) -> list[str]:
+    def _command(self, run_dir: str, uid: int | None) -> list[str]:
         limits = self.limits
-        as_root = os.geteuid() == 0
+        as_root = uid is not None
         launch = {
             "cpu": limits.cpu,
             "memory": limits.memory,
             "processes": limits.processes,
             "file_size": limits.file_size,
             "files": limits.files,
-            "uid": _FIRST_UID + slot if as_root else None,
+            "uid": uid,
         }
         if self.kind == "none":
             return [self.python, "-I", "-S", _LAUNCHER, json.dumps(launch), "program.py"]
@@ -170,14 +177,14 @@ class Sandbox:
 
     def run(self, program: str, stdin: str = "") -> Execution:
         """Run ``program`` (Python source) with ``stdin``; waits for a free slot."""
-        slot = self._slots.get()
-        try:
-            with tempfile.TemporaryDirectory(prefix="rewardkit-sandbox-") as run_dir:
-                return self._run(program, stdin, run_dir, slot)
-        finally:
-            self._slots.put(slot)
+        with (
+            self._slots,
+            tempfile.TemporaryDirectory(prefix="rewardkit-sandbox-") as run_dir,
+            _claimed_uid() if os.geteuid() == 0 else contextlib.nullcontext() as uid,
+        ):
+            return self._run(program, stdin, run_dir, uid)
 
-    def _run(self, program: str, stdin: str, run_dir: str, slot: int) -> Execution:
+    def _run(self, program: str, stdin: str, run_dir: str, uid: int | None) -> Execution:
         paths = {name: os.path.join(run_dir, name) for name in ("program.py", "in", "out", "err")}
         with open(paths["program.py"], "w", encoding="utf-8") as f:
             f.write(program)
@@ -196,7 +203,7 @@ class Sandbox:
             open(paths["err"], "wb") as e,
         ):
             proc = subprocess.Popen(
-                self._command(run_dir, slot), stdin=i, stdout=o, stderr=e, cwd=work,
+                self._command(run_dir, uid), stdin=i, stdout=o, stderr=e, cwd=work,
                 start_new_session=True, env={"PATH": "/usr/bin:/bin"} if work else None,
             )  # fmt: skip
             try:
@@ -206,8 +213,8 @@ class Sandbox:
                 os.killpg(proc.pid, signal.SIGKILL)  # bwrap dies; --die-with-parent does the rest
                 code, timed_out = proc.wait(), True
         seconds = time.monotonic() - start
-        if os.geteuid() == 0:
-            _clear_uid(_FIRST_UID + slot)
+        if uid is not None:
+            _clear_uid(uid)
         out, err = (_read(paths[name], self.limits.file_size) for name in ("out", "err"))
         status = "timeout" if timed_out else "ok" if code == 0 else "error"
         if code == SYNTAX_ERROR and not timed_out:
@@ -215,9 +222,38 @@ class Sandbox:
         return Execution(status, code, out, err, seconds)
 
 
+@contextlib.contextmanager
+def _claimed_uid(first: int = _FIRST_UID, count: int = _UIDS) -> Iterator[int]:
+    """A uid in ``first .. first + count - 1`` that no other run on this machine holds while
+    this one runs: an exclusive ``flock`` on its file in a folder only root writes, released
+    when the run ends or its process dies. Processes start looking at different uids."""
+    folder = os.path.join(tempfile.gettempdir(), "rewardkit-sandbox-uids")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if info.st_uid != os.geteuid() or info.st_mode & 0o022 or not stat.S_ISDIR(info.st_mode):
+        raise SandboxUnavailable(
+            f"{folder} must be a folder of this user's that no one else can write"
+        )
+    start = os.getpid() % count
+    for i in range(count):
+        uid = first + (start + i) % count
+        fd = os.open(os.path.join(folder, str(uid)), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held by another run
+            os.close(fd)
+            continue
+        try:
+            yield uid
+        finally:
+            os.close(fd)  # the lock goes with it
+        return
+    raise SandboxUnavailable(f"all {count} sandbox uids from {first} on are in use")
+
+
 def _clear_uid(uid: int, patience: float = 5.0) -> None:
-    """Kill what is left running as a slot's uid (the children of a fork bomb die with their
-    PID namespace, but not instantly) and wait until it is gone, so the next run in the slot
+    """Kill what is left running as the run's uid (the children of a fork bomb die with their
+    PID namespace, but not instantly) and wait until it is gone, so the next run with this uid
     starts with its whole process allowance."""
     deadline = time.monotonic() + patience
     while True:
