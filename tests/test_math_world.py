@@ -38,12 +38,15 @@ def test_the_quick_math_run_moves_the_greedy_answers_up_the_ladder(tmp_path):
     results = run_worlds.run("math", "quick", 0, tmp_path)
     mix = results["greedy_rung_mix"]
     # The warm start knows most values but writes them as decimals. The exact shares depend
-    # on the numerics of torch and transformers (0.81 of the greedy answers in decimal form
-    # with one release, all of them with the next), so the test holds the world's promise.
+    # on the numerics of torch, transformers and the CPU's kernels (0.81 of the greedy answers
+    # in decimal form with one release, all of them with the next, 0.85 and one correct on
+    # another CPU), so the test holds the world's promise: mostly the wrong form, at most a
+    # few answers already in the asked form, every answer a one-token final answer.
     before = mix["before"]
     assert before["right_value_wrong_form"] >= 0.6
-    assert before["correct"] == before["no_final_answer"] == before["no_answer"] == 0.0
-    assert sum(before.values()) == pytest.approx(1.0)
+    assert before["correct"] <= 3 / 26
+    assert before["no_final_answer"] == before["no_answer"] == 0.0
+    assert sum(before.values()) == pytest.approx(1.0, abs=5 * 0.5e-4)  # shares rounded to 4 places
     assert mix["after"]["correct"] > mix["before"]["correct"]
     assert mix["after"]["right_value_wrong_form"] < mix["before"]["right_value_wrong_form"]
     assert [s["step"] for s in results["training"]] == [1, 2, 3, 4]
