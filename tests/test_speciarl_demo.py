@@ -1,5 +1,5 @@
-"""The SpeciaRL CPU demo (quick preset): it runs end to end, writes its outputs, and the
-same seed gives the same table."""
+"""The SpeciaRL CPU demo: the quick preset runs end to end, writes its outputs, and the same
+seed gives the same table; the smoke preset checks the ways of starting it."""
 
 import json
 import subprocess
@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "speciarl" / "cpu_demo.py"
 
 
-def run(out: Path, *extra: str) -> dict:
+def run(out: Path, *extra: str, preset: str = "quick") -> dict:
     done = subprocess.run(
-        [sys.executable, str(DEMO), "--preset", "quick", "--out", str(out), *extra],
+        [sys.executable, str(DEMO), "--preset", preset, "--out", str(out), *extra],
         capture_output=True,
         text=True,
         timeout=1200,  # guards a hang; the quick preset takes about a minute
@@ -58,17 +58,18 @@ def test_other_seed_gives_another_run(tmp_path, first):
 def test_rewardkit_demo_command_runs_the_script(tmp_path):
     exe = Path(sys.executable).parent / "rewardkit"
     done = subprocess.run(
-        [str(exe), "demo", "--preset", "quick", "--rules", "correct", "--out", str(tmp_path)],
+        [str(exe), "demo", "--preset", "smoke", "--rules", "correct", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=1200,  # guards a hang; the quick preset takes about a minute
+        timeout=1200,  # guards a hang; the smoke preset takes seconds
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert (tmp_path / "results.json").exists()
+    result = json.loads((tmp_path / "results.json").read_text())
+    assert result["config"]["rl_steps"] == 2 and set(result["training"]) == {"correct"}
 
 
 def test_trl_trainer_option(tmp_path):
-    result = run(tmp_path, "--rules=speciarl", "--trainer", "trl")
+    result = run(tmp_path, "--rules=speciarl", "--trainer", "trl", preset="smoke")
     assert result["trainer"] == "trl"
     history = result["training"]["speciarl"]
     assert len(history) == result["config"]["rl_steps"]

@@ -51,6 +51,10 @@ PRESETS = {
     "quick": dict(
         sft_steps=150, rl_steps=25, prompts_per_step=16, generations=8, eval_n=200, best_of=8
     ),
+    # Every stage once, too short to learn anything: for checking that the demo runs.
+    "smoke": dict(
+        sft_steps=10, rl_steps=2, prompts_per_step=4, generations=4, eval_n=20, best_of=2
+    ),
 }
 
 

@@ -51,7 +51,7 @@ COMMAND = Command(
     lambda p: None,
     run,
     description="Run examples/speciarl/cpu_demo.py; options pass through "
-    "(--preset quick|full, --seed N, --out DIR, --rules a,b, --trainer own|trl).",
+    "(--preset full|quick|smoke, --seed N, --out DIR, --rules a,b, --trainer own|trl).",
     epilog=example("rewardkit demo --preset quick --trainer trl"),
     extra_args=True,
 )
