@@ -1,4 +1,6 @@
 import os
+import secrets
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,15 @@ mutmut_support.install()  # under `make mutate` only: before the first import of
 
 ROOT = Path(__file__).resolve().parent.parent
 ANIMALS = ROOT / "examples" / "data" / "animals.json"
+
+# Nothing written into the home folder either: the caches that libraries the tests drive keep
+# there go to a temp folder of this run (matplotlib's font list), and Ray, which keeps token
+# authentication on for a local cluster, is given its token instead of writing ~/.ray/auth_token.
+# Set here, before any test starts a process, so every process of the run inherits them.
+_HOME_CACHES = tempfile.TemporaryDirectory(prefix="rewardkit-tests-")
+os.environ.setdefault("MPLCONFIGDIR", str(Path(_HOME_CACHES.name, "matplotlib")))
+if not os.environ.get("RAY_AUTH_TOKEN_PATH"):
+    os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 
 
 @pytest.hookimpl(hookwrapper=True)
