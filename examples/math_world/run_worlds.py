@@ -31,7 +31,7 @@ from rewardkit.loop import GRPOLoop, LoopConfig  # noqa: E402
 from rewardkit.tiny import tiny_causal_lm, word_tokenizer  # noqa: E402
 
 PRESETS = {
-    "quick": dict(sft_steps=150, rl_steps=4, prompts_per_step=4, generations=8),
+    "quick": dict(sft_steps=150, rl_steps=8, prompts_per_step=8, generations=8),
     "full": dict(sft_steps=150, rl_steps=40, prompts_per_step=8, generations=8),
 }
 
