@@ -65,7 +65,7 @@ def test_rewardkit_demo_command_runs_the_script(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads((tmp_path / "results.json").read_text())
-    assert result["config"]["rl_steps"] == 2 and set(result["training"]) == {"correct"}
+    assert result["preset"] == "smoke" and set(result["training"]) == {"correct"}
 
 
 def test_trl_trainer_option(tmp_path):
